@@ -1,0 +1,23 @@
+"""The `shelflm` command: one typer app assembled from the command groups in shelflm.commands."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")  # nothing downloads weights at run time
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+import typer  # noqa: E402
+
+from shelflm.commands import register_all  # noqa: E402
+
+app = typer.Typer(
+    name="shelflm",
+    help="Real-time e-commerce recommender powered by a pretrained language model.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+)
+register_all(app)
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,184 @@
+"""The data model: a Catalog of items, an Interactions table, and a Dataset tying them together.
+
+Every loader produces a `Dataset`; every model, split and metric consumes one. Ids stay
+strings in the tables; contiguous integer indices are assigned here and nowhere else.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from shelflm.data.errors import DataError, DropReport
+
+EVENT_TYPES: tuple[str, ...] = ("view", "click", "add_to_cart", "purchase", "rating")
+"""Event types, weakest signal first. Their position is the event-type index models use."""
+
+ITEM_COLUMNS: dict[str, str] = {
+    "item_id": "string",
+    "title": "string",
+    "brand": "string",
+    "category": "string",  # path joined with " > ", e.g. "Beauty > Makeup > Eyes"
+    "price": "float64",
+    "description": "string",
+    "attributes": "string",  # JSON object of free attributes, "" when none
+}
+CATEGORY_SEPARATOR = " > "
+
+INTERACTION_COLUMNS: dict[str, str] = {
+    "user_id": "string",
+    "item_id": "string",
+    "timestamp": "int64",  # unix seconds; an ordinal position when the source has no clock
+    "event": "category",
+    "value": "float32",  # rating for "rating" events, quantity for purchases, else 1.0
+}
+
+
+def _event_dtype() -> pd.CategoricalDtype:
+    return pd.CategoricalDtype(categories=list(EVENT_TYPES), ordered=True)
+
+
+@dataclass
+class Catalog:
+    """Items with their text fields; one row per unique item_id."""
+
+    items: pd.DataFrame
+
+    @classmethod
+    def from_frame(cls, frame: pd.DataFrame, source: str = "catalog") -> Catalog:
+        """Fill optional columns, fix dtypes and check ids are present and unique."""
+        if "item_id" not in frame.columns:
+            raise DataError(source, "missing required column", field="item_id")
+        if "title" not in frame.columns:
+            raise DataError(source, "missing required column", field="title")
+        out = pd.DataFrame(index=range(len(frame)))
+        for col, dtype in ITEM_COLUMNS.items():
+            if col in frame.columns:
+                values = frame[col].to_numpy()
+            else:
+                values = np.full(len(frame), np.nan if dtype == "float64" else "", dtype=object)
+            out[col] = pd.Series(values).astype(dtype)
+        for col, dtype in ITEM_COLUMNS.items():
+            if dtype == "string":
+                out[col] = out[col].fillna("")
+        if (out["item_id"] == "").any():
+            row = int(np.flatnonzero((out["item_id"] == "").to_numpy())[0])
+            raise DataError(source, "empty item id", line=row + 1, field="item_id")
+        dup = out["item_id"].duplicated()
+        if dup.any():
+            row = int(np.flatnonzero(dup.to_numpy())[0])
+            raise DataError(
+                source, f"duplicate item id {out['item_id'].iloc[row]!r}", line=row + 1,
+                field="item_id",
+            )
+        return cls(out.reset_index(drop=True))
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    @property
+    def ids(self) -> pd.Index:
+        """Item ids in index order: position i is item index i."""
+        return pd.Index(self.items["item_id"])
+
+
+@dataclass
+class Interactions:
+    """One row per event, sorted by (user_id, timestamp) with a stable tie order."""
+
+    events: pd.DataFrame
+
+    @classmethod
+    def from_frame(cls, frame: pd.DataFrame, source: str = "interactions") -> Interactions:
+        """Fix dtypes and sort; `value` defaults to 1 and `event` to "purchase"."""
+        for col in ("user_id", "item_id", "timestamp"):
+            if col not in frame.columns:
+                raise DataError(source, "missing required column", field=col)
+        out = pd.DataFrame(index=range(len(frame)))
+        out["user_id"] = frame["user_id"].astype("string").to_numpy()
+        out["item_id"] = frame["item_id"].astype("string").to_numpy()
+        out["timestamp"] = frame["timestamp"].astype("int64").to_numpy()
+        event = frame["event"].to_numpy() if "event" in frame.columns else "purchase"
+        out["event"] = pd.Series(np.broadcast_to(event, len(frame))).astype(_event_dtype())
+        if out["event"].isna().any():
+            row = int(np.flatnonzero(out["event"].isna().to_numpy())[0])
+            bad = np.broadcast_to(event, len(frame))[row]
+            raise DataError(
+                source, f"unknown event type {bad!r} (expected one of {EVENT_TYPES})",
+                line=row + 1, field="event",
+            )
+        value = frame["value"].to_numpy() if "value" in frame.columns else 1.0
+        out["value"] = np.broadcast_to(np.asarray(value, dtype="float32"), len(frame))
+        out = out.sort_values(["user_id", "timestamp"], kind="stable").reset_index(drop=True)
+        return cls(out)
+
+    def __len__(self) -> int:
+        return len(self.events)
+
+
+@dataclass
+class Dataset:
+    """A catalog plus interactions, with the one id-to-index mapping used everywhere."""
+
+    name: str
+    catalog: Catalog
+    interactions: Interactions
+    dropped: DropReport = field(default_factory=DropReport)
+    has_time: bool = True  # False when timestamps are ordinal positions (sequence files)
+
+    def __post_init__(self) -> None:
+        known = self.catalog.ids
+        unknown = ~self.interactions.events["item_id"].isin(known)
+        if unknown.any():
+            row = int(np.flatnonzero(unknown.to_numpy())[0])
+            item = self.interactions.events["item_id"].iloc[row]
+            raise DataError(
+                self.name, f"interaction for item {item!r} that is not in the catalog",
+                field="item_id",
+            )
+        self._user_index = pd.Index(pd.unique(self.interactions.events["user_id"]))
+
+    @property
+    def user_ids(self) -> pd.Index:
+        """User ids in index order (first appearance in the sorted events)."""
+        return self._user_index
+
+    @property
+    def item_ids(self) -> pd.Index:
+        """Item ids in index order (catalog row order)."""
+        return self.catalog.ids
+
+    @property
+    def num_users(self) -> int:
+        return len(self._user_index)
+
+    @property
+    def num_items(self) -> int:
+        return len(self.catalog)
+
+    def encoded(self) -> pd.DataFrame:
+        """Events with integer `user`, `item` and `event_idx` columns added (sorted as stored)."""
+        ev = self.interactions.events
+        out = ev.copy()
+        out["user"] = self._user_index.get_indexer(ev["user_id"]).astype("int64")
+        out["item"] = self.catalog.ids.get_indexer(ev["item_id"]).astype("int64")
+        out["event_idx"] = ev["event"].cat.codes.astype("int64")
+        return out
+
+    def sequences(self) -> list[np.ndarray]:
+        """Per user (in user index order), the item indices of their events in time order."""
+        enc = self.encoded()
+        order = np.argsort(enc["user"].to_numpy(), kind="stable")
+        users = enc["user"].to_numpy()[order]
+        items = enc["item"].to_numpy()[order]
+        bounds = np.flatnonzero(np.diff(users)) + 1
+        return np.split(items, bounds)
+
+    def with_interactions(self, events: pd.DataFrame, name: str | None = None) -> Dataset:
+        """A dataset over the same catalog with another event table (used by splits)."""
+        return Dataset(
+            name or self.name, self.catalog, Interactions.from_frame(events, name or self.name),
+            self.dropped, self.has_time,
+        )

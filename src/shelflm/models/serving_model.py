@@ -1,0 +1,44 @@
+"""The contract between a trained artifact and the serving engine.
+
+`shelflm.models.artifact.load_artifact(dir)` returns an object satisfying `ServingModel`.
+The engine holds item vectors itself (so new items join without the model), and asks the
+model only to turn text into vectors and a history of item vectors into a user vector.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+import pandas as pd
+
+from shelflm.data.schema import Catalog
+
+
+@runtime_checkable
+class ServingModel(Protocol):
+    """What serving needs from a trained model; all vectors are float32 numpy arrays."""
+
+    version: str  # identifies the artifact (e.g. a hash of its config and weights)
+    dim: int  # retrieval-space dimension
+
+    @property
+    def catalog(self) -> Catalog:
+        """The catalog snapshot the model was trained with (row i = item vector i)."""
+
+    @property
+    def item_vectors(self) -> np.ndarray:
+        """(num_items, dim) retrieval-space vectors; score(u, i) = user_vector . item_vector."""
+
+    @property
+    def history_vectors(self) -> np.ndarray:
+        """(num_items, d_in) per-item inputs of the user tower, row-aligned with the catalog."""
+
+    def encode_items(self, items: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        """For new or changed catalog rows (ITEM_COLUMNS): (item_vectors, history_vectors)."""
+
+    def encode_query(self, text: str) -> np.ndarray:
+        """A shopper's free-text question as a (dim,) vector in the item space."""
+
+    def user_vector(self, history: np.ndarray, events: np.ndarray) -> np.ndarray:
+        """(dim,) user vector from a time-ordered (L, d_in) history and (L,) event-type indices."""
