@@ -119,6 +119,16 @@ class Interactions:
 
 
 @dataclass
+class SourceCounts:
+    """What the raw source held before any row was dropped, counted the way its publisher does."""
+
+    rows: int  # interaction rows (lines) in the source
+    users: int  # distinct users over all those rows
+    items: int  # distinct items over all those rows
+    extra: dict[str, int] = field(default_factory=dict)  # per format, e.g. {"tags": 3683}
+
+
+@dataclass
 class Dataset:
     """A catalog plus interactions, with the one id-to-index mapping used everywhere."""
 
@@ -127,6 +137,7 @@ class Dataset:
     interactions: Interactions
     dropped: DropReport = field(default_factory=DropReport)
     has_time: bool = True  # False when timestamps are ordinal positions (sequence files)
+    source: SourceCounts | None = None  # set by loaders of public files; None for derived sets
 
     def __post_init__(self) -> None:
         known = self.catalog.ids
