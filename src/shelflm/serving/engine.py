@@ -1,0 +1,303 @@
+"""The serving engine: recommendations, similar items and search from a trained artifact,
+reacting to every event and catalog change at once. Knows nothing about HTTP."""
+
+from __future__ import annotations
+
+import importlib
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from shelflm.data.schema import EVENT_TYPES, Catalog
+from shelflm.models.serving_model import ServingModel
+from shelflm.serving.config import ServingConfig
+from shelflm.serving.index import VectorIndex, make_index
+from shelflm.serving.items import ItemTable
+from shelflm.serving.store import Event, EventStore, make_store
+
+_EVENT_INDEX = {e: i for i, e in enumerate(EVENT_TYPES)}
+_VERBS = {"view": "viewed", "click": "clicked", "add_to_cart": "added to your cart",
+          "purchase": "bought", "rating": "rated"}
+
+
+class UnknownIdError(ValueError):
+    """A request names an item id the catalog does not hold; `field` says where."""
+
+    def __init__(self, field_name: str, item_id: str) -> None:
+        self.field, self.item_id = field_name, item_id
+        super().__init__(f"{field_name}: unknown item id {item_id!r}")
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Per-request business rules on top of the configured ones."""
+
+    category: str | None = None  # category path prefix, e.g. "Beauty > Makeup"
+    min_price: float | None = None
+    max_price: float | None = None
+    exclude: tuple[str, ...] = ()
+    in_stock_only: bool = True
+
+
+@dataclass
+class Recommendation:
+    """One answered item; `because` explains it from the user's recent events."""
+
+    item_id: str
+    score: float
+    title: str
+    category: str
+    because: dict | None = None
+
+
+@dataclass
+class Answer:
+    """A ranked list and which source produced it."""
+
+    source: str  # personal | session | popular | similar | search | search+user
+    items: list[Recommendation] = field(default_factory=list)
+    model_version: str = ""
+
+
+@dataclass
+class _State:
+    """Everything a request reads; a reload swaps one _State for another in one assignment."""
+
+    model: ServingModel
+    items: ItemTable
+    index: VectorIndex
+    artifact_dir: Path | None
+
+
+def load_model(spec: str, directory: Path) -> ServingModel:
+    """Import 'module:function' and call it on the artifact directory."""
+    module, _, name = spec.partition(":")
+    loader: Callable[[Path], ServingModel] = getattr(importlib.import_module(module), name)
+    return loader(directory)
+
+
+class Engine:
+    """Thread-safe: mutations and index reads hold one lock; store reads do not need it."""
+
+    def __init__(self, model: ServingModel, store: EventStore, config: ServingConfig | None = None,
+                 artifact_dir: Path | None = None) -> None:
+        self.config = config or ServingConfig()
+        self.store = store
+        self._lock = threading.RLock()
+        self._state = self._build(model, artifact_dir)
+
+    @classmethod
+    def from_artifact(cls, directory: str | Path, config: ServingConfig | None = None) -> Engine:
+        """Load the artifact with the configured loader and open the configured store."""
+        config = config or ServingConfig()
+        model = load_model(config.model_loader, Path(directory))
+        return cls(model, make_store(config.store), config, Path(directory))
+
+    def _build(self, model: ServingModel, artifact_dir: Path | None) -> _State:
+        items = ItemTable(model.dim, model.history_vectors.shape[1])
+        slots = items.upsert(model.catalog.items, model.item_vectors, model.history_vectors)
+        index = make_index(self.config.index, model.dim, len(slots))
+        index.upsert(slots, items.vectors[slots])
+        for item, n in self.store.item_counts().items():
+            if item in items.slot_of:
+                items.popularity[items.slot_of[item]] = n
+        return _State(model, items, index, artifact_dir)
+
+    # -- reading ----------------------------------------------------------------------
+    @property
+    def model_version(self) -> str:
+        return self._state.model.version
+
+    def info(self) -> dict:
+        """Model version, artifact directory, index kind and sizes."""
+        st = self._state
+        return {"version": st.model.version, "artifact_dir": str(st.artifact_dir or ""),
+                "dim": st.model.dim, "items": len(st.items), "index": type(st.index).__name__,
+                "index_size": len(st.index)}
+
+    def recommend(self, user_id: str, k: int = 10, filters: Filters | None = None) -> Answer:
+        """Top-k for a user from their events as stored right now; popular items otherwise."""
+        filters = filters or Filters()
+        history = self.store.recent(user_id)
+        bought = self.store.items_with_events(user_id, self.config.rules.exclude_event_types) \
+            if history else set()
+        return self._personal(history, bought, k, filters, "personal")
+
+    def recommend_session(self, events: Sequence[tuple[str, str]], k: int = 10,
+                          filters: Filters | None = None) -> Answer:
+        """Top-k for an anonymous session given as (item_id, event) pairs, oldest first."""
+        with self._lock:
+            for i, (item, _) in enumerate(events):
+                if self._state.items.slot(item) < 0:
+                    raise UnknownIdError(f"events[{i}].item_id", item)
+        history = [Event("", item, ev, i) for i, (item, ev) in enumerate(events)]
+        excluded = set(self.config.rules.exclude_event_types)
+        bought = {e.item_id for e in history if e.event in excluded}
+        return self._personal(history, bought, k, filters or Filters(), "session")
+
+    def _personal(self, history: list[Event], bought: set[str], k: int, filters: Filters,
+                  source: str) -> Answer:
+        with self._lock:
+            st = self._state
+            slots = np.array([st.items.slot(e.item_id) for e in history], np.int64)
+            known = slots >= 0
+            if not known.any():
+                return self._popular(st, k, filters)
+            slots = slots[known]
+            events = np.array([_EVENT_INDEX[e.event] for e, ok in zip(history, known, strict=True)
+                               if ok], np.int64)
+            user = st.model.user_vector(st.items.history[slots], events)
+            mask = self._mask(st, filters, bought)
+            answer = self._retrieve(st, user, k, mask, source)
+            self._explain(st, answer, slots, [e for e, ok in zip(history, known, strict=True)
+                                              if ok])
+            return answer
+
+    def similar(self, item_id: str, k: int = 10, filters: Filters | None = None) -> Answer:
+        """Items nearest to `item_id` (the item itself left out)."""
+        filters = filters or Filters()
+        with self._lock:
+            st = self._state
+            slot = st.items.slot(item_id)
+            if slot < 0:
+                raise UnknownIdError("item_id", item_id)
+            mask = self._mask(st, filters, set())
+            mask[slot] = False
+            return self._retrieve(st, st.items.vectors[slot], k, mask, "similar")
+
+    def search(self, query: str, k: int = 10, user_id: str | None = None,
+               filters: Filters | None = None) -> Answer:
+        """Items matching a free-text question, blended with the user's taste when known."""
+        filters = filters or Filters()
+        q = np.asarray(self._state.model.encode_query(query), np.float32)  # outside the lock
+        history = self.store.recent(user_id) if user_id else []
+        with self._lock:
+            st = self._state
+            vector, source = _unit(q), "search"
+            slots = np.array([st.items.slot(e.item_id) for e in history], np.int64)
+            known = slots >= 0
+            if known.any():
+                events = np.array([_EVENT_INDEX[e.event] for e in history], np.int64)[known]
+                user = st.model.user_vector(st.items.history[slots[known]], events)
+                w = self.config.rules.query_weight
+                vector, source = w * vector + (1 - w) * _unit(user), "search+user"
+            return self._retrieve(st, vector, k, self._mask(st, filters, set()), source)
+
+    def _mask(self, st: _State, filters: Filters, bought: set[str]) -> np.ndarray:
+        items = st.items
+        mask = items.alive & items.in_stock if filters.in_stock_only else items.alive.copy()
+        if filters.category:
+            mask &= items.category_mask(filters.category)
+        if filters.min_price is not None:
+            mask &= items.price >= filters.min_price  # unknown (NaN) prices fail both tests
+        if filters.max_price is not None:
+            mask &= items.price <= filters.max_price
+        for item in (*filters.exclude, *bought):
+            s = items.slot_of.get(item)
+            if s is not None:
+                mask[s] = False
+        return mask
+
+    def _retrieve(self, st: _State, vector: np.ndarray, k: int, mask: np.ndarray,
+                  source: str) -> Answer:
+        cap = self.config.rules.diversity_cap
+        wanted = k * self.config.rules.oversample if cap else k
+        keys, scores = st.index.search(vector, wanted, mask)
+        out, per_leaf = [], {}
+        for key, score in zip(keys.tolist(), scores.tolist(), strict=True):
+            leaf = st.items.leaf[key]
+            if cap and leaf:
+                if per_leaf.get(leaf, 0) >= cap:
+                    continue
+                per_leaf[leaf] = per_leaf.get(leaf, 0) + 1
+            out.append(Recommendation(st.items.ids[key], score, st.items.titles[key],
+                                      st.items.categories[key]))
+            if len(out) == k:
+                break
+        return Answer(source, out, st.model.version)
+
+    def _popular(self, st: _State, k: int, filters: Filters) -> Answer:
+        mask = self._mask(st, filters, set())
+        allowed = np.flatnonzero(mask)
+        pop = st.items.popularity[allowed]
+        top = allowed[np.lexsort((allowed, -pop))[:k]]  # most events first, stable ties
+        items = [Recommendation(st.items.ids[s], float(st.items.popularity[s]),
+                                st.items.titles[s], st.items.categories[s]) for s in top]
+        return Answer("popular", items, st.model.version)
+
+    def _explain(self, st: _State, answer: Answer, slots: np.ndarray,
+                 history: list[Event]) -> None:
+        """Attach to each item the recent event whose item is most similar to it."""
+        if not answer.items:
+            return
+        hist = _unit_rows(st.items.vectors[slots])
+        recs = _unit_rows(st.items.vectors[[st.items.slot_of[r.item_id] for r in answer.items]])
+        best = (recs @ hist.T).argmax(axis=1)
+        for rec, j in zip(answer.items, best.tolist(), strict=True):
+            ev = history[j]
+            title = st.items.titles[slots[j]]
+            rec.because = {"item_id": ev.item_id, "event": ev.event, "title": title,
+                           "text": f"because you {_VERBS[ev.event]} {title or ev.item_id}"}
+
+    # -- writing ----------------------------------------------------------------------
+    def ingest(self, events: Sequence[Event]) -> int:
+        """Validate and durably store a batch (all or nothing); returns how many were stored."""
+        with self._lock:
+            for i, ev in enumerate(events):
+                if self._state.items.slot(ev.item_id) < 0:
+                    raise UnknownIdError(f"events[{i}].item_id", ev.item_id)
+        self.store.append(events)
+        with self._lock:
+            items = self._state.items
+            for ev in events:
+                s = items.slot_of.get(ev.item_id)
+                if s is not None:
+                    items.popularity[s] += 1
+        return len(events)
+
+    def upsert_items(self, frame: pd.DataFrame) -> list[str]:
+        """Encode new or changed items from their text and index them before returning."""
+        rows = Catalog.from_frame(frame, "items").items
+        vectors, history = self._state.model.encode_items(rows)  # slow part, outside the lock
+        with self._lock:
+            st = self._state
+            slots = st.items.upsert(rows, vectors, history)
+            st.index.upsert(slots, st.items.vectors[slots])
+        return rows["item_id"].astype(str).tolist()
+
+    def delete_items(self, ids: Sequence[str]) -> int:
+        """Remove items from answers at once; returns how many existed."""
+        with self._lock:
+            st = self._state
+            slots = st.items.delete(list(ids))
+            st.index.remove(slots)
+            return len(slots)
+
+    def reload(self, directory: str | Path) -> str:
+        """Load another artifact and swap it in atomically; requests never see half of it."""
+        directory = Path(directory)
+        started = time.perf_counter()
+        state = self._build(load_model(self.config.model_loader, directory), directory)
+        with self._lock:
+            self._state = state
+        self.last_reload_seconds = time.perf_counter() - started
+        return state.model.version
+
+    def close(self) -> None:
+        """Close the event store."""
+        self.store.close()
+
+
+def _unit(v: np.ndarray) -> np.ndarray:
+    n = float(np.linalg.norm(v))
+    return (v / n if n > 0 else v).astype(np.float32)
+
+
+def _unit_rows(m: np.ndarray) -> np.ndarray:
+    n = np.linalg.norm(m, axis=1, keepdims=True)
+    return m / np.where(n > 0, n, 1.0)

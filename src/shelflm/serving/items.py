@@ -1,0 +1,111 @@
+"""The serving catalog: string item ids mapped to int slots, with the per-item arrays that
+filters, explanations and popularity read. Slots are never reused, so a key is stable."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+
+from shelflm.data.schema import CATEGORY_SEPARATOR
+
+_MAX_CACHED_PREFIXES = 256
+
+
+def _in_stock(attributes: str) -> bool:
+    """An item is in stock unless its attributes JSON says {"in_stock": false}."""
+    if not attributes or "in_stock" not in attributes:
+        return True
+    try:
+        return bool(json.loads(attributes).get("in_stock", True))
+    except (ValueError, AttributeError):
+        return True
+
+
+class ItemTable:
+    """Per-slot arrays (vectors, history inputs, category, price, stock, liveness)."""
+
+    def __init__(self, dim: int, d_in: int) -> None:
+        self.dim, self.d_in = dim, d_in
+        self.ids: list[str] = []
+        self.slot_of: dict[str, int] = {}
+        self.titles: list[str] = []
+        self.categories: list[str] = []
+        self.leaf = np.empty(0, object)
+        self.vectors = np.empty((0, dim), np.float32)
+        self.history = np.empty((0, d_in), np.float32)
+        self.price = np.empty(0, np.float64)
+        self.in_stock = np.empty(0, bool)
+        self.alive = np.empty(0, bool)
+        self.popularity = np.empty(0, np.float64)
+        self._prefix_masks: dict[str, np.ndarray] = {}
+
+    def __len__(self) -> int:
+        return int(self.alive.sum())
+
+    @property
+    def size(self) -> int:
+        """Number of slots ever assigned (live or deleted)."""
+        return len(self.ids)
+
+    def upsert(self, frame: pd.DataFrame, vectors: np.ndarray, history: np.ndarray) -> np.ndarray:
+        """Insert or replace items (rows with ITEM_COLUMNS); returns their slots."""
+        ids = frame["item_id"].astype(str).tolist()
+        slots = np.empty(len(ids), np.int64)
+        new = [i for i, item in enumerate(ids) if item not in self.slot_of]
+        grow = len(new)
+        if grow:
+            start = len(self.ids)
+            for j, i in enumerate(new):
+                self.slot_of[ids[i]] = start + j
+                self.ids.append(ids[i])
+            self.titles.extend([""] * grow)
+            self.categories.extend([""] * grow)
+            self.leaf = np.concatenate([self.leaf, np.full(grow, "", object)])
+            self.vectors = np.concatenate([self.vectors, np.zeros((grow, self.dim), np.float32)])
+            self.history = np.concatenate([self.history, np.zeros((grow, self.d_in), np.float32)])
+            self.price = np.concatenate([self.price, np.full(grow, np.nan)])
+            self.in_stock = np.concatenate([self.in_stock, np.ones(grow, bool)])
+            self.alive = np.concatenate([self.alive, np.zeros(grow, bool)])
+            self.popularity = np.concatenate([self.popularity, np.zeros(grow)])
+        for i, item in enumerate(ids):
+            slots[i] = self.slot_of[item]
+        titles = frame["title"].astype(str).tolist()
+        cats = frame["category"].fillna("").astype(str).tolist()
+        attrs = frame["attributes"].fillna("").astype(str).tolist()
+        for i, s in enumerate(slots.tolist()):
+            self.titles[s], self.categories[s] = titles[i], cats[i]
+            self.leaf[s] = cats[i].split(CATEGORY_SEPARATOR)[-1] if cats[i] else ""
+            self.in_stock[s] = _in_stock(attrs[i])
+        self.price[slots] = pd.to_numeric(frame["price"], errors="coerce").to_numpy(np.float64)
+        self.vectors[slots] = vectors
+        self.history[slots] = history
+        self.alive[slots] = True
+        self._prefix_masks.clear()
+        return slots
+
+    def delete(self, ids: list[str]) -> np.ndarray:
+        """Mark items deleted; returns the slots of those that were live."""
+        slots = np.array([self.slot_of[i] for i in ids if i in self.slot_of], np.int64)
+        slots = slots[self.alive[slots]] if len(slots) else slots
+        self.alive[slots] = False
+        return slots
+
+    def slot(self, item_id: str) -> int:
+        """Slot of a live item, or -1."""
+        s = self.slot_of.get(item_id, -1)
+        return s if s >= 0 and self.alive[s] else -1
+
+    def category_mask(self, prefix: str) -> np.ndarray:
+        """Slots whose category path equals `prefix` or lies under it (cached per prefix)."""
+        mask = self._prefix_masks.get(prefix)
+        if mask is None:
+            below = prefix + CATEGORY_SEPARATOR
+            mask = np.fromiter(
+                (c == prefix or c.startswith(below) for c in self.categories), bool,
+                count=len(self.categories))
+            if len(self._prefix_masks) >= _MAX_CACHED_PREFIXES:
+                self._prefix_masks.clear()
+            self._prefix_masks[prefix] = mask
+        return mask
