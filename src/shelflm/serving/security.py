@@ -1,0 +1,34 @@
+"""API-key checks for the HTTP API (header X-API-Key, compared in constant time)."""
+
+from __future__ import annotations
+
+import hmac
+
+from fastapi import Header, HTTPException
+
+API_KEY_HEADER = "X-API-Key"
+
+
+def key_is_valid(given: str | None, keys: list[str]) -> bool:
+    """True when `given` equals one of `keys`; every key is compared, in constant time."""
+    if given is None:
+        return False
+    given_b = given.encode()
+    ok = False
+    for key in keys:
+        ok |= hmac.compare_digest(given_b, key.encode())
+    return ok
+
+
+def key_dependency(keys: list[str], required: bool):
+    """A dependency that rejects requests without a valid key (401 missing, 403 wrong)."""
+
+    def check(x_api_key: str | None = Header(None, max_length=256)) -> None:
+        if not required or not keys:
+            return
+        if x_api_key is None:
+            raise HTTPException(401, f"header {API_KEY_HEADER}: missing API key")
+        if not key_is_valid(x_api_key, keys):
+            raise HTTPException(403, f"header {API_KEY_HEADER}: wrong API key")
+
+    return check
