@@ -6,7 +6,7 @@ import importlib
 
 import typer
 
-MODULES = ("data", "demo")
+MODULES = ("data", "demo", "serve")
 
 
 def register_all(app: typer.Typer) -> None:

@@ -1,0 +1,68 @@
+"""`shelflm serve ARTIFACT_DIR`: the HTTP API over a trained artifact (uvicorn, httptools)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    app.command("serve")(serve)
+
+
+def serve(
+    artifact_dir: Path = typer.Argument(..., help="Artifact directory to serve."),
+    host: str = typer.Option("127.0.0.1", help="Address to listen on."),
+    port: int = typer.Option(8000, min=1, max=65535, help="TCP port."),
+    workers: int = typer.Option(1, min=1, max=64, help="Worker processes."),
+    api_key: list[str] = typer.Option(
+        [], envvar="SHELFLM_API_KEY", help="Accepted X-API-Key (repeatable); none = open writes."),
+    keys_for_reads: bool = typer.Option(False, help="Require the API key for reads too."),
+    events_db: Path | None = typer.Option(None, help="SQLite event store file."),
+    memory_store: bool = typer.Option(False, help="Keep events in memory only (not durable)."),
+    cors_origin: list[str] = typer.Option([], help="Allowed CORS origin (repeatable)."),
+    loader: str | None = typer.Option(None, help="'module:function' loading the artifact."),
+    config: Path | None = typer.Option(None, help="TOML file with a ServingConfig."),
+) -> None:
+    """Serve recommendations over HTTP until Ctrl-C."""
+    import uvicorn
+
+    from shelflm.config import load_config
+    from shelflm.serving.api import ARTIFACT_ENV, CONFIG_ENV
+    from shelflm.serving.config import ServingConfig
+
+    if not artifact_dir.is_dir():
+        raise typer.BadParameter(f"{artifact_dir} is not a directory", param_hint="ARTIFACT_DIR")
+    cfg = load_config(ServingConfig, config, environ={}) if config else ServingConfig()
+    api = cfg.api.model_copy(update={
+        "api_keys": api_key or cfg.api.api_keys,
+        "keys_for_reads": keys_for_reads or cfg.api.keys_for_reads,
+        "cors_origins": cors_origin or cfg.api.cors_origins})
+    store = cfg.store.model_copy(update={"backend": "memory"} if memory_store else {})
+    if events_db is not None:
+        store = store.model_copy(update={"path": events_db})
+    cfg = cfg.model_copy(update={"api": api, "store": store,
+                                 "model_loader": loader or cfg.model_loader})
+    # Worker processes rebuild the app from these, so one code path serves 1 or N workers.
+    os.environ[CONFIG_ENV] = cfg.model_dump_json()
+    os.environ[ARTIFACT_ENV] = str(artifact_dir.resolve())
+    if workers > 1:
+        typer.echo("note: each worker holds its own catalog copy; PUT/DELETE /items and "
+                   "reloads reach only the worker that answers them (events are shared).")
+    base = f"http://{host}:{port}"
+    typer.echo(f"serving {artifact_dir} at {base}  (docs: {base}/docs)\n"
+               f"  curl {base}/users/USER/recommendations?k=5\n"
+               f"  curl -X POST {base}/events -H 'content-type: application/json' "
+               "-d '{\"events\":[{\"user_id\":\"u1\",\"item_id\":\"ITEM\",\"event\":\"view\"}]}'\n"
+               f"  curl -X POST {base}/search -H 'content-type: application/json' "
+               "-d '{\"query\":\"red lipstick\",\"k\":5}'")
+    # httptools + uvloop: h11 stalls keep-alive requests by tens of milliseconds here.
+    uvicorn.run("shelflm.serving.api:app_from_env", factory=True, host=host, port=port,
+                workers=workers, http="httptools", loop="uvloop", log_level="warning",
+                access_log=False)
+
+
+if __name__ == "__main__":  # `python -m shelflm.commands.serve`, without the other commands
+    typer.run(serve)
