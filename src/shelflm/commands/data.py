@@ -1,0 +1,121 @@
+"""`shelflm data stats|convert`: inspect a dataset in any supported format, or convert it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from shelflm.data.errors import DataError
+from shelflm.data.schema import Dataset
+
+data_app = typer.Typer(help="Inspect and convert datasets.", no_args_is_help=True)
+
+FORMAT_HELP = "Format name (default: detected). One of: project, movielens-100k, movielens, " \
+    "sequences, amazon-bundle, amazon-reviews, recbole, online-retail, table."
+MAP_HELP = "Column mapping for the 'table' format, FIELD=COLUMN, repeatable " \
+    "(e.g. --map user_id=customer --map item_id=sku)."
+
+
+def register(app: typer.Typer) -> None:
+    """Attach the `data` command group."""
+    app.add_typer(data_app, name="data")
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:,.2f}"
+    return f"{value:,}" if isinstance(value, int) else str(value)
+
+
+def print_stats(dataset: Dataset, console: Console | None = None) -> None:
+    """Print a dataset's statistics as rich tables."""
+    from shelflm.data.stats import dataset_stats
+
+    console = console or Console()
+    s = dataset_stats(dataset)
+    src = s["source"]
+    counts = Table(title=f"dataset {s['name']}", title_justify="left")
+    counts.add_column("")
+    if src is not None:
+        counts.add_column("in source (before drops)", justify="right")
+    counts.add_column("loaded", justify="right")
+
+    def row(label: str, source_value: Any, loaded: Any) -> None:
+        cells = [_fmt(source_value) if source_value is not None else "-"] if src else []
+        counts.add_row(label, *cells, _fmt(loaded) if loaded is not None else "-")
+
+    row("users", src and src["users"], s["users"])
+    row("items with interactions", src and src["items"], s["items_with_interactions"])
+    row("catalog items", None, s["items"])
+    row("interactions", src and src["rows"], s["interactions"])
+    for key, value in (src or {}).items():
+        if key not in ("rows", "users", "items"):
+            row(key, value, None)
+    counts.add_row("density", *([""] if src else []), f"{s['density']:.4%}")
+    console.print(counts)
+
+    details = Table(show_header=False, box=None, padding=(0, 2))
+    seq = s["sequence_length"]
+    if seq:
+        details.add_row("events per user", f"min {seq['min']:,}  median {seq['median']:g}  "
+                        f"mean {seq['mean']:.1f}  p90 {seq['p90']:g}  max {seq['max']:,}")
+    span = s["time_span"]
+    details.add_row("time span", f"{span['first']} .. {span['last']} UTC ({span['days']:.1f} days)"
+                    if span else "no clock (timestamps are positions in each user's sequence)")
+    details.add_row("event types", ", ".join(f"{k} {v:,}" for k, v in s["event_counts"].items()))
+    dropped = s["dropped"]
+    details.add_row("dropped rows", "; ".join(f"{reason}: {n:,}" for reason, n in dropped.items())
+                    if dropped else "none")
+    console.print(details)
+
+
+def _load(source: Path, fmt: str | None, mapping: list[str] | None) -> Dataset:
+    from shelflm.data.loaders import ColumnMapping, load_dataset
+
+    options: dict[str, Any] = {}
+    if mapping:
+        options["mapping"] = ColumnMapping.from_pairs(mapping)
+        fmt = fmt or "table"
+    return load_dataset(source, format=fmt, **options)
+
+
+def _fail(exc: Exception) -> typer.Exit:
+    Console(stderr=True).print(f"[red]error:[/red] {exc}", highlight=False)
+    return typer.Exit(code=2)
+
+
+@data_app.command("stats")
+def stats(
+    source: Path = typer.Argument(..., help="Dataset file or folder."),
+    format: str | None = typer.Option(None, "--format", "-f", help=FORMAT_HELP),
+    map: list[str] | None = typer.Option(None, "--map", help=MAP_HELP),
+) -> None:
+    """Print users, items, interactions, density, sequence lengths, time span and drops."""
+    try:
+        dataset = _load(source, format, map)
+    except (DataError, ValueError) as exc:
+        raise _fail(exc) from exc
+    print_stats(dataset)
+
+
+@data_app.command("convert")
+def convert(
+    source: Path = typer.Argument(..., help="Dataset file or folder."),
+    out_dir: Path = typer.Argument(..., help="Folder to write (shelflm's Parquet format)."),
+    format: str | None = typer.Option(None, "--format", "-f", help=FORMAT_HELP),
+    map: list[str] | None = typer.Option(None, "--map", help=MAP_HELP),
+) -> None:
+    """Convert a dataset to items.parquet + interactions.parquet + meta.json."""
+    from shelflm.data.project_format import write_project_dataset
+
+    try:
+        dataset = _load(source, format, map)
+    except (DataError, ValueError) as exc:
+        raise _fail(exc) from exc
+    out = write_project_dataset(dataset, out_dir)
+    Console().print(f"wrote {dataset.num_users:,} users, {dataset.num_items:,} items, "
+                    f"{len(dataset.interactions):,} interactions to {out}")

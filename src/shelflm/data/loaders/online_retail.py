@@ -1,0 +1,109 @@
+"""UCI Online Retail (Chen et al. 2012) as a CSV:
+`InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country`.
+
+Each invoice line is a "purchase" with value = quantity. Dropped on purpose, and counted:
+cancellations (invoice number starting with "C", or a negative quantity), lines without a
+customer, and exact repeats of a line. The catalog holds every stock code on any line,
+cancelled ones included, which is how the dataset's publishers count products.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from shelflm.data.errors import DataError, DropReport
+from shelflm.data.loaders import common
+from shelflm.data.schema import Dataset
+
+COLUMNS = ["InvoiceNo", "StockCode", "Description", "Quantity", "InvoiceDate", "UnitPrice",
+           "CustomerID", "Country"]
+
+
+def _csv_file(path: Path) -> Path | None:
+    if path.is_file():
+        return path
+    found = [p for p in sorted(path.glob("*.csv")) if _header(p).startswith("InvoiceNo")]
+    return found[0] if len(found) == 1 else None
+
+
+def _header(path: Path) -> str:
+    with common.open_text(path, "latin-1") as fh:
+        return fh.readline().strip().lstrip("\ufeff")
+
+
+def is_online_retail(path: Path) -> bool:
+    """A CSV (or a folder with one) whose header starts with InvoiceNo,StockCode."""
+    found = _csv_file(path) if path.exists() else None
+    return found is not None and _header(found).replace(";", ",").startswith(
+        "InvoiceNo,StockCode")
+
+
+def load_online_retail(path: str | Path) -> Dataset:
+    """Invoice lines as purchases; titles from Description and prices from UnitPrice."""
+    path = Path(path)
+    csv_path = _csv_file(path)
+    if csv_path is None:
+        raise DataError(path, "expected one Online Retail CSV (header InvoiceNo,StockCode,...)")
+    # The UCI export is not UTF-8 clean; latin-1 decodes every byte.
+    lines = common.read_table(csv_path, sep=common.sniff_separator(csv_path), encoding="latin-1",
+                              required=COLUMNS)
+    for column in ("InvoiceNo", "StockCode", "CustomerID"):
+        lines[column] = lines[column].str.strip()
+    # Excel exports write customer ids as floats ("17850.0").
+    lines["CustomerID"] = lines["CustomerID"].str.replace(r"\.0$", "", regex=True)
+    quantity = common.to_number(lines, "Quantity", csv_path, integer=True)
+    price = common.to_number(lines, "UnitPrice", csv_path)
+    events = pd.DataFrame({
+        "line": lines["line"], "user_id": lines["CustomerID"], "item_id": lines["StockCode"],
+        "timestamp": common.to_unix_seconds(lines, "InvoiceDate", csv_path),
+        "event": "purchase", "value": quantity,
+    })
+    empty_code = events["item_id"] == ""
+    if empty_code.any():
+        raise DataError(csv_path, "empty stock code", line=common.first_bad(events, empty_code),
+                        field="StockCode")
+    has_customer = (events["user_id"] != "").to_numpy()
+    source = common.count_source(events[has_customer])
+    source.rows, source.items = len(events), int(events["item_id"].nunique())
+
+    items = _catalog(lines, price)
+    dropped = DropReport()
+    cancelled = (lines["InvoiceNo"].str.upper().str.startswith("C") | (quantity < 0)).to_numpy()
+    dropped.add("cancellation (invoice C..., negative quantity)", int(cancelled.sum()))
+    no_customer = ~cancelled & ~has_customer
+    dropped.add("no CustomerID", int(no_customer.sum()))
+    # Only lines equal in every column are repeats; the same product twice on one invoice
+    # at another price is a real second line.
+    repeated = lines.duplicated(subset=COLUMNS).to_numpy() & ~cancelled & ~no_customer
+    dropped.add("exact duplicate invoice line", int(repeated.sum()))
+    events = events[~cancelled & ~no_customer & ~repeated].reset_index(drop=True)
+    source.extra["cancellations"] = int(cancelled.sum())
+    return common.build_dataset(
+        csv_path.parent.name if path.is_dir() else csv_path.stem, items,
+        events, csv_path, dropped=dropped, source=source,
+    )
+
+
+def _catalog(lines: pd.DataFrame, price: np.ndarray) -> pd.DataFrame:
+    """One row per stock code: its most common description and its median unit price."""
+    frame = pd.DataFrame({
+        "item_id": lines["StockCode"],
+        # The shared copy replaces spaces by underscores; titles read better with spaces.
+        "title": lines["Description"].str.replace("_", " ").str.strip(),
+        "price": price, "country": lines["Country"].str.replace("_", " "),
+    })
+    described = frame[frame["title"] != ""]
+    title = described.groupby("item_id")["title"].agg(lambda s: s.value_counts().index[0])
+    items = pd.DataFrame({"item_id": pd.unique(frame["item_id"])})
+    items["title"] = items["item_id"].map(title).fillna("")
+    # Zero prices are adjustments and free samples, not the product's price.
+    priced = frame[frame["price"] > 0]
+    items["price"] = items["item_id"].map(priced.groupby("item_id")["price"].median())
+    countries = frame.groupby("item_id")["country"].agg(lambda s: sorted(set(s) - {""}))
+    items["attributes"] = [json.dumps({"sold_to": countries[i]}) if len(countries[i]) else ""
+                           for i in items["item_id"]]
+    return items
