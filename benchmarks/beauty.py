@@ -1,0 +1,136 @@
+"""Sequential recommendation quality: our model vs SASRec-ID, leave-one-out, full ranking.
+
+Usage (seeds, sizes and budgets are flags; results go to runs/results/<tag>.json):
+    .venv/bin/python benchmarks/beauty.py --model shelflm --seed 0
+    .venv/bin/python benchmarks/beauty.py --model sasrec-id --seed 0
+    .venv/bin/python benchmarks/beauty.py --dataset ml-100k --model shelflm
+    .venv/bin/python benchmarks/beauty.py --cold 0.1 --model shelflm   # ColdStartItemSplit
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import (  # noqa: E402
+    RUNS,
+    item_texts,
+    leave_one_out,
+    lm_vectors,
+    load_beauty,
+    load_ml100k,
+    write_result,
+)
+from shelflm.evaluation.protocol import evaluate_ranking, item_popularity  # noqa: E402
+from shelflm.models.item_tower import ItemTowerConfig  # noqa: E402
+from shelflm.models.sequence import SequenceEncoderConfig  # noqa: E402
+from shelflm.models.shelf_model import ShelfModelConfig, ShelfRecommender  # noqa: E402
+from shelflm.training.adversarial import AdversarialConfig  # noqa: E402
+from shelflm.training.augment import AugmentConfig  # noqa: E402
+from shelflm.training.trainer import TrainConfig  # noqa: E402
+
+TEMPLATES = {"ml-100k": "{title}. Genres: {category}", "amazon-beauty": "{title}"}
+
+
+def parse() -> argparse.Namespace:
+    """Command-line flags."""
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--dataset", default="amazon-beauty", choices=["amazon-beauty", "ml-100k"])
+    p.add_argument("--model", default="shelflm", choices=["shelflm", "sasrec-id", "text-only"])
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--hidden", type=int, default=64)
+    p.add_argument("--blocks", type=int, default=2)
+    p.add_argument("--heads", type=int, default=1)
+    p.add_argument("--max-len", type=int, default=50)
+    p.add_argument("--dropout", type=float, default=0.5)
+    p.add_argument("--id-dropout", type=float, default=0.3)
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--batch-size", type=int, default=128)
+    p.add_argument("--epochs", type=int, default=200)
+    p.add_argument("--patience", type=int, default=8)
+    p.add_argument("--eval-every", type=int, default=2)
+    p.add_argument("--max-valid", type=int, default=None, help="valid cases used for stopping")
+    p.add_argument("--time-budget", type=float, default=None, help="seconds of training")
+    p.add_argument("--loss", default="full_softmax")
+    p.add_argument("--adv", default="none", choices=["none", "fgm", "pgd"])
+    p.add_argument("--adv-target", default="inputs", choices=["inputs", "representations"])
+    p.add_argument("--adv-eps", type=float, default=0.5)
+    p.add_argument("--aug-weight", type=float, default=0.0)
+    p.add_argument("--template", default=None, help="item text format (ItemTemplate)")
+    p.add_argument("--cold", type=float, default=0.0, help="share of items held out as cold")
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--tag", default=None)
+    return p.parse_args()
+
+
+def make_split(dataset: object, cold: float, seed: int) -> object:
+    """Leave-one-out, or the cold-start item split when `cold` > 0."""
+    if cold <= 0:
+        return leave_one_out(dataset)
+    from shelflm.data.splits import ColdStartItemSplit
+
+    return ColdStartItemSplit(cold_fraction=cold, seed=seed).split(dataset)
+
+
+def main() -> None:
+    """Train one model, evaluate it on the test cases, write the result JSON."""
+    args = parse()
+    torch.set_num_threads(args.threads)
+    tag = args.tag or f"{args.dataset}-{args.model}-s{args.seed}" + (
+        f"-cold{args.cold}" if args.cold else "")
+    dataset = load_ml100k() if args.dataset == "ml-100k" else load_beauty()
+    split = make_split(dataset, args.cold, args.seed)
+    use_text = args.model != "sasrec-id"
+    text = None
+    if use_text:
+        fmt = args.template or TEMPLATES[args.dataset]
+        t0 = time.perf_counter()
+        text = lm_vectors(item_texts(dataset, fmt))
+        print(f"LM vectors {text.shape} in {time.perf_counter() - t0:.0f}s")
+    config = ShelfModelConfig(
+        SequenceEncoderConfig(hidden=args.hidden, num_blocks=args.blocks, num_heads=args.heads,
+                              max_len=args.max_len, dropout=args.dropout),
+        ItemTowerConfig(hidden=args.hidden, use_text=use_text, use_id=args.model != "text-only",
+                        id_dropout=args.id_dropout if use_text else 0.0),
+    )
+    log = RUNS / "logs" / f"{tag}.jsonl"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    train = TrainConfig(
+        epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, loss=args.loss,
+        patience=args.patience, eval_every=args.eval_every, seed=args.seed,
+        max_valid_cases=args.max_valid, time_budget_s=args.time_budget, log_path=str(log),
+        progress=sys.stdout.isatty(),
+        adversarial=AdversarialConfig(method=args.adv, target=args.adv_target,
+                                      epsilon=args.adv_eps),
+        augment=AugmentConfig(weight=args.aug_weight),
+    )
+    rec = ShelfRecommender(config, train, text, name=args.model)
+    t0 = time.perf_counter()
+    rec.fit(split)
+    train_s = time.perf_counter() - t0
+    pop = item_popularity(split.train)
+    result = {"tag": tag, "args": vars(args), "train_seconds": train_s,
+              "epochs": len(rec.history), "test": evaluate_ranking(rec, split.test,
+                                                                  popularity=pop)}
+    if args.cold:
+        for subset in ("cold", "warm"):
+            result[f"test_{subset}"] = evaluate_ranking(rec, split.test, subset=subset)
+    result["valid_best_ndcg@10"] = max(r.get("valid_ndcg@10", -1) for r in rec.history)
+    path = write_result(tag, result)
+    t = result["test"]
+    print(f"{tag}: test NDCG@10 {t['ndcg@10']:.4f} HR@10 {t['hr@10']:.4f} "
+          f"({len(rec.history)} epochs, {train_s / 60:.1f} min) -> {path}")
+    if args.cold:
+        print(f"  cold NDCG@10 {result['test_cold']['ndcg@10']:.4f} "
+              f"warm NDCG@10 {result['test_warm']['ndcg@10']:.4f}")
+    np.set_printoptions(precision=4)
+
+
+if __name__ == "__main__":
+    main()

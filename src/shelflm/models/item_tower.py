@@ -1,0 +1,126 @@
+"""The item tower: language-model item vectors through a trainable head, plus optional IDs.
+
+An item's vector is `text_head(lm_vector)` (+ `id_embedding` for items seen in training).
+The ID part is dropped at random while training (ID dropout), so the text path alone
+produces useful vectors: a cold item (no training interactions) is scored from text only.
+The LM vectors are computed once by the frozen model and cached, so a training step runs
+only the small head (the cheap CPU path of ../shared/DESIGN.md).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+
+@dataclass
+class ItemTowerConfig:
+    """Which parts make an item vector, and how the ID part is regularised."""
+
+    hidden: int = 64  # output width; must equal the user tower's hidden size
+    use_text: bool = True  # LM vectors through the text head (False: the SASRec-ID baseline)
+    use_id: bool = True  # add a learned ID embedding for items with training interactions
+    id_dropout: float = 0.3  # chance, per training lookup, of hiding the ID part (cold-start drill)
+    whiten: bool = True  # decorrelate LM vectors (PCA whitening) before the linear head
+
+    def __post_init__(self) -> None:
+        if self.hidden <= 0:
+            raise ValueError(f"ItemTowerConfig: hidden must be positive, got {self.hidden}")
+        if not (self.use_text or self.use_id):
+            raise ValueError("ItemTowerConfig: at least one of use_text / use_id must be on")
+        if not 0.0 <= self.id_dropout < 1.0:
+            raise ValueError(
+                f"ItemTowerConfig: id_dropout must be in [0, 1), got {self.id_dropout}"
+            )
+
+
+class WhitenedLinearHead(nn.Module):
+    """Fixed PCA whitening of LM vectors followed by a trainable linear map to `hidden`."""
+
+    def __init__(self, d_in: int, hidden: int) -> None:
+        super().__init__()
+        self.register_buffer("mean", torch.zeros(d_in))
+        self.register_buffer("whitening", torch.eye(d_in))
+        self.linear = nn.Linear(d_in, hidden)
+
+    def fit_whitening(self, vectors: torch.Tensor, eps: float = 1e-3) -> None:
+        """Set mean and whitening matrix from the catalog's LM vectors (n, d_in)."""
+        mean = vectors.mean(0)
+        cov = torch.cov((vectors - mean).T)
+        eigval, eigvec = torch.linalg.eigh(cov)
+        self.mean.copy_(mean)
+        self.whitening.copy_(eigvec / torch.sqrt(eigval.clamp(min=0) + eps))
+
+    def forward(self, vectors: torch.Tensor) -> torch.Tensor:
+        """(..., d_in) LM vectors -> (..., hidden)."""
+        return self.linear((vectors - self.mean) @ self.whitening)
+
+
+class ItemTower(nn.Module):
+    """Item vectors for the whole catalog (row i = item index i) in the retrieval space."""
+
+    def __init__(
+        self,
+        config: ItemTowerConfig,
+        num_items: int,
+        text_vectors: np.ndarray | torch.Tensor | None = None,
+        has_id: np.ndarray | torch.Tensor | None = None,
+    ) -> None:
+        super().__init__()
+        self.config = config
+        self.num_items = num_items
+        if config.use_text:
+            if text_vectors is None:
+                raise ValueError("ItemTower: use_text=True needs text_vectors (num_items, d)")
+            tv = torch.as_tensor(np.asarray(text_vectors), dtype=torch.float32)
+            if tv.ndim != 2 or tv.shape[0] != num_items:
+                raise ValueError(
+                    f"ItemTower: text_vectors has shape {tuple(tv.shape)}, "
+                    f"expected ({num_items}, d)"
+                )
+            # Not saved in model.safetensors: the artifact keeps final item vectors instead.
+            self.register_buffer("text_vectors", tv, persistent=False)
+            self.text_head = WhitenedLinearHead(tv.shape[1], config.hidden)
+            if config.whiten:
+                self.text_head.fit_whitening(tv)
+        if config.use_id:
+            self.id_embedding = nn.Embedding(num_items, config.hidden)
+            nn.init.normal_(self.id_embedding.weight, std=0.02 if config.use_text else 0.1)
+            known = torch.ones(num_items) if has_id is None else torch.as_tensor(has_id).float()
+            if known.shape != (num_items,):
+                raise ValueError(f"ItemTower: has_id must have shape ({num_items},)")
+            self.register_buffer("has_id", known)
+
+    @property
+    def text_dim(self) -> int:
+        """Width of the LM vectors the text head expects (0 without a text path)."""
+        return self.text_head.linear.in_features if self.config.use_text else 0
+
+    def all_items(self) -> torch.Tensor:
+        """(num_items, hidden) vectors; ID dropout applies only in training mode."""
+        out = torch.zeros(self.num_items, self.config.hidden, device=self._device())
+        if self.config.use_text:
+            out = out + self.text_head(self.text_vectors)
+        if self.config.use_id:
+            keep = self.has_id
+            if self.training and self.config.use_text and self.config.id_dropout > 0:
+                keep = keep * (torch.rand_like(keep) >= self.config.id_dropout).float()
+            out = out + self.id_embedding.weight * keep.unsqueeze(-1)
+        return out
+
+    def forward(self, item_idx: torch.Tensor) -> torch.Tensor:
+        """(...) item indices -> (..., hidden) vectors."""
+        return self.all_items()[item_idx]
+
+    def encode_text_vectors(self, lm_vectors: torch.Tensor) -> torch.Tensor:
+        """Vectors of new items from their LM vectors alone (no ID: they have no history)."""
+        if not self.config.use_text:
+            raise ValueError("ItemTower: this model has no text path (ID-only); it cannot "
+                             "encode new items")
+        return self.text_head(lm_vectors)
+
+    def _device(self) -> torch.device:
+        return next(self.parameters()).device

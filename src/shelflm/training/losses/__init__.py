@@ -1,0 +1,33 @@
+"""Training losses, one per file; `build_ranking_loss` picks one by name for the trainer."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+from torch import nn
+
+from shelflm.training.losses.bpr import BPRLoss
+from shelflm.training.losses.full_softmax import FullSoftmaxLoss
+from shelflm.training.losses.mse import MSELoss
+from shelflm.training.losses.sampled_softmax import SampledSoftmaxLoss
+
+RankingLossName = Literal["full_softmax", "sampled_softmax", "bpr"]
+RANKING_LOSSES: tuple[str, ...] = ("full_softmax", "sampled_softmax", "bpr")
+
+__all__ = ["BPRLoss", "FullSoftmaxLoss", "MSELoss", "SampledSoftmaxLoss", "build_ranking_loss"]
+
+
+def build_ranking_loss(
+    name: str, popularity: np.ndarray | None = None, num_negatives: int = 256,
+) -> nn.Module:
+    """A ranking loss by name; sampled softmax draws negatives by popularity ** 0.75."""
+    if name == "full_softmax":
+        return FullSoftmaxLoss()
+    if name == "bpr":
+        return BPRLoss()
+    if name == "sampled_softmax":
+        if popularity is None:
+            raise ValueError("sampled_softmax needs item popularity for its proposal")
+        return SampledSoftmaxLoss((np.asarray(popularity) + 1.0) ** 0.75, num_negatives)
+    raise ValueError(f"unknown ranking loss {name!r}; expected one of {RANKING_LOSSES}")
