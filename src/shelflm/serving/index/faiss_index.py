@@ -27,7 +27,7 @@ def _check(keys: np.ndarray, vectors: np.ndarray, dim: int) -> tuple[np.ndarray,
 def _selector(allowed: np.ndarray) -> tuple[faiss.IDSelector, np.ndarray]:
     """A bitmap selector over ids 0..len(allowed)-1; the packed bits must outlive the search."""
     bits = np.packbits(allowed.astype(bool), bitorder="little")
-    return faiss.IDSelectorBitmap(len(allowed), faiss.swig_ptr(bits)), bits
+    return faiss.IDSelectorBitmap(len(bits), faiss.swig_ptr(bits)), bits  # size in bytes
 
 
 def _finish(labels: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

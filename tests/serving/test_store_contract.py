@@ -1,0 +1,75 @@
+"""Every EventStore backend passes the same contract; SQLite also survives reopening."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from shelflm.serving.store import Event, EventStore
+from shelflm.serving.store.memory_store import MemoryEventStore
+from shelflm.serving.store.sqlite_store import SqliteEventStore
+
+
+@pytest.fixture(params=["sqlite", "memory"])
+def store(request, tmp_path: Path) -> EventStore:
+    s = SqliteEventStore(tmp_path / "ev.sqlite", 4) if request.param == "sqlite" \
+        else MemoryEventStore(4)
+    yield s
+    s.close()
+
+
+def test_is_an_event_store(store: EventStore) -> None:
+    assert isinstance(store, EventStore)
+
+
+def test_recent_is_oldest_first_and_capped(store: EventStore) -> None:
+    store.append([Event("u", f"i{i}", "view", i) for i in range(6)])
+    assert [e.item_id for e in store.recent("u")] == ["i2", "i3", "i4", "i5"]
+    assert [e.item_id for e in store.recent("u", 2)] == ["i4", "i5"]
+    assert store.recent("nobody") == []
+
+
+def test_recent_folds_immediate_repeats(store: EventStore) -> None:
+    store.append([Event("u", "a", "view", 1), Event("u", "a", "view", 2)])
+    store.append([Event("u", "a", "view", 3), Event("u", "a", "purchase", 4)])
+    got = store.recent("u")
+    assert [(e.item_id, e.event, e.timestamp) for e in got] == [("a", "view", 3),
+                                                               ("a", "purchase", 4)]
+    assert store.count() == 4  # every event is still kept in the log
+
+
+def test_users_are_separate_and_whole_history_is_searchable(store: EventStore) -> None:
+    store.append([Event("u", "old", "purchase", 0)] +
+                 [Event("u", f"i{i}", "view", i + 1) for i in range(10)] +
+                 [Event("v", "x", "add_to_cart", 5, 2.0)])
+    assert store.items_with_events("u", ["purchase"]) == {"old"}  # beyond the recent window
+    assert store.items_with_events("u", []) == set()
+    assert store.recent("v") == [Event("v", "x", "add_to_cart", 5, 2.0)]
+    assert store.count() == 12
+    counts = store.item_counts()
+    assert counts["old"] == 1 and counts["x"] == 1 and len(counts) == 12
+
+
+def test_event_type_is_checked() -> None:
+    with pytest.raises(ValueError, match="unknown type 'like'"):
+        Event("u", "i", "like", 0)
+
+
+def test_sqlite_keeps_events_after_reopening(tmp_path: Path) -> None:
+    path = tmp_path / "ev.sqlite"
+    s = SqliteEventStore(path)
+    s.append([Event("u", "a", "view", 1), Event("u", "b", "click", 2)])
+    s.close()
+    s = SqliteEventStore(path)
+    assert s.count() == 2 and [e.item_id for e in s.recent("u")] == ["a", "b"]
+    mode = s._writer.execute("PRAGMA journal_mode").fetchone()[0]
+    assert mode == "wal"
+    s.close()
+
+
+def test_sqlite_rejects_a_file_that_is_not_a_database(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.sqlite"
+    bad.write_bytes(b"this is not sqlite" * 100)
+    with pytest.raises(ValueError, match="bad.sqlite"):
+        SqliteEventStore(bad)
