@@ -184,12 +184,17 @@ class Dataset:
         order = np.argsort(enc["user"].to_numpy(), kind="stable")
         users = enc["user"].to_numpy()[order]
         items = enc["item"].to_numpy()[order]
-        bounds = np.flatnonzero(np.diff(users)) + 1
+        # searchsorted, not diff: a user without events (possible after a split) gets []
+        bounds = np.searchsorted(users, np.arange(1, self.num_users))
         return np.split(items, bounds)
 
     def with_interactions(self, events: pd.DataFrame, name: str | None = None) -> Dataset:
-        """A dataset over the same catalog with another event table (used by splits)."""
-        return Dataset(
+        """Same catalog and user index, another event table (used by splits)."""
+        out = Dataset(
             name or self.name, self.catalog, Interactions.from_frame(events, name or self.name),
             self.dropped, self.has_time,
         )
+        # Keep user indices: a split's train set may lose users, its eval cases must not shift.
+        if (self._user_index.get_indexer(out._user_index) >= 0).all():
+            out._user_index = self._user_index
+        return out
