@@ -50,3 +50,13 @@ def engine(model: HashingModel) -> Engine:
 @pytest.fixture
 def artifact(tmp_path: Path, model: HashingModel) -> Path:
     return save_hashing_artifact(model, tmp_path / "artifact")
+
+
+@pytest.fixture
+def make_artifact(tmp_path: Path):
+    """Write a hashing-model artifact of the tiny shop: make_artifact(name, dim=64, seed=0)."""
+
+    def make(name: str, dim: int = 64, seed: int = 0) -> Path:
+        return save_hashing_artifact(HashingModel(tiny_catalog(), dim, seed), tmp_path / name)
+
+    return make
