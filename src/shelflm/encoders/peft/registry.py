@@ -1,0 +1,64 @@
+"""The registry of fine-tuning methods: build a tuner from its config, or load a saved one."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from shelflm.encoders.lm import load_language_model
+from shelflm.encoders.peft.base import (
+    CONFIG_FILE,
+    DEFAULT_MODEL,
+    TEXTS_FILE,
+    ItemTuner,
+    TunerConfig,
+    resolve_base_model,
+)
+
+TUNERS: dict[str, type[ItemTuner]] = {}
+
+
+def register_tuner(cls: type[ItemTuner]) -> type[ItemTuner]:
+    """Class decorator: make a method buildable and loadable by its config's `method` name."""
+    name = cls.config_class.method
+    if not name or name in TUNERS:
+        raise ValueError(f"{cls.__name__}: method name {name!r} is empty or already registered")
+    TUNERS[name] = cls
+    return cls
+
+
+def tuner_class(method: str) -> type[ItemTuner]:
+    """The ItemTuner subclass registered as `method`."""
+    if method not in TUNERS:
+        raise ValueError(f"unknown fine-tuning method {method!r}; known: {sorted(TUNERS)}")
+    return TUNERS[method]
+
+
+def make_config(method: str, **options: object) -> TunerConfig:
+    """The typed config of `method` with `options` (validated by the config itself)."""
+    return tuner_class(method).config_class(**options)
+
+
+def build_tuner(config: TunerConfig, item_texts: list[str]) -> ItemTuner:
+    """A fresh tuner for the catalog's item texts (row i = item index i)."""
+    return tuner_class(config.method).build(config, item_texts)
+
+
+def load_tuner(directory: str | Path) -> ItemTuner:
+    """A tuner saved with `ItemTuner.save`; its base model is resolved relative to `directory`."""
+    directory = Path(directory)
+    config_path = directory / CONFIG_FILE
+    if not config_path.is_file():
+        raise FileNotFoundError(f"{directory}: no {CONFIG_FILE}; not a saved item tuner")
+    try:
+        data = json.loads(config_path.read_text())
+        texts = json.loads((directory / TEXTS_FILE).read_text())
+    except (OSError, json.JSONDecodeError) as err:
+        raise ValueError(f"{directory}: unreadable tuner files: {err}") from err
+    cls = tuner_class(data.get("method", ""))
+    config = cls.config_class.from_dict(data)
+    base = resolve_base_model(config.base_model, relative_to=directory)
+    if config.base_model != DEFAULT_MODEL:
+        config.base_model = str(base)  # in memory: absolute; re-saving makes it relative again
+    tokenizer, model = load_language_model(base)
+    return cls.from_saved(config, texts, tokenizer, model, directory)
