@@ -97,13 +97,10 @@ def leave_one_out(dataset: object) -> object:
 
 
 def item_texts(dataset: object, fmt: str = "{title}") -> list[str]:
-    """Catalog rows rendered to text (the project's ItemTemplate when present)."""
-    try:
-        from shelflm.text.templates import ItemTemplate
+    """Catalog rows rendered to text by the project's ItemTemplate."""
+    from shelflm.text.templates import ItemTemplate, render_catalog
 
-        return list(ItemTemplate(name="bench", format=fmt).render(dataset.catalog))
-    except (ImportError, AttributeError):
-        return dataset.catalog.items["title"].fillna("").tolist()
+    return list(render_catalog(dataset.catalog, ItemTemplate(name="bench", format=fmt)))
 
 
 def lm_vectors(texts: list[str], batch: int = 128) -> np.ndarray:

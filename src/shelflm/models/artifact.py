@@ -1,0 +1,190 @@
+"""The artifact directory of a trained model, and loading it back for serving.
+
+Layout (as ../shared/DESIGN.md asks; no pickle anywhere, so a model file cannot run code):
+    config.json              human-readable: model config, text settings, sizes
+    model.safetensors        all weights of the item and user towers
+    item_vectors.safetensors retrieval vectors and user-tower inputs, row i = catalog row i
+    catalog.parquet          the catalog snapshot the vectors belong to
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from safetensors.numpy import load_file as load_numpy
+from safetensors.numpy import save_file as save_numpy
+from safetensors.torch import load_file as load_torch
+from safetensors.torch import save_file as save_torch
+
+from shelflm.data.schema import Catalog
+from shelflm.models.item_tower import ItemTower
+from shelflm.models.shelf_model import ShelfModel, ShelfModelConfig, ShelfRecommender
+
+FORMAT = "shelflm-artifact"
+FORMAT_VERSION = 1
+DEFAULT_LM = "default"  # stands for shelflm.encoders.lm.default_model_path()
+
+
+@dataclass
+class TextSettings:
+    """How item and query text reach the LM; must match how the training vectors were made."""
+
+    item_format: str = "{title}"  # ItemTemplate format string rendered per catalog row
+    language_model: str = DEFAULT_LM  # model directory, or "default" for bundled MiniLM
+    max_tokens: int = 64  # truncation length of the LM input
+    normalize: bool = True  # L2-normalise pooled LM vectors (as the training vectors were)
+
+
+def save_artifact(
+    rec: ShelfRecommender, directory: str | Path, catalog: Catalog,
+    text: TextSettings | None = None,
+) -> Path:
+    """Write a fitted recommender as an artifact directory; returns the directory."""
+    if rec.model is None:
+        raise ValueError(f"{rec.name}: fit() the model before saving an artifact")
+    if len(catalog) != rec.model.num_items:
+        raise ValueError(f"catalog has {len(catalog)} items but the model {rec.model.num_items}")
+    out = Path(directory)
+    out.mkdir(parents=True, exist_ok=True)
+    text = text or TextSettings()
+    model = rec.model
+    config = {
+        "format": FORMAT, "format_version": FORMAT_VERSION, "name": rec.name,
+        "model": rec.config.to_dict(), "text": asdict(text),
+        "num_items": model.num_items, "dim": rec.config.sequence.hidden,
+        "text_dim": model.item_tower.text_dim,
+    }
+    (out / "config.json").write_text(json.dumps(config, indent=2) + "\n")
+    state = {k: v.detach().contiguous() for k, v in model.state_dict().items()}
+    save_torch(state, str(out / "model.safetensors"))
+    table = rec.item_table().numpy().astype(np.float32)
+    # The user tower reads the same vectors it scores (SASRec-style shared item space).
+    save_numpy({"item_vectors": table, "history_vectors": table.copy()},
+               str(out / "item_vectors.safetensors"))
+    catalog.items.to_parquet(out / "catalog.parquet", index=False)
+    return out
+
+
+class LoadedShelfModel:
+    """A saved artifact with the ServingModel methods (see models/serving_model.py)."""
+
+    def __init__(self, directory: Path, config: dict, model: ShelfModel, catalog: Catalog,
+                 vectors: dict[str, np.ndarray], version: str) -> None:
+        self.directory, self.config, self.model = directory, config, model
+        self._catalog, self._vectors, self.version = catalog, vectors, version
+        self.dim = int(config["dim"])
+        self.text = TextSettings(**config["text"])
+        self._lm: tuple | None = None
+
+    @property
+    def catalog(self) -> Catalog:
+        """The catalog snapshot the model was trained with (row i = item vector i)."""
+        return self._catalog
+
+    @property
+    def item_vectors(self) -> np.ndarray:
+        """(num_items, dim) retrieval-space vectors."""
+        return self._vectors["item_vectors"]
+
+    @property
+    def history_vectors(self) -> np.ndarray:
+        """(num_items, dim) inputs of the user tower, row-aligned with the catalog."""
+        return self._vectors["history_vectors"]
+
+    def _lm_vectors(self, texts: list[str]) -> torch.Tensor:
+        from shelflm.encoders.lm import default_model_path, load_language_model, mean_pool
+
+        if self._lm is None:
+            path = self.text.language_model
+            path = default_model_path() if path == DEFAULT_LM else self.directory / path
+            self._lm = load_language_model(path)
+        tok, lm = self._lm
+        with torch.no_grad():
+            batch = tok(texts, padding=True, truncation=True, max_length=self.text.max_tokens,
+                        return_tensors="pt")
+            pooled = mean_pool(lm(**batch).last_hidden_state, batch["attention_mask"])
+        return torch.nn.functional.normalize(pooled, dim=-1) if self.text.normalize else pooled
+
+    def encode_items(self, items: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        """New or changed catalog rows -> (item_vectors, history_vectors), from text alone."""
+        from shelflm.text.templates import ItemTemplate, render_catalog
+
+        if not self.model.item_tower.config.use_text:
+            raise ValueError(f"{self.directory}: an ID-only model cannot encode new items")
+        if len(items) == 0:
+            empty = np.zeros((0, self.dim), dtype=np.float32)
+            return empty, empty.copy()
+        texts = render_catalog(Catalog.from_frame(items, "new items"),
+                               ItemTemplate(name="artifact", format=self.text.item_format))
+        with torch.no_grad():
+            vec = self.model.item_tower.encode_text_vectors(self._lm_vectors(list(texts)))
+        vec = vec.numpy().astype(np.float32)
+        return vec, vec.copy()
+
+    def encode_query(self, text: str) -> np.ndarray:
+        """A free-text question as a (dim,) vector through the same LM and text head."""
+        from shelflm.text.templates import QueryTemplate
+
+        if not self.model.item_tower.config.use_text:
+            raise ValueError(f"{self.directory}: an ID-only model cannot encode queries")
+        rendered = QueryTemplate().render(text)
+        with torch.no_grad():
+            vec = self.model.item_tower.encode_text_vectors(self._lm_vectors([rendered]))
+        return vec[0].numpy().astype(np.float32)
+
+    def user_vector(self, history: np.ndarray, events: np.ndarray) -> np.ndarray:
+        """(dim,) user vector from (L, dim) history vectors and (L,) event indices."""
+        history = np.asarray(history, dtype=np.float32)
+        events = np.asarray(events, dtype=np.int64)
+        if history.ndim != 2 or history.shape[1] != self.dim:
+            raise ValueError(f"history must be (L, {self.dim}), got {history.shape}")
+        if events.shape != (len(history),):
+            raise ValueError(f"events must be ({len(history)},), got {events.shape}")
+        num_events = self.model.config.sequence.num_event_types
+        if len(events) and (events.min() < 0 or events.max() >= num_events):
+            raise ValueError(f"event indices must be in [0, {num_events}), got {events}")
+        if len(history) == 0:
+            # No behaviour yet: a zero vector scores every item alike; the engine falls back.
+            return np.zeros(self.dim, dtype=np.float32)
+        max_len = self.model.config.sequence.max_len
+        vec = torch.from_numpy(history[-max_len:]).unsqueeze(0)
+        ev = torch.from_numpy(events[-max_len:]).unsqueeze(0)
+        with torch.no_grad():
+            user = self.model.user_vectors_from_inputs(vec, ev, torch.ones(ev.shape, dtype=bool))
+        return user[0].numpy().astype(np.float32)
+
+
+def load_artifact(directory: str | Path) -> LoadedShelfModel:
+    """Load an artifact directory written by `save_artifact` (weights via safetensors only)."""
+    root = Path(directory)
+    path = root / "config.json"
+    if not path.is_file():
+        raise FileNotFoundError(f"{root}: not a shelflm artifact (no config.json)")
+    config = json.loads(path.read_text())
+    if config.get("format") != FORMAT:
+        raise ValueError(f"{path}: format {config.get('format')!r} is not {FORMAT!r}")
+    if config.get("format_version", 0) > FORMAT_VERSION:
+        raise ValueError(f"{path}: format_version {config['format_version']} is newer than "
+                         f"this shelflm reads ({FORMAT_VERSION})")
+    model_config = ShelfModelConfig(**config["model"])
+    n = int(config["num_items"])
+    placeholder = np.zeros((n, int(config["text_dim"])), np.float32) if config["text_dim"] else None
+    model_config.items.whiten = False  # whitening comes from the saved buffers below
+    tower = ItemTower(model_config.items, n, placeholder)
+    model = ShelfModel(model_config, tower)
+    weights = (root / "model.safetensors").read_bytes()
+    model.load_state_dict(load_torch(str(root / "model.safetensors")))
+    model.eval()
+    vectors = load_numpy(str(root / "item_vectors.safetensors"))
+    catalog = Catalog.from_frame(pd.read_parquet(root / "catalog.parquet"), "catalog.parquet")
+    if len(catalog) != n or vectors["item_vectors"].shape != (n, int(config["dim"])):
+        raise ValueError(f"{root}: catalog ({len(catalog)}), vectors "
+                         f"{vectors['item_vectors'].shape} and config ({n}) disagree")
+    version = hashlib.sha256(path.read_bytes() + weights).hexdigest()[:12]
+    return LoadedShelfModel(root, config, model, catalog, vectors, version)
