@@ -57,7 +57,8 @@ def _error(status: int, field: str | None, message: str) -> Response:
 
 
 def _loc(loc: tuple) -> str:
-    parts = [p for p in loc if p not in ("body", "query", "path", "header")]
+    # The first element says where (body, query, path, header); the rest name the field.
+    parts = loc[1:] if loc and loc[0] in ("body", "query", "path", "header") else loc
     out = ""
     for p in parts:
         out += f"[{p}]" if isinstance(p, int) else (f".{p}" if out else str(p))
