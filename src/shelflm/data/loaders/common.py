@@ -19,7 +19,7 @@ import pandas as pd
 from shelflm.data.errors import DataError, DropReport
 from shelflm.data.schema import Catalog, Dataset, Interactions, SourceCounts
 
-_PARSER_LINE = re.compile(r"line (\d+)")
+_PARSER_LINE = re.compile(r"Expected (\d+) fields in line (\d+), saw (\d+)")
 
 
 def open_text(path: Path, encoding: str = "utf-8") -> io.TextIOBase:
@@ -78,8 +78,11 @@ def read_table(
         raise DataError(path, "file is empty") from exc
     except pd.errors.ParserError as exc:
         found = _PARSER_LINE.search(str(exc))
-        line = int(found.group(1)) if found else None
-        raise DataError(path, f"wrong number of fields ({exc})", line=line) from exc
+        if found:
+            expected, line, saw = found.groups()
+            raise DataError(path, f"wrong number of fields: expected {expected}, found {saw}",
+                            line=int(line)) from exc
+        raise DataError(path, f"unreadable: {str(exc).strip()}") from exc
     except UnicodeDecodeError as exc:
         raise DataError(path, f"not {encoding} text: {exc.reason}") from exc
     offset = 1 if names is not None else 2  # first data row is line 1, or 2 after a header
