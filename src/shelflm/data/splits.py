@@ -141,15 +141,19 @@ class _Events:
         return train, np.unique(self.item[keep & ~dup])
 
 
-def _last_two_targets(ev: _Events, min_history: int) -> tuple[np.ndarray, np.ndarray]:
-    """Per eligible user, the rows of the second-to-last and last target events."""
+def _leave_one_out(ev: _Events, min_history: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Validation rows, test rows (one pair per evaluated user) and the rows before validation."""
     rows = np.flatnonzero(ev.is_target)
     from_end = pd.Series(ev.user[rows]).groupby(ev.user[rows]).cumcount(ascending=False)
     from_end = from_end.to_numpy()
     valid, test = rows[from_end == 1], rows[from_end == 0]
     test = test[np.isin(ev.user[test], ev.user[valid])]  # users with >= 2 targets, aligned
     enough = ev.history_end(valid) - ev.user_start[ev.user[valid]] >= min_history
-    return valid[enough], test[enough]
+    valid, test = valid[enough], test[enough]
+    # Train: everything before the validation target (later events are the test period).
+    cut = np.full(ev.dataset.num_users, len(ev.user))
+    cut[ev.user[valid]] = valid
+    return valid, test, np.arange(len(ev.user)) < cut[ev.user]
 
 
 @dataclass
@@ -174,11 +178,7 @@ class LeaveOneOutSplit:
     def split(self, dataset: Dataset) -> Split:
         """Split each evaluated user's sequence at their last two target events."""
         ev = _Events(dataset, self.target_events)
-        valid, test = _last_two_targets(ev, self.min_history)
-        # Train: everything before the validation target (later events are the test period).
-        cut = np.full(dataset.num_users, len(ev.user))
-        cut[ev.user[valid]] = valid
-        keep = np.arange(len(ev.user)) < cut[ev.user]
+        valid, test, keep = _leave_one_out(ev, self.min_history)
         train, train_items = ev.train(keep, np.concatenate([valid, test]), {
             "events at or after a validation target": int((~keep).sum())})
         return Split(train, ev.cases(valid, train_items), ev.cases(test, train_items))
@@ -216,10 +216,7 @@ class ColdStartItemSplit:
         n_cold = max(1, round(self.cold_fraction * len(seen))) if len(seen) else 0
         rng = np.random.default_rng(self.seed)
         cold = np.sort(rng.choice(seen, size=n_cold, replace=False)).astype(np.int64)
-        valid, test = _last_two_targets(ev, self.min_history)
-        cut = np.full(dataset.num_users, len(ev.user))
-        cut[ev.user[valid]] = valid
-        before = np.arange(len(ev.user)) < cut[ev.user]
+        valid, test, before = _leave_one_out(ev, self.min_history)
         is_cold = np.isin(ev.item, cold)
         keep = before & ~is_cold
         train, train_items = ev.train(keep, np.concatenate([valid, test]), {
