@@ -9,7 +9,6 @@ cancelled ones included, which is how the dataset's publishers count products.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -94,16 +93,15 @@ def _catalog(lines: pd.DataFrame, price: np.ndarray) -> pd.DataFrame:
         "item_id": lines["StockCode"],
         # The shared copy replaces spaces by underscores; titles read better with spaces.
         "title": lines["Description"].str.replace("_", " ").str.strip(),
-        "price": price, "country": lines["Country"].str.replace("_", " "),
+        "price": price,
     })
+    # Most common non-empty description per code (ties: first seen), without per-group Python.
     described = frame[frame["title"] != ""]
-    title = described.groupby("item_id")["title"].agg(lambda s: s.value_counts().index[0])
+    counts = described.groupby(["item_id", "title"], sort=False).size().reset_index(name="n")
+    best = counts.sort_values("n", ascending=False, kind="stable").drop_duplicates("item_id")
     items = pd.DataFrame({"item_id": pd.unique(frame["item_id"])})
-    items["title"] = items["item_id"].map(title).fillna("")
+    items["title"] = items["item_id"].map(best.set_index("item_id")["title"]).fillna("")
     # Zero prices are adjustments and free samples, not the product's price.
     priced = frame[frame["price"] > 0]
     items["price"] = items["item_id"].map(priced.groupby("item_id")["price"].median())
-    countries = frame.groupby("item_id")["country"].agg(lambda s: sorted(set(s) - {""}))
-    items["attributes"] = [json.dumps({"sold_to": countries[i]}) if len(countries[i]) else ""
-                           for i in items["item_id"]]
     return items
