@@ -92,3 +92,11 @@ def test_bad_input_exits_with_a_clear_message(events_csv: Path) -> None:
     result = runner.invoke(app, ["data", "stats", str(events_csv), "--map", "user_id"])
     assert result.exit_code == 2
     assert "expected FIELD=COLUMN" in result.output
+
+
+def test_density_counts_distinct_pairs_not_events(tmp_path: Path) -> None:
+    path = tmp_path / "views.csv"
+    path.write_text("user_id,item_id,timestamp\nu,a,1\nu,a,2\nu,a,3\n")
+    s = dataset_stats(load_dataset(path))
+    assert s["interactions"] == 3
+    assert s["density"] == 1.0  # one user, one item, one pair: not 300%

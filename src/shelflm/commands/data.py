@@ -55,7 +55,8 @@ def print_stats(dataset: Dataset, console: Console | None = None) -> None:
     for key, value in (src or {}).items():
         if key not in ("rows", "users", "items"):
             row(key, value, None)
-    counts.add_row("density", *([""] if src else []), f"{s['density']:.4%}")
+    counts.add_row("density (distinct user-item pairs)", *([""] if src else []),
+                   f"{s['density']:.4%}")
     console.print(counts)
 
     details = Table(show_header=False, box=None, padding=(0, 2))

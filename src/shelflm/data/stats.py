@@ -27,13 +27,15 @@ def dataset_stats(dataset: Dataset) -> dict[str, Any]:
         first, last = int(events["timestamp"].min()), int(events["timestamp"].max())
         span = {"first": _iso(first), "last": _iso(last), "days": (last - first) / 86400}
     source = dataset.source
+    pairs = len(events[["user_id", "item_id"]].drop_duplicates())
     return {
         "name": dataset.name,
         "users": users,
         "items": items,
         "items_with_interactions": int(events["item_id"].nunique()),
         "interactions": len(events),
-        "density": len(events) / (users * items) if users and items else 0.0,
+        # Distinct pairs, not events: repeated views would push "density" past 100%.
+        "density": pairs / (users * items) if users and items else 0.0,
         "sequence_length": seq,
         "has_time": dataset.has_time,
         "time_span": span,
