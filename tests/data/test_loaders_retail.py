@@ -49,6 +49,7 @@ def test_online_retail_drops_and_counts_on_purpose(tmp_path: Path) -> None:
     assert ds.source is not None
     assert (ds.source.rows, ds.source.users, ds.source.items) == (6, 3, 3)
     assert ds.source.extra == {"cancellations": 1}
+    assert len(ds.interactions) + ds.dropped.total == ds.source.rows  # nothing lost silently
     items = ds.catalog.items.set_index("item_id")
     assert items.loc["85123A", "title"] == "WHITE HANGING HEART T LIGHT HOLDER"
     assert items.loc["85123A", "price"] == pytest.approx(2.75)  # median unit price

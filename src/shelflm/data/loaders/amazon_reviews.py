@@ -100,8 +100,8 @@ def _text(value: Any) -> str:
     return html.unescape(str(value)).strip() if value else ""
 
 
-def read_metadata(path: Path, dropped: DropReport) -> pd.DataFrame:
-    """Metadata lines as catalog rows (one per asin; repeated asins are dropped and counted)."""
+def read_metadata(path: Path, counts: dict[str, int]) -> pd.DataFrame:
+    """Metadata lines as catalog rows (one per asin; repeats are skipped, counted in `counts`)."""
     rows = []
     for number, text in common.iter_lines(path):
         record = _parse_line(text, path, number)
@@ -119,7 +119,8 @@ def read_metadata(path: Path, dropped: DropReport) -> pd.DataFrame:
                                         "description", "attributes"])
     # The 2018 metadata repeats some products verbatim; the first line wins.
     dup = items["item_id"].duplicated().to_numpy()
-    dropped.add("repeated metadata line for a product", int(dup.sum()))
+    if dup.any():
+        counts["repeated metadata lines (first kept)"] = int(dup.sum())
     return items[~dup]
 
 
@@ -147,7 +148,7 @@ def load_amazon_reviews(
     events["event"] = "rating"
     source = common.count_source(events)
     dropped = DropReport()
-    items = read_metadata(meta_path, dropped) if meta_path is not None else pd.DataFrame(
+    items = read_metadata(meta_path, source.extra) if meta_path is not None else pd.DataFrame(
         {"item_id": pd.Series(dtype=str), "title": pd.Series(dtype=str)})
     items = common.check_known_items(events, items, reviews_path, create_missing=True,
                                      extra=source.extra)
