@@ -30,7 +30,8 @@ META_2018 = [
     {"asin": "B001", "title": "Rose Lip Balm", "brand": "Bloom", "price": "$12.99",
      "category": ["All Beauty", "Lips"], "description": ["Soft.", "Smooth &amp; shiny."],
      "main_cat": "All Beauty"},
-    {"asin": "B002", "title": "Mint Shampoo", "price": "", "category": [], "description": []},
+    {"asin": "B002", "title": "Mint Shampoo", "price": ".a-box{margin:0 12px}", "category": [],
+     "description": []},
     {"asin": "B002", "title": "Mint Shampoo", "price": "", "category": [], "description": []},
 ]
 
@@ -73,6 +74,7 @@ def test_2018_metadata_price_text_and_repeated_lines(tmp_path: Path) -> None:
     ds = load_dataset(tmp_path)
     items = ds.catalog.items.set_index("item_id")
     assert items.loc["B001", "price"] == pytest.approx(12.99)
+    assert np.isnan(items.loc["B002", "price"])  # page CSS in the price field is no price
     assert items.loc["B001", "category"] == "All Beauty > Lips"
     assert items.loc["B001", "description"] == "Soft. Smooth & shiny."
     assert json.loads(items.loc["B001", "attributes"]) == {"main_cat": "All Beauty"}

@@ -25,7 +25,8 @@ from shelflm.data.loaders import common
 from shelflm.data.schema import CATEGORY_SEPARATOR, Dataset
 
 REVIEW_FIELDS = ("reviewerID", "asin", "overall", "unixReviewTime")
-_PRICE = re.compile(r"\d[\d,]*(?:\.\d+)?")
+# A price must start the text: some 2018 "price" fields hold page CSS full of numbers.
+_PRICE = re.compile(r"\s*\$?\s*(\d[\d,]*(?:\.\d+)?)")
 _JSON_SUFFIXES = (".json", ".json.gz", ".jsonl", ".jsonl.gz")
 
 
@@ -80,8 +81,8 @@ def _price(value: Any) -> float:
     """2014 prices are numbers; 2018 ones text like "$12.99" or "$5.99 - $9.99" (lowest kept)."""
     if isinstance(value, int | float):
         return float(value)
-    found = _PRICE.search(str(value or ""))
-    return float(found.group(0).replace(",", "")) if found else np.nan
+    found = _PRICE.match(str(value or ""))
+    return float(found.group(1).replace(",", "")) if found else np.nan
 
 
 def _category(record: dict[str, Any]) -> str:
