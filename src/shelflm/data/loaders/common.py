@@ -41,7 +41,7 @@ def iter_lines(path: Path, encoding: str = "utf-8") -> Iterator[tuple[int, str]]
 
 def sniff_separator(path: Path, candidates: str = ",\t;|") -> str:
     """The delimiter of a CSV-like file, from its header line."""
-    with open_text(path) as fh:
+    with open_text(path, "latin-1") as fh:  # latin-1 decodes any bytes; headers are ASCII
         header = fh.readline()
     counts = {sep: header.count(sep) for sep in candidates}
     best = max(counts, key=lambda sep: counts[sep])
