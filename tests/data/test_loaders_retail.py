@@ -64,6 +64,14 @@ def test_online_retail_us_dates(tmp_path: Path) -> None:
     assert ds.interactions.events["timestamp"].tolist() == [1291191960]
 
 
+def test_online_retail_latin1_export(tmp_path: Path) -> None:
+    path = tmp_path / "r.csv"
+    line = RETAIL_LINES[0].replace("WHITE_HANGING_HEART_T_LIGHT_HOLDER", "CAFÉ_MUG")
+    path.write_bytes((RETAIL_HEADER + "\n" + line + "\n").encode("latin-1"))
+    ds = load_online_retail(path)
+    assert ds.catalog.items["title"].tolist() == ["CAFÉ MUG"]
+
+
 def test_online_retail_bad_values_are_named(tmp_path: Path) -> None:
     lines = [RETAIL_LINES[0], RETAIL_LINES[1].replace(",6,", ",six,")]
     with pytest.raises(DataError, match=r"r\.csv, line 3: field 'Quantity': 'six' is not an int"):

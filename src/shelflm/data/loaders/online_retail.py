@@ -47,9 +47,14 @@ def load_online_retail(path: str | Path) -> Dataset:
     csv_path = _csv_file(path)
     if csv_path is None:
         raise DataError(path, "expected one Online Retail CSV (header InvoiceNo,StockCode,...)")
-    # The UCI export is not UTF-8 clean; latin-1 decodes every byte.
-    lines = common.read_table(csv_path, sep=common.sniff_separator(csv_path), encoding="latin-1",
-                              required=COLUMNS)
+    sep = common.sniff_separator(csv_path)
+    try:
+        lines = common.read_table(csv_path, sep=sep, required=COLUMNS)
+    except DataError as exc:
+        if not exc.reason.startswith("not utf-8"):
+            raise
+        # Copies saved from the UCI spreadsheet are often Windows-1252/latin-1, not UTF-8.
+        lines = common.read_table(csv_path, sep=sep, encoding="latin-1", required=COLUMNS)
     for column in ("InvoiceNo", "StockCode", "CustomerID"):
         lines[column] = lines[column].str.strip()
     # Excel exports write customer ids as floats ("17850.0").
