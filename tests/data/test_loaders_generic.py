@@ -128,3 +128,6 @@ def test_detection_errors(tmp_path: Path) -> None:
         load_dataset(tmp_path / "notes.txt")
     with pytest.raises(ValueError, match="unknown format 'excel'"):
         load_dataset(tmp_path / "notes.txt", format="excel")
+    (tmp_path / "sequences.txt").write_text("u a b\n")
+    with pytest.raises(ValueError, match=r"format 'sequences': .*'mapping'.*takes: \['items'\]"):
+        load_dataset(tmp_path, mapping={"user_id": "u"})

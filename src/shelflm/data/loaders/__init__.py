@@ -7,6 +7,7 @@ specific first, so the generic table comes last.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -94,9 +95,11 @@ def load_dataset(source: str | Path, format: str | None = None, **options: Any) 
     name = format or detect_format(source)
     if name not in FORMATS:
         raise ValueError(f"unknown format {name!r}; known formats: {', '.join(FORMATS)}")
-    try:
-        return FORMATS[name].load(Path(source), **options)
+    load = FORMATS[name].load
+    try:  # check the options against the loader's signature before reading anything
+        inspect.signature(load).bind(Path(source), **options)
     except TypeError as exc:
-        if "unexpected keyword argument" in str(exc):
-            raise ValueError(f"format {name!r} does not take option: {exc}") from exc
-        raise
+        accepted = [p for p in inspect.signature(load).parameters][1:]
+        raise ValueError(f"format {name!r}: {exc} (options it takes: {accepted or 'none'})"
+                         ) from exc
+    return load(Path(source), **options)
