@@ -131,3 +131,15 @@ def test_detection_errors(tmp_path: Path) -> None:
     (tmp_path / "sequences.txt").write_text("u a b\n")
     with pytest.raises(ValueError, match=r"format 'sequences': .*'mapping'.*takes: \['items'\]"):
         load_dataset(tmp_path, mapping={"user_id": "u"})
+
+
+def test_mapping_from_a_toml_config(tmp_path: Path) -> None:
+    from shelflm.config import load_config
+
+    (tmp_path / "shop.csv").write_text(SHOP_CSV)
+    (tmp_path / "data.toml").write_text(
+        'default_event = "view"\n[columns]\nuser_id = "customer"\nitem_id = "sku"\n'
+        'timestamp = "ts"\n')
+    config = load_config(TableSourceConfig, tmp_path / "data.toml", environ={})
+    ds = load_table(tmp_path / "shop.csv", config)
+    assert ds.num_users == 2 and set(ds.interactions.events["event"]) == {"view"}
