@@ -235,9 +235,11 @@ class Engine:
         """Attach to each item the recent event whose item is most similar to it."""
         if not answer.items:
             return
-        hist = _unit_rows(st.items.vectors[slots])
-        recs = _unit_rows(st.items.vectors[[st.items.slot_of[r.item_id] for r in answer.items]])
-        best = (recs @ hist.T).argmax(axis=1)
+        recs = [st.items.slot_of[r.item_id] for r in answer.items]
+        # Cosine, not inner product: a long history vector must not win every explanation.
+        sims = st.items.vectors[recs] @ st.items.vectors[slots].T
+        norms = st.items.norms
+        best = (sims / norms[slots][None, :]).argmax(axis=1)
         for rec, j in zip(answer.items, best.tolist(), strict=True):
             ev = history[j]
             title = st.items.titles[slots[j]]
@@ -296,8 +298,3 @@ class Engine:
 def _unit(v: np.ndarray) -> np.ndarray:
     n = float(np.linalg.norm(v))
     return (v / n if n > 0 else v).astype(np.float32)
-
-
-def _unit_rows(m: np.ndarray) -> np.ndarray:
-    n = np.linalg.norm(m, axis=1, keepdims=True)
-    return m / np.where(n > 0, n, 1.0)

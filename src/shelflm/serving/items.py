@@ -39,6 +39,7 @@ class ItemTable:
         self.in_stock = np.empty(0, bool)
         self.alive = np.empty(0, bool)
         self.popularity = np.empty(0, np.float64)
+        self.norms = np.empty(0, np.float32)
         self._prefix_masks: dict[str, np.ndarray] = {}
 
     def __len__(self) -> int:
@@ -69,6 +70,7 @@ class ItemTable:
             self.in_stock = np.concatenate([self.in_stock, np.ones(grow, bool)])
             self.alive = np.concatenate([self.alive, np.zeros(grow, bool)])
             self.popularity = np.concatenate([self.popularity, np.zeros(grow)])
+            self.norms = np.concatenate([self.norms, np.ones(grow, np.float32)])
         for i, item in enumerate(ids):
             slots[i] = self.slot_of[item]
         titles = frame["title"].astype(str).tolist()
@@ -80,6 +82,8 @@ class ItemTable:
             self.in_stock[s] = _in_stock(attrs[i])
         self.price[slots] = pd.to_numeric(frame["price"], errors="coerce").to_numpy(np.float64)
         self.vectors[slots] = vectors
+        norms = np.linalg.norm(self.vectors[slots], axis=1)
+        self.norms[slots] = np.where(norms > 0, norms, 1.0)  # explanations divide by these
         self.history[slots] = history
         self.alive[slots] = True
         self._prefix_masks.clear()

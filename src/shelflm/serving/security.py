@@ -23,7 +23,8 @@ def key_is_valid(given: str | None, keys: list[str]) -> bool:
 def key_dependency(keys: list[str], required: bool):
     """A dependency that rejects requests without a valid key (401 missing, 403 wrong)."""
 
-    def check(x_api_key: str | None = Header(None, max_length=256)) -> None:
+    # async: a sync dependency would cost every request a hop to the thread pool.
+    async def check(x_api_key: str | None = Header(None, max_length=256)) -> None:
         if not required or not keys:
             return
         if x_api_key is None:

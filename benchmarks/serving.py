@@ -1,0 +1,251 @@
+"""Serving benchmark on Amazon Beauty: HTTP latency under load (wrk), freshness, ingestion,
+single-item upsert, and exact vs HNSW vector search.
+
+    .venv/bin/python benchmarks/serving.py --duration 60            # the issue's protocol
+    .venv/bin/python benchmarks/serving.py --duration 5 --rates 250  # a quick dev run
+    .venv/bin/python benchmarks/serving.py --artifact DIR   # a trained artifact (load_artifact)
+
+Without --artifact a hashing-model artifact (64-d text-hash vectors, no training) is built
+for the 12,101 Beauty items. Load comes from wrk (apt) over loopback, paced with a Lua
+delay per connection; its Lua script draws a random Beauty user per request.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT / ".." / "shared" / "data" / "amazon-beauty"
+HASHING_LOADER = "shelflm.serving.hashing_model:load_hashing_artifact"
+KEY = "bench-key"
+LUA = """
+local users = {}
+for line in io.lines("%s") do users[#users + 1] = line end
+math.randomseed(%d)
+request = function()
+  local u = users[math.random(#users)]
+  return wrk.format("GET", "/users/" .. u .. "/recommendations?k=10", {["X-API-Key"]="%s"})
+end
+delay = function() return %f end
+"""
+
+
+def load_beauty() -> tuple[pd.DataFrame, dict[str, list[str]]]:
+    """Beauty's items (item_id, title) and each user's items in time order."""
+    if not DATA.is_dir():
+        sys.exit(f"Amazon Beauty not found at {DATA}")
+    items = pd.read_csv(DATA / "items.csv", dtype=str, keep_default_na=False)
+    sequences = {}
+    for line in (DATA / "sequences.txt").read_text().splitlines():
+        user, *seq = line.split()
+        sequences[user] = seq
+    return items, sequences
+
+
+def build_store(db: Path, sequences: dict[str, list[str]], known: set[str]) -> int:
+    """Load every user's history as purchase events (Beauty's reviews imply a purchase)."""
+    from shelflm.serving.store import Event
+    from shelflm.serving.store.sqlite_store import SqliteEventStore
+
+    store = SqliteEventStore(db)
+    batch, total = [], 0
+    for user, seq in sequences.items():
+        batch += [Event(user, it, "purchase", t) for t, it in enumerate(seq) if it in known]
+        if len(batch) >= 20_000:
+            store.append(batch)
+            total, batch = total + len(batch), []
+    store.append(batch)
+    store.close()
+    return total + len(batch)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_server(artifact: Path, db: Path, loader: str, workers: int) -> subprocess.Popen:
+    import httpx
+
+    port = free_port()
+    cmd = [sys.executable, "-m", "shelflm.commands.serve", str(artifact), "--port", str(port),
+           "--events-db", str(db), "--loader", loader, "--api-key", KEY,
+           "--workers", str(workers)]
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL)
+    proc.url = f"http://127.0.0.1:{port}"
+    for _ in range(600):
+        try:
+            if httpx.get(proc.url + "/health/ready", timeout=1).status_code == 200:
+                return proc
+        except httpx.TransportError:
+            time.sleep(0.2)
+    proc.kill()
+    sys.exit("server did not start")
+
+
+def wrk(url: str, users_file: Path, rate: float | None, duration: float, conns: int) -> dict:
+    """Run wrk; rate None = as fast as it goes. Returns rate, p50, p99 (ms) and errors."""
+    delay = conns * 1000.0 / rate if rate else 0.0
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
+        f.write(LUA % (users_file, random.randrange(1 << 30), KEY, delay))
+    out = subprocess.run(["wrk", "-t1", f"-c{conns}", f"-d{round(duration)}s", "--latency", "-s",
+                          f.name, url], capture_output=True, text=True, check=True).stdout
+    os.unlink(f.name)
+
+    def ms(label: str) -> float:
+        m = re.search(rf"^\s*{label}\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
+        scale = {"us": 1e-3, "ms": 1.0, "s": 1e3}
+        return float(m.group(1)) * scale[m.group(2)] if m else float("nan")
+
+    total = int(re.search(r"(\d+) requests in", out).group(1))
+    errors = sum(int(x) for x in re.findall(r"(?:connect|read|write|timeout) (\d+)", out))
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    errors += int(non2xx.group(1)) if non2xx else 0
+    return {"target": rate, "achieved": round(total / duration, 1), "requests": total,
+            "p50_ms": ms("50%"), "p99_ms": ms("99%"), "errors": errors}
+
+
+def timed_calls(url: str, users: list[str], items: pd.DataFrame, n: int) -> dict:
+    """Freshness + ingestion, and single-item upsert + immediate similar/search."""
+    import httpx
+
+    h = {"X-API-Key": KEY}
+    post, fresh, upsert, visible = [], 0, [], 0
+    rng = random.Random(0)
+    with httpx.Client(base_url=url, timeout=10) as c:
+        for i in range(n):
+            item = items["item_id"].iloc[rng.randrange(len(items))]
+            user = f"fresh-{i}"  # a new shopper: the posted view is the whole history
+            t = time.perf_counter()
+            r = c.post("/events", json={"events": [{"user_id": user, "item_id": item}]}, headers=h)
+            post.append(time.perf_counter() - t)
+            rec = c.get(f"/users/{user}/recommendations", params={"k": 10}, headers=h).json()
+            fresh += rec["source"] == "personal" and all(
+                x["because"]["item_id"] == item for x in rec["items"])
+        for i in range(n):
+            base = items.iloc[rng.randrange(len(items))]
+            new = {"item_id": f"new-{i}", "title": f"{base['title']} limited edition",
+                   "category": "Beauty", "price": 9.99}
+            t = time.perf_counter()
+            r = c.put("/items", json={"items": [new]}, headers=h)
+            upsert.append(time.perf_counter() - t)
+            assert r.status_code == 200, r.text
+            sim = c.get(f"/items/{base['item_id']}/similar", params={"k": 10}, headers=h).json()
+            hit = c.post("/search", json={"query": new["title"], "k": 10}, headers=h).json()
+            visible += any(x["item_id"] == new["item_id"] for x in sim["items"]) and any(
+                x["item_id"] == new["item_id"] for x in hit["items"])
+    q = lambda xs, p: round(float(np.percentile(np.array(xs) * 1e3, p)), 2)  # noqa: E731
+    return {"ingest_p50_ms": q(post, 50), "ingest_p99_ms": q(post, 99),
+            "next_request_reflects_event": f"{fresh}/{n}",
+            "upsert_p50_ms": q(upsert, 50), "upsert_p99_ms": q(upsert, 99),
+            "new_item_in_similar_and_search_at_once": f"{visible}/{n}"}
+
+
+def vector_search(artifact: Path, loader: str, queries: int) -> list[dict]:
+    """Exact vs HNSW top-10 on the artifact's item vectors, queried by item vectors."""
+    from shelflm.serving.config import IndexConfig
+    from shelflm.serving.engine import load_model
+    from shelflm.serving.index.faiss_index import ExactFaissIndex, HnswFaissIndex
+
+    vectors = load_model(loader, artifact).item_vectors
+    keys = np.arange(len(vectors))
+    rng = np.random.default_rng(0)
+    qs = vectors[rng.choice(len(vectors), queries, replace=False)] + \
+        0.1 * rng.standard_normal((queries, vectors.shape[1])).astype(np.float32)
+    rows, truth = [], None
+    for name, index in [("exact (IndexFlatIP)", ExactFaissIndex(vectors.shape[1])),
+                        ("HNSW M=32 ef=128", HnswFaissIndex(vectors.shape[1],
+                                                             IndexConfig(kind="hnsw")))]:
+        t = time.perf_counter()
+        index.upsert(keys, vectors)
+        build = time.perf_counter() - t
+        lat, found = [], []
+        for q in qs:
+            t = time.perf_counter()
+            got, _ = index.search(q, 10)
+            lat.append(time.perf_counter() - t)
+            found.append(got)
+        if truth is None:
+            truth = found
+        recall = np.mean([len(set(a) & set(b)) / 10 for a, b in zip(found, truth, strict=True)])
+        rows.append({"index": name, "build_s": round(build, 2),
+                     "p50_us": round(float(np.median(lat)) * 1e6, 1),
+                     "p99_us": round(float(np.percentile(lat, 99)) * 1e6, 1),
+                     "recall@10": round(float(recall), 4)})
+    return rows
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--artifact", type=Path, help="artifact dir (default: a hashing artifact)")
+    ap.add_argument("--loader", default=None, help="'module:function' for --artifact")
+    ap.add_argument("--duration", type=int, default=60, help="seconds per load level")
+    ap.add_argument("--rates", default="250,500,1000", help="requests/s levels")
+    ap.add_argument("--connections", type=int, default=20, help="wrk connections")
+    ap.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
+    ap.add_argument("--calls", type=int, default=200, help="freshness / upsert probes")
+    ap.add_argument("--out", type=Path, help="write the results as JSON here")
+    args = ap.parse_args()
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    if shutil.which("wrk") is None:
+        sys.exit("wrk not found: apt-get install -y wrk")
+    sys.path.insert(0, str(ROOT / "src"))
+    from shelflm.data.schema import Catalog
+    from shelflm.serving.hashing_model import HashingModel, save_hashing_artifact
+
+    items, sequences = load_beauty()
+    work = Path(tempfile.mkdtemp(prefix="shelflm-bench-"))
+    artifact, loader = args.artifact, args.loader or "shelflm.models.artifact:load_artifact"
+    if artifact is None:
+        artifact, loader = work / "artifact", HASHING_LOADER
+        save_hashing_artifact(HashingModel(Catalog.from_frame(items), dim=64), artifact)
+    results: dict = {"artifact": str(artifact), "loader": loader}
+    results["vector_search"] = vector_search(artifact, loader, 1000)
+    print(json.dumps(results["vector_search"], indent=1), flush=True)
+    t = time.perf_counter()
+    results["events_loaded"] = build_store(work / "events.sqlite", sequences,
+                                           set(items["item_id"]))
+    results["load_seconds"] = round(time.perf_counter() - t, 1)
+    users_file = work / "users.txt"
+    users_file.write_text("\n".join(sequences) + "\n")
+    server = start_server(artifact, work / "events.sqlite", loader, args.workers)
+    try:
+        wrk(server.url, users_file, None, 3, args.connections)  # warm-up
+        results["load"] = []
+        for rate in [float(r) for r in args.rates.split(",") if r]:
+            results["load"].append(wrk(server.url, users_file, rate, args.duration,
+                                       args.connections))
+            print(results["load"][-1], flush=True)
+        results["max_throughput"] = wrk(server.url, users_file, None, args.duration,
+                                        args.connections)
+        print(results["max_throughput"], flush=True)
+        results["probes"] = timed_calls(server.url, list(sequences), items, args.calls)
+        print(results["probes"], flush=True)
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(30)
+        shutil.rmtree(work, ignore_errors=True)
+    if args.out:
+        args.out.write_text(json.dumps(results, indent=2) + "\n")
+    print(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()
