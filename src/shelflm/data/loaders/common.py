@@ -132,7 +132,12 @@ def to_number(
 ) -> np.ndarray:
     """Column parsed as numbers; the first unparsable value raises naming its line."""
     raw = frame[column]
-    values = pd.to_numeric(raw.str.strip() if raw.dtype != "float64" else raw, errors="coerce")
+    try:  # fast path: one vectorised cast; the slow parse below only runs to find a bad value
+        values = raw.astype("float64")
+        if not allow_empty and not integer and not values.isna().any():
+            return values.to_numpy()
+    except (ValueError, TypeError):
+        values = pd.to_numeric(raw.astype(str).str.strip(), errors="coerce")
     bad = values.isna().to_numpy()
     if allow_empty:
         bad = bad & (raw.astype(str).str.strip() != "").to_numpy()
