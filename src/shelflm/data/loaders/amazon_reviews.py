@@ -41,8 +41,9 @@ def _first_line(path: Path) -> str:
 
 def is_amazon_reviews(path: Path) -> bool:
     """A reviews JSON-lines file, or a folder holding one (plus optional meta_*.json)."""
-    if path.is_dir():
-        return any(is_amazon_reviews(p) for p in path.iterdir() if not p.name.startswith("meta"))
+    if path.is_dir():  # only the folder's own files: detection must not walk a whole tree
+        return any(_is_json_file(p) and "reviewerID" in _first_line(p)
+                   for p in path.iterdir() if not p.name.startswith("meta"))
     return _is_json_file(path) and "reviewerID" in _first_line(path)
 
 
