@@ -88,6 +88,17 @@ def test_filtered_search_only_returns_allowed_keys(index: VectorIndex) -> None:
     assert got.tolist() == [2]
 
 
+def test_filter_hiding_only_the_nearest_keys_still_returns_k(index: VectorIndex) -> None:
+    vecs = _unit(300)
+    index.upsert(np.arange(300), vecs)
+    nearest, _ = index.search(vecs[0], 20)
+    allowed = np.ones(300, bool)
+    allowed[nearest[:15]] = False
+    got, scores = index.search(vecs[0], 5, allowed)
+    assert got.tolist() == nearest[15:].tolist()
+    assert np.all(np.diff(scores) <= 1e-6)
+
+
 def test_many_removals_keep_answers_right(index: VectorIndex) -> None:
     """HNSW rebuilds its graph once tombstones pile up; answers stay exact for survivors."""
     vecs = _unit(120)
