@@ -1,0 +1,36 @@
+"""`shelflm serve` refuses bad arguments with a clear message before starting a server."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from shelflm.commands import serve as serve_command
+from shelflm.config import ConfigError
+
+
+@pytest.fixture
+def app() -> typer.Typer:
+    app = typer.Typer()
+    serve_command.register(app)
+    app.command("noop")(lambda: None)  # two commands, so `serve` is addressed by name
+    return app
+
+
+def test_missing_artifact_dir_is_named(app: typer.Typer, tmp_path: Path) -> None:
+    result = CliRunner().invoke(app, ["serve", str(tmp_path / "nope")])
+    assert result.exit_code == 2
+    text = re.sub(r"[\s│╭╮╰╯─]+", " ", result.output)  # unwrap rich's error box
+    assert "is not a directory" in text and "ARTIFACT_DIR" in text.upper()
+
+
+def test_bad_config_file_names_the_field(app: typer.Typer, tmp_path: Path) -> None:
+    cfg = tmp_path / "serve.toml"
+    cfg.write_text("[index]\nkind = 'annoy'\n")
+    result = CliRunner().invoke(app, ["serve", str(tmp_path), "--config", str(cfg)])
+    assert isinstance(result.exception, ConfigError)
+    assert "index.kind" in str(result.exception)
