@@ -162,8 +162,13 @@ class HnswFaissIndex:
             top = np.argpartition(-scores, k - 1)[:k]
             top = top[np.argsort(-scores[top], kind="stable")]
             return self._row_key[rows[top]], scores[top].astype(np.float32)
-        sel, _bits = _selector(mask)
-        params = faiss.SearchParametersHNSW(sel=sel, efSearch=max(self.config.ef_search, k))
-        scores, rows = self._index.search(q, k, params=params)
+        ef = max(self.config.ef_search, k)
+        if n_allowed == len(mask):  # nothing to hide: skip the per-node selector check
+            params = faiss.SearchParametersHNSW(efSearch=ef)
+            scores, rows = self._index.search(q, k, params=params)
+        else:
+            sel, _bits = _selector(mask)
+            params = faiss.SearchParametersHNSW(sel=sel, efSearch=ef)
+            scores, rows = self._index.search(q, k, params=params)
         rows, scores = _finish(rows[0], scores[0])
         return self._row_key[rows], scores
