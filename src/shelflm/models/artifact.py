@@ -153,8 +153,8 @@ class LoadedShelfModel:
             # No behaviour yet: a zero vector scores every item alike; the engine falls back.
             return np.zeros(self.dim, dtype=np.float32)
         max_len = self.model.config.sequence.max_len
-        vec = torch.from_numpy(history[-max_len:]).unsqueeze(0)
-        ev = torch.from_numpy(events[-max_len:]).unsqueeze(0)
+        vec = torch.tensor(history[-max_len:]).unsqueeze(0)
+        ev = torch.tensor(events[-max_len:]).unsqueeze(0)
         with torch.no_grad():
             user = self.model.user_vectors_from_inputs(vec, ev, torch.ones(ev.shape, dtype=bool))
         return user[0].numpy().astype(np.float32)
