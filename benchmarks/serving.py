@@ -33,7 +33,16 @@ ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / ".." / "shared" / "data" / "amazon-beauty"
 HASHING_LOADER = "shelflm.serving.hashing_model:load_hashing_artifact"
 KEY = "bench-key"
+# Pacing: every request claims the next slot of a fixed schedule (interval ms apart), and
+# waits for it, so the offered rate holds while the server keeps up (LuaJIT ffi clock).
 LUA = """
+local ffi = require("ffi")
+ffi.cdef[[typedef struct { long s; long us; } tv_t; int gettimeofday(tv_t *tv, void *tz);]]
+local tv = ffi.new("tv_t")
+local function now()
+  ffi.C.gettimeofday(tv, nil)
+  return tonumber(tv.s) * 1e3 + tonumber(tv.us) / 1e3
+end
 local users = {}
 for line in io.lines("%s") do users[#users + 1] = line end
 math.randomseed(%d)
@@ -41,7 +50,14 @@ request = function()
   local u = users[math.random(#users)]
   return wrk.format("GET", "/users/" .. u .. "/recommendations?k=10", {["X-API-Key"]="%s"})
 end
-delay = function() return %f end
+local interval, slot = %f, nil
+if interval > 0 then
+  delay = function()
+    local t = now()
+    slot = math.max((slot or t) + interval, t - 50 * interval)  -- bounded catch-up burst
+    return math.max(0, math.floor(slot - t + 0.5))
+  end
+end
 """
 
 
@@ -100,11 +116,28 @@ def start_server(artifact: Path, db: Path, loader: str, workers: int) -> subproc
     sys.exit("server did not start")
 
 
-def wrk(url: str, users_file: Path, rate: float | None, duration: float, conns: int) -> dict:
-    """Run wrk; rate None = as fast as it goes. Returns rate, p50, p99 (ms) and errors."""
-    delay = conns * 1000.0 / rate if rate else 0.0
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process and its children (uvicorn workers), from /proc."""
+    total, todo = 0.0, [pid]
+    while todo:
+        p = todo.pop()
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+            todo += [int(c) for c in Path(f"/proc/{p}/task/{p}/children").read_text().split()]
+        except (OSError, IndexError, ValueError):
+            continue
+    return total
+
+
+def wrk(url: str, users_file: Path, rate: float | None, duration: float, conns: int,
+        pid: int) -> dict:
+    """Run wrk; rate None = as fast as it goes. Returns rate, p50, p99 (ms), errors and the
+    server's CPU milliseconds per request (less sensitive to a shared machine than latency)."""
+    cpu = cpu_seconds(pid)
+    interval = 1000.0 / rate if rate else 0.0
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
-        f.write(LUA % (users_file, random.randrange(1 << 30), KEY, delay))
+        f.write(LUA % (users_file, random.randrange(1 << 30), KEY, interval))
     out = subprocess.run(["wrk", "-t1", f"-c{conns}", f"-d{round(duration)}s", "--latency", "-s",
                           f.name, url], capture_output=True, text=True, check=True).stdout
     os.unlink(f.name)
@@ -118,8 +151,10 @@ def wrk(url: str, users_file: Path, rate: float | None, duration: float, conns: 
     errors = sum(int(x) for x in re.findall(r"(?:connect|read|write|timeout) (\d+)", out))
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     errors += int(non2xx.group(1)) if non2xx else 0
+    cpu_ms = (cpu_seconds(pid) - cpu) * 1e3 / max(total, 1)
     return {"target": rate, "achieved": round(total / duration, 1), "requests": total,
-            "p50_ms": ms("50%"), "p99_ms": ms("99%"), "errors": errors}
+            "p50_ms": ms("50%"), "p99_ms": ms("99%"), "errors": errors,
+            "server_cpu_ms_per_request": round(cpu_ms, 3)}
 
 
 def timed_calls(url: str, users: list[str], items: pd.DataFrame, n: int) -> dict:
@@ -129,6 +164,7 @@ def timed_calls(url: str, users: list[str], items: pd.DataFrame, n: int) -> dict
     h = {"X-API-Key": KEY}
     post, fresh, upsert, visible = [], 0, [], 0
     rng = random.Random(0)
+    titled = items[items["title"].str.strip() != ""]
     with httpx.Client(base_url=url, timeout=10) as c:
         for i in range(n):
             item = items["item_id"].iloc[rng.randrange(len(items))]
@@ -140,7 +176,7 @@ def timed_calls(url: str, users: list[str], items: pd.DataFrame, n: int) -> dict
             fresh += rec["source"] == "personal" and all(
                 x["because"]["item_id"] == item for x in rec["items"])
         for i in range(n):
-            base = items.iloc[rng.randrange(len(items))]
+            base = titled.iloc[rng.randrange(len(titled))]  # an empty title has no neighbours
             new = {"item_id": f"new-{i}", "title": f"{base['title']} limited edition",
                    "category": "Beauty", "price": 9.99}
             t = time.perf_counter()
@@ -227,17 +263,18 @@ def main() -> None:
     users_file.write_text("\n".join(sequences) + "\n")
     server = start_server(artifact, work / "events.sqlite", loader, args.workers)
     try:
-        wrk(server.url, users_file, None, 3, args.connections)  # warm-up
+        wrk(server.url, users_file, None, 3, args.connections, server.pid)  # warm-up
         results["load"] = []
         for rate in [float(r) for r in args.rates.split(",") if r]:
             results["load"].append(wrk(server.url, users_file, rate, args.duration,
-                                       args.connections))
+                                       args.connections, server.pid))
             print(results["load"][-1], flush=True)
         results["max_throughput"] = wrk(server.url, users_file, None, args.duration,
-                                        args.connections)
+                                        args.connections, server.pid)
         print(results["max_throughput"], flush=True)
-        results["probes"] = timed_calls(server.url, list(sequences), items, args.calls)
-        print(results["probes"], flush=True)
+        if args.calls:  # with several workers a new item reaches only one: run with 1
+            results["probes"] = timed_calls(server.url, list(sequences), items, args.calls)
+            print(results["probes"], flush=True)
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(30)
