@@ -41,6 +41,34 @@ class TextSettings:
     normalize: bool = True  # L2-normalise pooled LM vectors (as the training vectors were)
 
 
+def _load_lm(text: TextSettings, directory: Path | None = None) -> tuple:
+    from shelflm.encoders.lm import default_model_path, load_language_model
+
+    path = text.language_model
+    if path == DEFAULT_LM:
+        return load_language_model(default_model_path())
+    return load_language_model(Path(directory or ".") / path)
+
+
+def lm_text_vectors(
+    texts: list[str], text: TextSettings, lm: tuple | None = None, batch_size: int = 128
+) -> np.ndarray:
+    """(n, d) pooled LM vectors of texts, made exactly as the item tower expects them."""
+    from shelflm.encoders.lm import mean_pool
+
+    tok, model = lm if lm is not None else _load_lm(text)
+    out = []
+    with torch.no_grad():
+        for start in range(0, len(texts), batch_size):
+            batch = tok(texts[start:start + batch_size], padding=True, truncation=True,
+                        max_length=text.max_tokens, return_tensors="pt")
+            pooled = mean_pool(model(**batch).last_hidden_state, batch["attention_mask"])
+            if text.normalize:
+                pooled = torch.nn.functional.normalize(pooled, dim=-1)
+            out.append(pooled.numpy().astype(np.float32))
+    return np.concatenate(out) if out else np.zeros((0, model.config.hidden_size), np.float32)
+
+
 def save_artifact(
     rec: ShelfRecommender, directory: str | Path, catalog: Catalog,
     text: TextSettings | None = None,
@@ -52,7 +80,7 @@ def save_artifact(
         raise ValueError(f"catalog has {len(catalog)} items but the model {rec.model.num_items}")
     out = Path(directory)
     out.mkdir(parents=True, exist_ok=True)
-    text = text or TextSettings()
+    text = text or rec.text_settings or TextSettings()
     model = rec.model
     config = {
         "format": FORMAT, "format_version": FORMAT_VERSION, "name": rec.name,
@@ -98,18 +126,9 @@ class LoadedShelfModel:
         return self._vectors["history_vectors"]
 
     def _lm_vectors(self, texts: list[str]) -> torch.Tensor:
-        from shelflm.encoders.lm import default_model_path, load_language_model, mean_pool
-
         if self._lm is None:
-            path = self.text.language_model
-            path = default_model_path() if path == DEFAULT_LM else self.directory / path
-            self._lm = load_language_model(path)
-        tok, lm = self._lm
-        with torch.no_grad():
-            batch = tok(texts, padding=True, truncation=True, max_length=self.text.max_tokens,
-                        return_tensors="pt")
-            pooled = mean_pool(lm(**batch).last_hidden_state, batch["attention_mask"])
-        return torch.nn.functional.normalize(pooled, dim=-1) if self.text.normalize else pooled
+            self._lm = _load_lm(self.text, self.directory)
+        return torch.from_numpy(lm_text_vectors(texts, self.text, lm=self._lm))
 
     def encode_items(self, items: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
         """New or changed catalog rows -> (item_vectors, history_vectors), from text alone."""

@@ -129,6 +129,7 @@ class ShelfRecommender:
             raise ValueError(f"{name}: the item tower uses text, so text_vectors are required")
         self.config, self.train_config, self.name = config, train_config, name
         self.text_vectors = text_vectors
+        self.text_settings: object | None = None  # artifact.TextSettings that made text_vectors
         self.model: ShelfModel | None = None
         self.history: list[dict] = []
         self._table: torch.Tensor | None = None
