@@ -70,7 +70,9 @@ def test_health_metrics_docs_and_cors(client: TestClient) -> None:
     assert "shelflm_index_size 20.0" in text and 'shelflm_model_info{version="hashing-' in text
     assert 'shelflm_request_seconds_bucket{le="0.015",method="POST",route="/events"}' in text
     assert client.get("/docs").status_code == 200
-    assert "/users/{user_id}/recommendations" in client.get("/openapi.json").json()["paths"]
+    route = client.get("/openapi.json").json()["paths"]["/users/{user_id}/recommendations"]
+    assert {"user_id", "k", "category", "exclude"} <= {p["name"] for p in route["get"][
+        "parameters"]}
     pre = client.options("/events", headers={"Origin": "https://shop.example",
                                              "Access-Control-Request-Method": "POST"})
     assert pre.headers["access-control-allow-origin"] == "https://shop.example"
@@ -101,6 +103,9 @@ def test_reads_can_require_the_key(engine: Engine) -> None:
     ("GET", "/users/u/recommendations?k=ten", None, 422, "k"),
     ("GET", "/users/u/recommendations?min_price=-1", None, 422, "min_price"),
     ("GET", "/users/u/recommendations?min_price=9&max_price=2", None, 422, "min_price"),
+    ("GET", "/users/u/recommendations?max_price=nan", None, 422, "max_price"),
+    ("GET", "/users/u/recommendations?in_stock_only=maybe", None, 422, "in_stock_only"),
+    ("GET", "/users/u/recommendations?category=", None, 422, "category"),
     ("GET", "/users/" + "u" * 129 + "/recommendations", None, 422, "user_id"),
     ("GET", "/items/nope/similar", None, 404, "item_id"),
     ("DELETE", "/items/nope", None, 404, "item_id"),

@@ -23,13 +23,16 @@ from shelflm.serving.config import ApiConfig, ServingConfig
 from shelflm.serving.engine import Answer, Engine, Filters, UnknownIdError
 from shelflm.serving.metrics import ServingMetrics
 from shelflm.serving.schemas import (
+    RECOMMEND_QUERY_DOCS,
     EventBatch,
+    FieldError,
     FilterFields,
     ItemBatch,
     ReloadRequest,
     SearchRequest,
     SessionRequest,
     items_frame,
+    parse_recommend_query,
 )
 from shelflm.serving.security import key_dependency
 from shelflm.serving.store import Event
@@ -80,6 +83,7 @@ def create_app(engine: Engine, config: ApiConfig | None = None) -> FastAPI:
     app.state.engine, app.state.metrics = engine, metrics
     write = Depends(key_dependency(config.api_keys, required=True))
     read = Depends(key_dependency(config.api_keys, required=config.keys_for_reads))
+    reads = [read] if config.keys_for_reads and config.api_keys else []  # none: no cost
 
     def check_k(k: int) -> int:
         if k > config.max_k:
@@ -112,6 +116,10 @@ def create_app(engine: Engine, config: ApiConfig | None = None) -> FastAPI:
     async def api_error(_: Request, exc: ApiError) -> Response:
         return _error(exc.status, exc.field, exc.message)
 
+    @app.exception_handler(FieldError)
+    async def field_error(_: Request, exc: FieldError) -> Response:
+        return _error(422, exc.field, str(exc))
+
     @app.exception_handler(UnknownIdError)
     async def unknown(_: Request, exc: UnknownIdError) -> Response:
         return _error(404 if exc.field == "item_id" else 422, exc.field, str(exc))
@@ -136,33 +144,27 @@ def create_app(engine: Engine, config: ApiConfig | None = None) -> FastAPI:
         metrics.events.inc(stored)
         return _json({"stored": stored})
 
-    @app.get("/users/{user_id}/recommendations", dependencies=[read], tags=["recommend"])
-    async def user_recommendations(
-        user_id: str = _id_path(), k: int = Query(10, ge=1),
-        category: str | None = Query(None, min_length=1, max_length=256),
-        exclude: str | None = Query(None, max_length=8192, description="comma-separated ids"),
-        min_price: float | None = Query(None, ge=0), max_price: float | None = Query(None, ge=0),
-        in_stock_only: bool = True,
-    ) -> Response:
+    @app.get("/users/{user_id}/recommendations", dependencies=reads, tags=["recommend"],
+             openapi_extra={"parameters": RECOMMEND_QUERY_DOCS})
+    async def user_recommendations(user_id: str, request: Request) -> Response:
         """Top-k for a user from their events up to now (popular items for unknown users)."""
-        ex = [x for x in (exclude or "").split(",") if x]
-        f = filters(FilterFields(k=check_k(k), category=category, min_price=min_price,
-                                 max_price=max_price, exclude=ex[:200],
-                                 in_stock_only=in_stock_only))
-        return _answer(engine.recommend(user_id, k, f))
+        if len(user_id) > 128:
+            raise ApiError(422, "user_id", "user_id: at most 128 characters")
+        k, f = parse_recommend_query(request.query_params, config.max_k)
+        return _answer(engine.recommend(user_id, k, Filters(**f)))
 
-    @app.post("/sessions/recommendations", dependencies=[read], tags=["recommend"])
+    @app.post("/sessions/recommendations", dependencies=reads, tags=["recommend"])
     async def session_recommendations(body: SessionRequest) -> Response:
         """Top-k for an anonymous session whose events come with the request."""
         pairs = [(e.item_id, e.event) for e in body.events]
         return _answer(engine.recommend_session(pairs, check_k(body.k), filters(body)))
 
-    @app.get("/items/{item_id}/similar", dependencies=[read], tags=["items"])
+    @app.get("/items/{item_id}/similar", dependencies=reads, tags=["items"])
     async def similar(item_id: str = _id_path(), k: int = Query(10, ge=1)) -> Response:
         """Items nearest to one item."""
         return _answer(engine.similar(item_id, check_k(k)))
 
-    @app.post("/search", dependencies=[read], tags=["recommend"])
+    @app.post("/search", dependencies=reads, tags=["recommend"])
     def search(body: SearchRequest) -> Response:
         """Items answering a free-text question, personalised when user_id is given."""
         return _answer(engine.search(body.query, check_k(body.k), body.user_id, filters(body)))
@@ -200,7 +202,7 @@ def create_app(engine: Engine, config: ApiConfig | None = None) -> FastAPI:
         """Prometheus exposition."""
         return Response(metrics.render(), media_type="text/plain; version=0.0.4")
 
-    @app.get("/model", dependencies=[read], tags=["admin"])
+    @app.get("/model", dependencies=reads, tags=["admin"])
     async def model() -> Response:
         """Which artifact is serving."""
         return _json(engine.info())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Mapping
 from typing import Literal
 
 import pandas as pd
@@ -97,3 +98,67 @@ def items_frame(items: list[ItemIn]) -> pd.DataFrame:
                      "price": math.nan if it.price is None else it.price,
                      "description": it.description, "attributes": json.dumps(attrs)})
     return pd.DataFrame(rows)
+
+
+class FieldError(ValueError):
+    """A request value that fails a check made outside pydantic; `field` names it."""
+
+    def __init__(self, field: str, message: str) -> None:
+        self.field = field
+        super().__init__(f"{field}: {message}")
+
+
+def _number(params: Mapping[str, str], name: str, kind: type, low: float) -> float | int | None:
+    raw = params.get(name)
+    if raw is None:
+        return None
+    try:
+        value = kind(raw)
+    except ValueError:
+        raise FieldError(name, f"expected a {kind.__name__}, got {raw[:40]!r}") from None
+    if not math.isfinite(value) or value < low:
+        raise FieldError(name, f"must be a finite number >= {low}, got {raw[:40]!r}")
+    return value
+
+
+def _text(params: Mapping[str, str], name: str, max_length: int) -> str | None:
+    raw = params.get(name)
+    if raw is not None and not 1 <= len(raw) <= max_length:
+        raise FieldError(name, f"length must be 1..{max_length}")
+    return raw
+
+
+def parse_recommend_query(params: Mapping[str, str], max_k: int) -> tuple[int, dict]:
+    """k and filter keyword arguments from GET /users/{id}/recommendations' query string.
+
+    Parsed by hand: FastAPI's per-parameter machinery cost as much CPU as the engine itself
+    on this, the hottest route (benchmarks/serving.py)."""
+    k = _number(params, "k", int, 1)
+    k = 10 if k is None else int(k)
+    if k > max_k:
+        raise FieldError("k", f"at most {max_k}, got {k}")
+    exclude = _text(params, "exclude", 8192)
+    stock = params.get("in_stock_only", "true").lower()
+    if stock not in ("true", "false", "1", "0"):
+        raise FieldError("in_stock_only", f"expected true or false, got {stock[:40]!r}")
+    low, high = _number(params, "min_price", float, 0), _number(params, "max_price", float, 0)
+    if low is not None and high is not None and low > high:
+        raise FieldError("min_price", "greater than max_price")
+    return k, {"category": _text(params, "category", 256), "min_price": low, "max_price": high,
+               "exclude": tuple(x for x in (exclude or "").split(",") if x)[:200],
+               "in_stock_only": stock in ("true", "1")}
+
+
+def _param(name: str, schema: dict, description: str) -> dict:
+    return {"name": name, "in": "query", "required": False, "schema": schema,
+            "description": description}
+
+
+RECOMMEND_QUERY_DOCS = [
+    _param("k", {"type": "integer", "minimum": 1, "default": 10}, "how many items"),
+    _param("category", {"type": "string", "maxLength": 256}, "category path prefix"),
+    _param("exclude", {"type": "string", "maxLength": 8192}, "comma-separated item ids"),
+    _param("min_price", {"type": "number", "minimum": 0}, "lowest price"),
+    _param("max_price", {"type": "number", "minimum": 0}, "highest price"),
+    _param("in_stock_only", {"type": "boolean", "default": True}, "hide out-of-stock items"),
+]
