@@ -79,7 +79,7 @@ def create_app(engine: Engine, config: ApiConfig | None = None) -> FastAPI:
     config = config or ApiConfig()
     app = FastAPI(title="shelflm", summary="Real-time recommendations from a language model",
                   version="0.1.0")
-    metrics = ServingMetrics(lambda: len(engine._state.index), lambda: engine.model_version)
+    metrics = ServingMetrics(lambda: engine.index_size, lambda: engine.model_version)
     app.state.engine, app.state.metrics = engine, metrics
     write = Depends(key_dependency(config.api_keys, required=True))
     read = Depends(key_dependency(config.api_keys, required=config.keys_for_reads))

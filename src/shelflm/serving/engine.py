@@ -113,6 +113,10 @@ class Engine:
     def model_version(self) -> str:
         return self._state.model.version
 
+    @property
+    def index_size(self) -> int:
+        return len(self._state.index)
+
     def info(self) -> dict:
         """Model version, artifact directory, index kind and sizes."""
         st = self._state
