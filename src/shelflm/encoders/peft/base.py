@@ -189,6 +189,8 @@ class ItemTuner(torch.nn.Module):
         if item_idx.dtype not in (torch.int64, torch.int32):
             raise ValueError(f"item_idx must be an integer tensor, got {item_idx.dtype}")
         flat = item_idx.reshape(-1).to(self._item_input_ids.device)
+        if flat.numel() == 0:
+            return self.encode_texts([]).reshape(*item_idx.shape, self.d_out)
         if flat.numel() and (int(flat.min()) < 0 or int(flat.max()) >= self.num_items):
             bad = flat[(flat < 0) | (flat >= self.num_items)][0]
             raise ValueError(f"item index {int(bad)} out of range for a catalog of "
