@@ -178,10 +178,13 @@ class Engine:
                filters: Filters | None = None) -> Answer:
         """Items matching a free-text question, blended with the user's taste when known."""
         filters = filters or Filters()
-        q = np.asarray(self._state.model.encode_query(query), np.float32)  # outside the lock
+        model = self._state.model
+        q = np.asarray(model.encode_query(query), np.float32)  # encoding is slow: no lock
         history = self.store.recent(user_id) if user_id else []
         with self._lock:
             st = self._state
+            if st.model is not model:  # a reload landed meanwhile: encode with the new model
+                q = np.asarray(st.model.encode_query(query), np.float32)
             vector, source = _unit(q), "search"
             slots = np.array([st.items.slot(e.item_id) for e in history], np.int64)
             known = slots >= 0
@@ -269,9 +272,12 @@ class Engine:
     def upsert_items(self, frame: pd.DataFrame) -> list[str]:
         """Encode new or changed items from their text and index them before returning."""
         rows = Catalog.from_frame(frame, "items").items
-        vectors, history = self._state.model.encode_items(rows)  # slow part, outside the lock
+        model = self._state.model
+        vectors, history = model.encode_items(rows)  # the slow part, outside the lock
         with self._lock:
             st = self._state
+            if st.model is not model:  # a reload landed meanwhile: encode with the new model
+                vectors, history = st.model.encode_items(rows)
             slots = st.items.upsert(rows, vectors, history)
             st.index.upsert(slots, st.items.vectors[slots])
         return rows["item_id"].astype(str).tolist()
