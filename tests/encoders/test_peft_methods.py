@@ -18,7 +18,7 @@ CATEGORIES = ["lipstick", "shampoo", "sunscreen", "perfume", "nail polish", "fac
               "eyeliner", "hand cream"]
 WORDS = ["matte", "glossy", "organic", "travel size", "deluxe", "vegan", "classic", "hydrating"]
 BRANDS = ["Lumi", "Orla", "Vexa", "Neva"]
-STEPS = 6
+STEPS = 4
 
 # label -> (method, config options, learning rate); AdaLoRA's schedule fits inside the STEPS
 # steps so rank pruning (step total_step - tfinal) and masking both happen before the round trip.
@@ -26,7 +26,7 @@ METHODS = {
     "adaptor": ("adaptor", {}, 1e-2),
     "adaptor-moe": ("adaptor", {"num_experts": 3, "d_out": 128, "dropout": 0.1}, 1e-2),
     "lora": ("lora", {"rank": 4}, 1e-2),
-    "adalora": ("adalora", {"total_step": STEPS, "tinit": 1, "tfinal": 2, "init_r": 6,
+    "adalora": ("adalora", {"total_step": STEPS, "tinit": 1, "tfinal": 1, "init_r": 6,
                             "target_r": 3}, 2e-2),
     "top_layers": ("top_layers", {"num_layers": 1}, 1e-2),
     "full": ("full", {}, 1e-4),
@@ -46,7 +46,7 @@ POSITIVES = (ANCHORS + 24) % 64 + 1
 
 def pair_loss(tuner: ItemTuner) -> torch.Tensor:
     """In-batch InfoNCE over 8 (anchor, positive) pairs; the other 7 positives are negatives."""
-    anchors, positives = tuner(ANCHORS), tuner(POSITIVES)
+    anchors, positives = tuner(torch.cat([ANCHORS, POSITIVES])).chunk(2)
     logits = anchors @ positives.T / 0.1
     return F.cross_entropy(logits, torch.arange(len(logits)))
 
