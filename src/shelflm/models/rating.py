@@ -28,6 +28,9 @@ class RatingTrainConfig:
     dim: int = _help("size of the user and item embeddings", 64)
     hidden: int = _help("hidden width of the MLP over [U, I, U*I] (RatingModel only)", 64)
     dropout: float = _help("dropout on the MLP input (RatingModel only)", 0.2)
+    implicit: bool = _help(
+        "add SVD++-style implicit user factors: the mean of the rated items' vectors "
+        "(RatingModel only)", True)
     lr: float = _help("Adam learning rate", 3e-3)
     embedding_l2: float = _help("L2 on the user/item embeddings and biases used in a batch", 0.05)
     weight_decay: float = _help("AdamW weight decay on the dense layers", 1e-4)
@@ -71,6 +74,9 @@ class _BiasedNet(nn.Module):
     def item_vectors(self, items: torch.Tensor) -> torch.Tensor:
         return self.item(items)
 
+    def user_vectors(self, users: torch.Tensor) -> torch.Tensor:
+        return self.user(users)
+
     def interaction(self, u: torch.Tensor, i: torch.Tensor) -> torch.Tensor:
         return (u * i).sum(-1)
 
@@ -78,7 +84,7 @@ class _BiasedNet(nn.Module):
         self, users: torch.Tensor, items: torch.Tensor,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Predictions and the L2 penalty of the embeddings this batch used."""
-        u, i = self.user(users), self.item_vectors(items)
+        u, i = self.user_vectors(users), self.item_vectors(items)
         bu, bi = self.user_bias(users).squeeze(-1), self.item_bias(items).squeeze(-1)
         pred = self.mean + bu + bi + self.interaction(u, i)
         penalty = (u.pow(2).sum(-1) + i.pow(2).sum(-1) + bu.pow(2) + bi.pow(2)).mean()
@@ -86,11 +92,20 @@ class _BiasedNet(nn.Module):
 
 
 class _TextRatingNet(_BiasedNet):
-    """Item = ID embedding + projected LM text vector; interaction = linear(U*I) + MLP."""
+    """Item = ID embedding + projected LM text vector; interaction = linear(U*I) + MLP.
+
+    With `rated` (a normalised user x item matrix of the training ratings), the user vector
+    also gets the mean of the rated items' implicit vectors (SVD++, Koren 2008), which here
+    include the items' text: a user is partly described by the text of what they rated.
+    """
 
     def __init__(self, num_users: int, num_items: int, cfg: RatingTrainConfig, mean: float,
-                 text_vectors: np.ndarray | None) -> None:
+                 text_vectors: np.ndarray | None, rated: torch.Tensor | None = None) -> None:
         super().__init__(num_users, num_items, cfg.dim, mean)
+        self.rated = rated
+        if rated is not None:
+            self.implicit_item = nn.Embedding(num_items, cfg.dim)
+            nn.init.normal_(self.implicit_item.weight, std=0.01)
         text = None if text_vectors is None else torch.as_tensor(text_vectors, dtype=torch.float32)
         self.register_buffer("text", text)
         if text_vectors is not None:
@@ -109,6 +124,16 @@ class _TextRatingNet(_BiasedNet):
         vec = self.item(items)
         if self.text is not None:
             vec = vec + self.text_proj(self.text[items])
+        return vec
+
+    def user_vectors(self, users: torch.Tensor) -> torch.Tensor:
+        vec = self.user(users)
+        if self.rated is not None:
+            implicit = self.implicit_item.weight
+            if self.text is not None:
+                implicit = implicit + self.text_proj(self.text)
+            # sparse (users x items) @ (items x dim): cheap, so recomputed every step
+            vec = vec + torch.sparse.mm(self.rated, implicit)[users]
         return vec
 
     def interaction(self, u: torch.Tensor, i: torch.Tensor) -> torch.Tensor:
@@ -136,7 +161,7 @@ class _TorchRatingPredictor:
         order = rng.permutation(len(train))
         n_valid = max(1, int(len(train) * cfg.valid_fraction))
         valid, fit_rows = train.subset(order[:n_valid]), train.subset(order[n_valid:])
-        self.net = self._build(train, float(fit_rows.ratings.mean()))
+        self.net = self._build(fit_rows, float(fit_rows.ratings.mean()))
         dense = [p for n, p in self.net.named_parameters() if not n.startswith(("user", "item"))]
         embeds = [p for n, p in self.net.named_parameters() if n.startswith(("user", "item"))]
         opt = torch.optim.AdamW([{"params": embeds, "weight_decay": 0.0},
@@ -204,5 +229,16 @@ class RatingModel(_TorchRatingPredictor):
         if self.text_vectors is not None and len(self.text_vectors) != train.num_items:
             raise ValueError(f"text_vectors has {len(self.text_vectors)} rows for "
                              f"{train.num_items} items")
+        rated = _rated_matrix(train) if self.config.implicit else None
         return _TextRatingNet(train.num_users, train.num_items, self.config, mean,
-                              self.text_vectors)
+                              self.text_vectors, rated)
+
+
+def _rated_matrix(train: RatingData) -> torch.Tensor:
+    """Sparse (num_users, num_items) matrix with 1/sqrt(count) where a user rated an item."""
+    counts = np.bincount(train.users, minlength=train.num_users).astype(np.float32)
+    values = 1.0 / np.sqrt(counts[train.users])
+    index = torch.as_tensor(np.stack([train.users, train.items]))
+    return torch.sparse_coo_tensor(index, torch.as_tensor(values),
+                                   (train.num_users, train.num_items),
+                                   check_invariants=True).coalesce()
