@@ -184,7 +184,8 @@ def timed_calls(url: str, users: list[str], items: pd.DataFrame, n: int) -> dict
             upsert.append(time.perf_counter() - t)
             assert r.status_code == 200, r.text
             sim = c.get(f"/items/{base['item_id']}/similar", params={"k": 10}, headers=h).json()
-            hit = c.post("/search", json={"query": new["title"], "k": 10}, headers=h).json()
+            query = new["title"][:500]  # the API caps queries at 512 characters
+            hit = c.post("/search", json={"query": query, "k": 10}, headers=h).json()
             visible += any(x["item_id"] == new["item_id"] for x in sim["items"]) and any(
                 x["item_id"] == new["item_id"] for x in hit["items"])
     q = lambda xs, p: round(float(np.percentile(np.array(xs) * 1e3, p)), 2)  # noqa: E731
