@@ -12,6 +12,10 @@ DEFAULT_COLUMNS: tuple[str, ...] = (
     "pop_percentile@10", "cold_ndcg@10", "warm_ndcg@10",
 )
 
+# Where a smaller value wins; every other column is higher-is-better. Popularity bias is
+# not a loss, but bolding the most biased model would read as praise.
+LOWER_IS_BETTER: frozenset[str] = frozenset({"rmse", "mae", "arp@10", "pop_percentile@10"})
+
 Results = Mapping[str, Mapping[str, float]]  # model name -> metric name -> value
 
 
@@ -28,7 +32,7 @@ def markdown_table(results: Results, columns: Sequence[str] | None = None,
     """A Markdown table, one row per model; the best value of each column is in bold.
 
     `columns` defaults to the known ranking metrics present in any result; `best` maps a
-    column to True when higher is better (default) or False when lower is (e.g. RMSE).
+    column to True when higher is better or False when lower is (default: LOWER_IS_BETTER).
     """
     if not results:
         raise ValueError("no results to tabulate")
@@ -41,7 +45,9 @@ def markdown_table(results: Results, columns: Sequence[str] | None = None,
         values = [m[col] for m in results.values()
                   if isinstance(m.get(col), int | float) and not math.isnan(m[col])]
         if values:
-            winners[col] = max(values) if best.get(col, True) else min(values)
+            higher = best.get(col, col.removeprefix("cold_").removeprefix("warm_")
+                              not in LOWER_IS_BETTER)
+            winners[col] = max(values) if higher else min(values)
     lines = ["| model | " + " | ".join(columns) + " |", "|---" * (len(columns) + 1) + "|"]
     for name, metrics in results.items():
         cells = []

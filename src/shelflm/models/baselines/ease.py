@@ -29,7 +29,7 @@ class EASEConfig:
             raise ValueError(f"EASEConfig.max_items must be >= 1, got {self.max_items}")
 
 
-EASE_GRID: dict[str, list] = {"l2": [10.0, 100.0, 500.0, 2000.0]}
+EASE_GRID: dict[str, list] = {"l2": [100.0, 500.0, 2000.0]}
 
 
 class EASE:

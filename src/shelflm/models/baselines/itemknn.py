@@ -36,7 +36,7 @@ class ItemKNNConfig:
 
 
 ITEMKNN_GRID: dict[str, list] = {
-    "neighbours": [20, 100, 500], "shrink": [0.0, 10.0, 100.0], "recency_decay": [1.0, 0.7],
+    "neighbours": [20, 50, 200], "shrink": [0.0, 20.0, 100.0], "recency_decay": [1.0, 0.7, 0.4],
 }
 
 

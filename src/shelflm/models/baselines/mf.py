@@ -36,7 +36,7 @@ class ALSConfig:
 
 
 ALS_GRID: dict[str, list] = {
-    "factors": [32, 128], "regularization": [0.01, 0.1, 1.0], "alpha": [1.0, 10.0],
+    "factors": [64, 128], "regularization": [1.0, 10.0], "alpha": [10.0, 40.0],
 }
 
 

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import itertools
 import math
+import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from shelflm.evaluation.protocol import Recommender, evaluate_ranking
+from shelflm.evaluation.protocol import Recommender, rank_cases, summarise
 
 if TYPE_CHECKING:
     from shelflm.data.splits import Split
@@ -28,9 +29,12 @@ class TunedRecommender:
     """A Recommender that grid-searches `factory(**params)` on `split.valid` (primary metric)."""
 
     def __init__(self, factory: Callable[..., Recommender], grid: Mapping[str, Sequence[Any]],
-                 metric: str = "ndcg@10", name: str | None = None, batch_size: int = 1024) -> None:
+                 metric: str = "ndcg@10", name: str | None = None, batch_size: int = 1024,
+                 max_valid_cases: int | None = None, seed: int = 0) -> None:
         self.factory, self.grid, self.metric = factory, dict(grid), metric
         self.batch_size = batch_size
+        # Tuning on a seeded sample of validation cases keeps large grids affordable.
+        self.max_valid_cases, self.seed = max_valid_cases, seed
         self.points = grid_points(self.grid)
         self.name = name or getattr(factory, "name", getattr(factory, "__name__", "tuned"))
         self.best: Recommender | None = None
@@ -41,11 +45,20 @@ class TunedRecommender:
         """Fit every grid point on split.train, keep the one best on split.valid."""
         best_value = -math.inf
         self.trials = []
+        valid = split.valid
+        select = None
+        if self.max_valid_cases is not None and len(valid.targets) > self.max_valid_cases:
+            rng = np.random.default_rng(self.seed)
+            select = np.zeros(len(valid.targets), dtype=bool)
+            select[rng.choice(len(valid.targets), self.max_valid_cases, replace=False)] = True
         for params in self.points:
+            start = time.perf_counter()
             model = self.factory(**params)
             model.fit(split)
-            value = evaluate_ranking(model, split.valid, batch_size=self.batch_size)[self.metric]
-            self.trials.append({**params, self.metric: value})
+            seconds = time.perf_counter() - start
+            ranked = rank_cases(model, valid, self.batch_size, select)
+            value = summarise(ranked)[self.metric]
+            self.trials.append({**params, self.metric: value, "fit_seconds": seconds})
             if self.best is None or value > best_value:
                 self.best, self.best_params, best_value = model, params, value
 
