@@ -116,8 +116,16 @@ class ItemTower(nn.Module):
         return out
 
     def forward(self, item_idx: torch.Tensor) -> torch.Tensor:
-        """(...) item indices -> (..., hidden) vectors."""
-        return self.all_items()[item_idx]
+        """(...) item indices -> (..., hidden) vectors, computing only those rows."""
+        out = torch.zeros(*item_idx.shape, self.config.hidden, device=self._device())
+        if self.config.use_text:
+            out = out + self.text_head(self.text_vectors[item_idx])
+        if self.config.use_id:
+            keep = self.has_id[item_idx]
+            if self.training and self.config.use_text and self.config.id_dropout > 0:
+                keep = keep * (torch.rand_like(keep) >= self.config.id_dropout).float()
+            out = out + self.id_embedding(item_idx) * keep.unsqueeze(-1)
+        return out
 
     def encode_text_vectors(self, lm_vectors: torch.Tensor) -> torch.Tensor:
         """Vectors of new items from their LM vectors alone (no ID: they have no history)."""

@@ -91,8 +91,12 @@ class ShelfModel(nn.Module):
         self, items: torch.Tensor, events: torch.Tensor, table: torch.Tensor,
         input_delta: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """(B, L) padded item indices and events -> (B, L, H) user states per position."""
-        valid = items != self.pad_index
+        """(B, L) padded item indices and events -> (B, L, H) user states per position.
+
+        `table` may be a subset of the catalog (sampled training): indices then refer to its
+        rows, and its padding and mask rows are len(table) and len(table) + 1.
+        """
+        valid = items != table.shape[0]
         x = self.input_table(table)[items]
         if input_delta is not None:
             x = x + input_delta * valid.unsqueeze(-1)

@@ -24,7 +24,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from shelflm.models.shelf_model import pad_left
 from shelflm.training.adversarial import AdversarialConfig, adversarial_loss
 from shelflm.training.augment import AugmentConfig, augment, info_nce
-from shelflm.training.losses import RANKING_LOSSES, build_ranking_loss
+from shelflm.training.losses import RANKING_LOSSES, SampledSoftmaxLoss, build_ranking_loss
 
 if TYPE_CHECKING:
     from shelflm.data.splits import EvalCases, Split
@@ -39,6 +39,7 @@ class TrainConfig:
     batch_size: int = 128  # users per step
     lr: float = 1e-3  # Adam learning rate
     weight_decay: float = 0.0  # AdamW decoupled weight decay
+    id_lr_scale: float = 1.0  # ID embeddings learn this much faster (each item is seen rarely)
     loss: str = "full_softmax"  # one of RANKING_LOSSES
     num_negatives: int = 256  # for sampled_softmax
     patience: int = 10  # evaluations without a validation NDCG@10 gain before stopping
@@ -59,7 +60,8 @@ class TrainConfig:
             self.augment = AugmentConfig(**self.augment)
         if self.loss not in RANKING_LOSSES:
             raise ValueError(f"TrainConfig: loss {self.loss!r} not in {RANKING_LOSSES}")
-        if self.epochs < 1 or self.batch_size < 1 or self.lr <= 0 or self.patience < 1:
+        if (self.epochs < 1 or self.batch_size < 1 or self.lr <= 0 or self.patience < 1
+                or self.id_lr_scale <= 0):
             raise ValueError(f"TrainConfig: epochs, batch_size, patience >= 1 and lr > 0; "
                              f"got {self}")
 
@@ -120,26 +122,47 @@ class Trainer:
         ev = torch.from_numpy(pad_left([e[:-1] for e in cut_ev], 0, max_len))
         where = tgt != model.pad_index
         targets = tgt[where]
-        table = model.item_tower.all_items()
-        states = model.states(inp, ev, table)
-        user = states[where]
-        loss = loss_fn(user, targets, table)
+        if isinstance(loss_fn, SampledSoftmaxLoss):
+            # Encode only the rows this step touches (inputs, targets, negatives): the
+            # point of sampling is never to run the item tower over the whole catalog.
+            negatives = loss_fn.sample()
+            rows, local = torch.unique(torch.cat([inp.flatten(), targets, negatives]),
+                                       return_inverse=True)
+            rows = rows[rows < model.pad_index]  # padding sorts last; it is not an item
+            table = model.item_tower(rows)
+            n_inp, n_tgt = inp.numel(), len(targets)
+            inp = torch.where(inp == model.pad_index, len(rows), local[:n_inp].view(inp.shape))
+            local_tgt, local_neg = local[n_inp:n_inp + n_tgt], local[n_inp + n_tgt:]
+
+            def base(u: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+                return loss_fn.loss_from_logits(loss_fn.logits_from_vectors(
+                    u, t[local_tgt], t[local_neg], targets, negatives))
+        else:
+            table = model.item_tower.all_items()
+
+            def base(u: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+                return loss_fn(u, targets, t)
+        user = model.states(inp, ev, table)[where]
+        loss = base(user, table)
         adv = cfg.adversarial
         if adv.enabled and adv.target == "inputs":
             def perturbed(deltas: list[torch.Tensor]) -> torch.Tensor:
-                return loss_fn(model.states(inp, ev, table, deltas[0])[where], targets, table)
+                return base(model.states(inp, ev, table, deltas[0])[where], table)
             loss = loss + adversarial_loss(adv, perturbed, [(*inp.shape, table.shape[1])])
         elif adv.enabled:
             def perturbed(deltas: list[torch.Tensor]) -> torch.Tensor:
-                return loss_fn(user + deltas[0], targets, table + deltas[1])
+                return base(user + deltas[0], table + deltas[1])
             loss = loss + adversarial_loss(adv, perturbed, [user.shape, table.shape])
         aug = cfg.augment
         if aug.weight > 0 and len(seqs) > 1:
+            full_table = model.item_tower.all_items
             views = []
             for _ in range(2):
                 vs = [augment(s[-max_len:], aug, model.mask_index, rng) for s in seqs]
                 items = torch.from_numpy(pad_left(vs, model.pad_index, max_len))
-                views.append(model.states(items, torch.zeros_like(items), table)[:, -1])
+                # Views index the whole catalog (a sampled step's table holds only some rows).
+                full = table if not isinstance(loss_fn, SampledSoftmaxLoss) else full_table()
+                views.append(model.states(items, torch.zeros_like(items), full)[:, -1])
             loss = loss + aug.weight * info_nce(views[0], views[1], aug.temperature)
         return loss
 
@@ -167,7 +190,10 @@ class Trainer:
         valid = subsample_cases(split.valid, cfg.max_valid_cases, cfg.seed)
         evaluate = RankingEvaluator(valid, ks=(10,))
         test_eval = RankingEvaluator(split.test, ks=(10, 20)) if cfg.evaluate_test else None
-        opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+        ids = [p for n, p in model.named_parameters() if n.endswith("id_embedding.weight")]
+        rest = [p for n, p in model.named_parameters() if not n.endswith("id_embedding.weight")]
+        opt = torch.optim.AdamW([{"params": rest}, {"params": ids, "lr": cfg.lr * cfg.id_lr_scale}],
+                                lr=cfg.lr, weight_decay=cfg.weight_decay)
         log = open(cfg.log_path, "w") if cfg.log_path else None  # noqa: SIM115
         records: list[dict] = []
         best, best_state, since_best, started = -1.0, None, 0, time.perf_counter()

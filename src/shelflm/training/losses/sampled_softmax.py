@@ -45,14 +45,27 @@ class SampledSoftmaxLoss(nn.Module):
         negatives: torch.Tensor,
     ) -> torch.Tensor:
         """(n, 1 + num_negatives) corrected logits; column 0 is the target."""
-        pos = (user * items[targets]).sum(-1, keepdim=True)
-        neg = user @ items[negatives].T
+        return self.logits_from_vectors(user, items[targets], items[negatives], targets,
+                                        negatives)
+
+    def logits_from_vectors(
+        self, user: torch.Tensor, target_vectors: torch.Tensor, negative_vectors: torch.Tensor,
+        targets: torch.Tensor, negatives: torch.Tensor,
+    ) -> torch.Tensor:
+        """Same as `logits` given only the rows needed, so the catalog is never encoded whole."""
+        pos = (user * target_vectors).sum(-1, keepdim=True)
+        neg = user @ negative_vectors.T
         if self.log_q_correction:
             pos = pos - self.log_q[targets].unsqueeze(-1)
             neg = neg - self.log_q[negatives].unsqueeze(0)
         hit = negatives.unsqueeze(0) == targets.unsqueeze(-1)
         neg = neg.masked_fill(hit, float("-inf"))
         return torch.cat([pos, neg], dim=1)
+
+    def loss_from_logits(self, logits: torch.Tensor) -> torch.Tensor:
+        """Cross-entropy with the target in column 0."""
+        return F.cross_entropy(logits, torch.zeros(len(logits), dtype=torch.long,
+                                                   device=logits.device))
 
     def forward(
         self, user: torch.Tensor, targets: torch.Tensor, items: torch.Tensor,
