@@ -124,32 +124,18 @@ class TextEncoder:
 
     def tokenize(self, texts: list[str]) -> list[list[int]]:
         """Token ids per text (with special tokens, cut at max_length), unpadded."""
-        ids = self.tokenizer(texts, truncation=True, max_length=self.config.max_length,
-                             return_attention_mask=False)["input_ids"]
-        # Decoder tokenizers add no special tokens, so "" would be zero tokens: give it one.
-        filler = self.tokenizer.eos_token_id or self.tokenizer.pad_token_id
-        return [x if x else [filler] for x in ids]
+        return tokenize_texts(self.tokenizer, texts, self.config.max_length)
 
     def batches(self, texts: list[str]) -> Iterator[tuple[np.ndarray, dict[str, torch.Tensor]]]:
         """(row positions, padded inputs) per batch, longest texts first when sorting."""
-        ids = self.tokenize(texts)
-        lengths = np.fromiter((len(x) for x in ids), dtype=np.int64, count=len(ids))
-        order = (np.argsort(-lengths, kind="stable") if self.config.sort_by_length
-                 else np.arange(len(ids)))
-        for start in range(0, len(order), self.config.batch_size):
-            rows = order[start:start + self.config.batch_size]
-            width = int(lengths[rows].max())
-            input_ids = np.full((len(rows), width), self.tokenizer.pad_token_id, dtype=np.int64)
-            mask = np.zeros((len(rows), width), dtype=np.int64)
-            for r, row in enumerate(rows):
-                input_ids[r, : lengths[row]] = ids[row]
-                mask[r, : lengths[row]] = 1
-            yield rows, {"input_ids": torch.from_numpy(input_ids),
+        for rows, ids, mask in padded_batches(self.tokenize(texts), self.tokenizer.pad_token_id,
+                                              self.config.batch_size, self.config.sort_by_length):
+            yield rows, {"input_ids": torch.from_numpy(ids),
                          "attention_mask": torch.from_numpy(mask)}
 
     def encode(self, texts: list[str] | tuple[str, ...]) -> np.ndarray:
         """Vectors for `texts` in input order: (n, d) float32."""
-        texts = _check_texts(texts)
+        texts = check_texts(texts)
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         if not texts:
             return out
@@ -168,7 +154,39 @@ class TextEncoder:
         return out
 
 
-def _check_texts(texts: list[str] | tuple[str, ...]) -> list[str]:
+def tokenize_texts(tokenizer: PreTrainedTokenizerBase, texts: list[str], max_length: int
+                   ) -> list[list[int]]:
+    """Token ids per text (special tokens added, cut at max_length), unpadded."""
+    ids = tokenizer(texts, truncation=True, max_length=max_length,
+                    return_attention_mask=False)["input_ids"]
+    # Decoder tokenizers add no special tokens, so "" would be zero tokens: give it one.
+    filler = tokenizer.eos_token_id
+    filler = tokenizer.pad_token_id if filler is None else filler
+    return [x if x else [filler] for x in ids]
+
+
+def padded_batches(ids: list[list[int]], pad_id: int, batch_size: int, sort: bool = True
+                   ) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """(rows, input_ids, attention_mask) int64 batches, each padded to its longest text.
+
+    With `sort`, texts of similar length share a batch (longest first), so little compute
+    goes to padding; `rows` says where each batch row belongs in the input order.
+    """
+    lengths = np.fromiter((len(x) for x in ids), dtype=np.int64, count=len(ids))
+    order = np.argsort(-lengths, kind="stable") if sort else np.arange(len(ids))
+    for start in range(0, len(order), batch_size):
+        rows = order[start:start + batch_size]
+        width = int(lengths[rows].max())
+        input_ids = np.full((len(rows), width), pad_id, dtype=np.int64)
+        mask = np.zeros((len(rows), width), dtype=np.int64)
+        for r, row in enumerate(rows):
+            input_ids[r, : lengths[row]] = ids[row]
+            mask[r, : lengths[row]] = 1
+        yield rows, input_ids, mask
+
+
+def check_texts(texts: list[str] | tuple[str, ...]) -> list[str]:
+    """The texts as a list, or a ValueError naming the first one that is not a string."""
     if isinstance(texts, str):
         raise ValueError("encode() takes a list of texts, not a single string")
     texts = list(texts)

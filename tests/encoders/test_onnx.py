@@ -1,0 +1,90 @@
+"""OnnxTextEncoder: export, cache reuse, and equality with the PyTorch TextEncoder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from shelflm.encoders.lm import TextEncoder, TextEncoderConfig
+from shelflm.encoders.onnx_encoder import OnnxEncoderConfig, OnnxTextEncoder
+
+TITLES = [
+    "Maybelline Expert Wear Eyeliner, Velvet Black, 0.011 oz",
+    "Neutrogena T-Gel Therapeutic Shampoo, Original Formula, 8.5 Fl. Oz.",
+    "Rose & Oud Eau de Parfum Spray for Women 1.7 Oz",
+    "Bamboo Charcoal Toothbrush (Pack of 4)",
+    "Argan oil",
+    "",
+    "Vitamin C Serum 20% with Hyaluronic Acid, Brightening and Anti Aging Face Serum, 1 fl oz",
+]
+ENCODER = TextEncoderConfig(batch_size=3, threads=1)
+
+
+@pytest.fixture(scope="module")
+def reference() -> np.ndarray:
+    return TextEncoder(ENCODER).encode(TITLES)
+
+
+@pytest.fixture(scope="module")
+def cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("onnx")
+
+
+def _cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return (a * b).sum(1) / np.linalg.norm(a, axis=1) / np.linalg.norm(b, axis=1)
+
+
+def test_fp32_matches_pytorch_and_export_is_reused(reference, cache_dir: Path) -> None:
+    enc = OnnxTextEncoder(OnnxEncoderConfig(encoder=ENCODER, cache_dir=cache_dir))
+    out = enc.encode(TITLES)
+    assert out.shape == reference.shape and out.dtype == np.float32
+    assert _cosines(out, reference).min() >= 0.999
+    np.testing.assert_allclose(np.linalg.norm(out, axis=1), 1.0, atol=1e-5)
+    # Order preserved under sorted batching, one text at a time gives the same vectors.
+    np.testing.assert_allclose(enc.encode([TITLES[2]])[0], out[2], atol=1e-5)
+
+    stamp = enc.onnx_path.stat().st_mtime_ns
+    again = OnnxTextEncoder(OnnxEncoderConfig(encoder=ENCODER, cache_dir=cache_dir))
+    assert again.onnx_path == enc.onnx_path and again.onnx_path.stat().st_mtime_ns == stamp
+
+
+def test_int8_stays_close_to_pytorch(reference, cache_dir: Path) -> None:
+    enc = OnnxTextEncoder(OnnxEncoderConfig(encoder=ENCODER, cache_dir=cache_dir,
+                                            quantize=True))
+    assert enc.onnx_path.name.startswith("model.int8")
+    assert enc.identity.endswith("|int8")
+    cos = _cosines(enc.encode(TITLES), reference)
+    real = np.array([bool(t) for t in TITLES])
+    assert cos[real].min() >= 0.99
+    # "" is [CLS][SEP] only; int8 noise weighs more there, so it is held to a looser bar.
+    assert cos[~real].min() >= 0.95
+
+
+def test_decoder_style_model_exports_with_last_pooling(tmp_path: Path) -> None:
+    from tokenizers import ByteLevelBPETokenizer
+    from transformers import GPT2Config, GPT2Model, PreTrainedTokenizerFast
+
+    bpe = ByteLevelBPETokenizer()
+    bpe.train_from_iterator(TITLES * 3, vocab_size=300, special_tokens=["<|endoftext|>"])
+    tok = PreTrainedTokenizerFast(tokenizer_object=bpe, eos_token="<|endoftext|>")
+    path = tmp_path / "tiny-gpt2"
+    tok.save_pretrained(path)
+    torch.manual_seed(0)
+    GPT2Model(GPT2Config(vocab_size=len(tok), n_positions=64, n_embd=32, n_layer=2,
+                         n_head=2)).save_pretrained(path)
+    config = TextEncoderConfig(model_path=path, pooling="last", max_length=32, batch_size=4,
+                               threads=1)
+    torch_vectors = TextEncoder(config).encode(TITLES)
+    onnx_vectors = OnnxTextEncoder(OnnxEncoderConfig(encoder=config,
+                                                     cache_dir=tmp_path / "c")).encode(TITLES)
+    assert _cosines(onnx_vectors, torch_vectors).min() >= 0.999
+
+
+def test_bad_input_named(cache_dir: Path) -> None:
+    enc = OnnxTextEncoder(OnnxEncoderConfig(encoder=ENCODER, cache_dir=cache_dir))
+    with pytest.raises(ValueError, match="list of texts"):
+        enc.encode("one string")
+    assert enc.encode([]).shape == (0, 384)
