@@ -67,3 +67,11 @@ def test_configs_are_checked():
         ItemTowerConfig(use_text=False, use_id=False)
     with pytest.raises(ValueError, match="text_vectors"):
         ShelfRecommender(ShelfModelConfig(), TrainConfig())
+
+
+def test_row_lookup_matches_the_full_table():
+    text = np.random.default_rng(0).normal(size=(7, 6)).astype(np.float32)
+    tower = ItemTower(ItemTowerConfig(hidden=4), 7, text).eval()
+    idx = torch.tensor([[0, 3], [6, 3]])
+    with torch.no_grad():
+        assert torch.allclose(tower(idx), tower.all_items()[idx], atol=1e-6)
