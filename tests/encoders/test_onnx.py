@@ -55,7 +55,7 @@ def test_int8_stays_close_to_pytorch(reference, cache_dir: Path) -> None:
     enc = OnnxTextEncoder(OnnxEncoderConfig(encoder=ENCODER, cache_dir=cache_dir,
                                             quantize=True))
     assert enc.onnx_path.name.startswith("model.int8")
-    assert enc.identity.endswith("|int8")
+    assert "|int8-" in enc.identity
     cos = _cosines(enc.encode(TITLES), reference)
     real = np.array([bool(t) for t in TITLES])
     assert cos[real].min() >= 0.99

@@ -92,7 +92,7 @@ class OnnxTextEncoder:
     def identity(self) -> str:
         """Same vectors as the TextEncoder with this config, up to numerics (+int8 if set)."""
         c = self.config.encoder
-        quant = "|int8" if self.config.quantize else ""
+        quant = f"|int8-{self._keep_hash()}" if self.config.quantize else ""
         return (f"{model_identity(self.model_path)}|{c.pooling}|norm={c.normalize}"
                 f"|len={c.max_length}{quant}")
 
@@ -111,6 +111,9 @@ class OnnxTextEncoder:
             out[rows] = vectors
         return out
 
+    def _keep_hash(self) -> str:
+        return hashlib.sha256("\n".join(self.config.int8_keep_float).encode()).hexdigest()[:8]
+
     def _ensure_exported(self) -> Path:
         c, root = self.config, self.config.cache_dir or default_cache_dir()
         key = {"model": model_identity(self.model_path), "pooling": c.encoder.pooling,
@@ -125,8 +128,7 @@ class OnnxTextEncoder:
             self._export(fp32)
         if not c.quantize:
             return fp32
-        keep = hashlib.sha256("\n".join(c.int8_keep_float).encode()).hexdigest()[:8]
-        int8 = folder / f"model.int8-{keep}.onnx"
+        int8 = folder / f"model.int8-{self._keep_hash()}.onnx"
         if not int8.is_file():
             _quantize(fp32, int8, c.int8_keep_float)
         return int8
