@@ -101,3 +101,26 @@ def test_bad_inputs_give_clear_errors(trained, tmp_path):
     assert not served.user_vector(served.history_vectors[:0], np.zeros(0, np.int64)).any()
     with pytest.raises(FileNotFoundError, match="not a shelflm artifact"):
         load_artifact(tmp_path)
+
+
+def test_peft_adaptor_item_tower_round_trips(trained, tmp_path):
+    from shelflm.encoders.peft.registry import build_tuner, make_config
+
+    _, split, dataset, _ = trained
+    tuner = build_tuner(make_config("adaptor", d_out=32), TITLES)
+    config = ShelfModelConfig(SequenceEncoderConfig(hidden=16, max_len=6, dropout=0.1),
+                              ItemTowerConfig(hidden=16, id_dropout=0.3))
+    rec = ShelfRecommender(config, TrainConfig(epochs=2, batch_size=16, progress=False),
+                           tuner=tuner)
+    rec.fit(split)
+    directory = save_artifact(rec, tmp_path / "peft", dataset.catalog)
+    assert (directory / "adapter").is_dir()
+    served = load_artifact(directory)
+    cases = split.test
+    expected = rec.score(cases.users[:5], cases.histories[:5], cases.history_events[:5])
+    for j in range(5):
+        user = served.user_vector(served.history_vectors[cases.histories[j]],
+                                  np.asarray(cases.history_events[j]))
+        assert np.allclose(served.item_vectors @ user, expected[j], atol=1e-4)
+    vec, _ = served.encode_items(dataset.catalog.items.iloc[[11]])  # the cold item
+    assert np.allclose(vec[0], served.item_vectors[11], atol=1e-4)

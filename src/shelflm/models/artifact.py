@@ -89,7 +89,14 @@ def save_artifact(
         "text_dim": model.item_tower.text_dim,
     }
     (out / "config.json").write_text(json.dumps(config, indent=2) + "\n")
-    state = {k: v.detach().contiguous() for k, v in model.state_dict().items()}
+    tuner = model.item_tower.tuner
+    if tuner is not None:
+        # The tuner saves itself (config, texts, adapter weights; base model by reference).
+        config["tuner"] = tuner.config.method
+        tuner.save(out / "adapter")
+        (out / "config.json").write_text(json.dumps(config, indent=2) + "\n")
+    state = {k: v.detach().contiguous() for k, v in model.state_dict().items()
+             if not k.startswith("item_tower.tuner.")}
     save_torch(state, str(out / "model.safetensors"))
     table = rec.item_table().numpy().astype(np.float32)
     # The user tower reads the same vectors it scores (SASRec-style shared item space).
@@ -141,8 +148,12 @@ class LoadedShelfModel:
             return empty, empty.copy()
         texts = render_catalog(Catalog.from_frame(items, "new items"),
                                ItemTemplate(name="artifact", format=self.text.item_format))
+        tower = self.model.item_tower
         with torch.no_grad():
-            vec = self.model.item_tower.encode_text_vectors(self._lm_vectors(list(texts)))
+            if tower.tuner is not None:
+                vec = tower.encode_texts(list(texts))
+            else:
+                vec = tower.encode_text_vectors(self._lm_vectors(list(texts)))
         vec = vec.numpy().astype(np.float32)
         return vec, vec.copy()
 
@@ -153,8 +164,12 @@ class LoadedShelfModel:
         if not self.model.item_tower.config.use_text:
             raise ValueError(f"{self.directory}: an ID-only model cannot encode queries")
         rendered = QueryTemplate().render(text)
+        tower = self.model.item_tower
         with torch.no_grad():
-            vec = self.model.item_tower.encode_text_vectors(self._lm_vectors([rendered]))
+            if tower.tuner is not None:
+                vec = tower.encode_texts([rendered])
+            else:
+                vec = tower.encode_text_vectors(self._lm_vectors([rendered]))
         return vec[0].numpy().astype(np.float32)
 
     def user_vector(self, history: np.ndarray, events: np.ndarray) -> np.ndarray:
@@ -195,10 +210,20 @@ def load_artifact(directory: str | Path) -> LoadedShelfModel:
     n = int(config["num_items"])
     placeholder = np.zeros((n, int(config["text_dim"])), np.float32) if config["text_dim"] else None
     model_config.items.whiten = False  # whitening comes from the saved buffers below
-    tower = ItemTower(model_config.items, n, placeholder)
+    tuner = None
+    if config.get("tuner"):
+        from shelflm.encoders.peft.registry import load_tuner
+
+        tuner = load_tuner(root / "adapter")
+    tower = ItemTower(model_config.items, n, placeholder, tuner=tuner)
     model = ShelfModel(model_config, tower)
     weights = (root / "model.safetensors").read_bytes()
-    model.load_state_dict(load_torch(str(root / "model.safetensors")))
+    missing, unexpected = model.load_state_dict(load_torch(str(root / "model.safetensors")),
+                                                strict=False)
+    missing = [k for k in missing if not k.startswith("item_tower.tuner.")]
+    if missing or unexpected:
+        raise ValueError(f"{root}: model.safetensors does not fit the config (missing "
+                         f"{missing[:5]}, unexpected {unexpected[:5]})")
     model.eval()
     vectors = load_numpy(str(root / "item_vectors.safetensors"))
     catalog = Catalog.from_frame(pd.read_parquet(root / "catalog.parquet"), "catalog.parquet")

@@ -72,11 +72,21 @@ class ItemTower(nn.Module):
         num_items: int,
         text_vectors: np.ndarray | torch.Tensor | None = None,
         has_id: np.ndarray | torch.Tensor | None = None,
+        tuner: nn.Module | None = None,
     ) -> None:
         super().__init__()
         self.config = config
         self.num_items = num_items
-        if config.use_text:
+        self.tuner = tuner
+        if tuner is not None:
+            # A PEFT ItemTuner (encoders.peft: adaptor, lora, ...) makes the text part; a
+            # linear map takes its vectors to the model's width.
+            if not config.use_text:
+                raise ValueError("ItemTower: a tuner is a text path; set use_text=True")
+            if tuner.num_items != num_items:
+                raise ValueError(f"ItemTower: tuner has {tuner.num_items} items, not {num_items}")
+            self.tuner_proj = nn.Linear(tuner.d_out, config.hidden)
+        elif config.use_text:
             if text_vectors is None:
                 raise ValueError("ItemTower: use_text=True needs text_vectors (num_items, d)")
             tv = torch.as_tensor(np.asarray(text_vectors), dtype=torch.float32)
@@ -101,13 +111,23 @@ class ItemTower(nn.Module):
     @property
     def text_dim(self) -> int:
         """Width of the LM vectors the text head expects (0 without a text path)."""
-        return self.text_head.linear.in_features if self.config.use_text else 0
+        if self.tuner is not None or not self.config.use_text:
+            return 0
+        return self.text_head.linear.in_features
+
+    def _text_rows(self, item_idx: torch.Tensor | None) -> torch.Tensor:
+        """Text part of the rows `item_idx` (None: every item)."""
+        if self.tuner is not None:
+            vectors = self.tuner.all_items() if item_idx is None else self.tuner(item_idx)
+            return self.tuner_proj(vectors)
+        vectors = self.text_vectors if item_idx is None else self.text_vectors[item_idx]
+        return self.text_head(vectors)
 
     def all_items(self) -> torch.Tensor:
         """(num_items, hidden) vectors; ID dropout applies only in training mode."""
         out = torch.zeros(self.num_items, self.config.hidden, device=self._device())
         if self.config.use_text:
-            out = out + self.text_head(self.text_vectors)
+            out = out + self._text_rows(None)
         if self.config.use_id:
             keep = self.has_id
             if self.training and self.config.use_text and self.config.id_dropout > 0:
@@ -119,7 +139,7 @@ class ItemTower(nn.Module):
         """(...) item indices -> (..., hidden) vectors, computing only those rows."""
         out = torch.zeros(*item_idx.shape, self.config.hidden, device=self._device())
         if self.config.use_text:
-            out = out + self.text_head(self.text_vectors[item_idx])
+            out = out + self._text_rows(item_idx)
         if self.config.use_id:
             keep = self.has_id[item_idx]
             if self.training and self.config.use_text and self.config.id_dropout > 0:
@@ -133,6 +153,12 @@ class ItemTower(nn.Module):
             raise ValueError("ItemTower: this model has no text path (ID-only); it cannot "
                              "encode new items")
         return self.text_head(lm_vectors)
+
+    def encode_texts(self, texts: list[str]) -> torch.Tensor:
+        """Vectors of new items from their text through the tuner (tuner-based towers only)."""
+        if self.tuner is None:
+            raise ValueError("ItemTower: no tuner; encode LM vectors with encode_text_vectors")
+        return self.tuner_proj(self.tuner.encode_texts(texts))
 
     def _device(self) -> torch.device:
         return next(self.parameters()).device

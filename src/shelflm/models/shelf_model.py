@@ -128,9 +128,12 @@ class ShelfRecommender:
     def __init__(
         self, config: ShelfModelConfig, train_config: TrainConfig,
         text_vectors: np.ndarray | None = None, name: str = "shelflm",
+        tuner: nn.Module | None = None,
     ) -> None:
-        if config.items.use_text and text_vectors is None:
-            raise ValueError(f"{name}: the item tower uses text, so text_vectors are required")
+        if config.items.use_text and text_vectors is None and tuner is None:
+            raise ValueError(f"{name}: the item tower uses text, so text_vectors (cached LM "
+                             "vectors) or a PEFT tuner are required")
+        self.tuner = tuner
         self.config, self.train_config, self.name = config, train_config, name
         self.text_vectors = text_vectors
         self.text_settings: object | None = None  # artifact.TextSettings that made text_vectors
@@ -142,7 +145,8 @@ class ShelfRecommender:
         """A fresh model for `train`'s catalog; items without training events get no ID."""
         seen = np.zeros(train.num_items, dtype=np.float32)
         seen[train.encoded()["item"].to_numpy()] = 1.0
-        tower = ItemTower(self.config.items, train.num_items, self.text_vectors, seen)
+        tower = ItemTower(self.config.items, train.num_items, self.text_vectors, seen,
+                          tuner=self.tuner)
         return ShelfModel(self.config, tower)
 
     def fit(self, split: Split) -> None:

@@ -211,9 +211,14 @@ class Trainer:
                     for step, idx in enumerate(batches, 1):
                         loss = self._step_loss(rec, loss_fn, [seqs[i] for i in idx],
                                                [evs[i] for i in idx], rng)
+                        tuner = model.item_tower.tuner
+                        if tuner is not None:  # AdaLoRA's orthogonality term; 0 for others
+                            loss = loss + tuner.extra_loss()
                         opt.zero_grad(set_to_none=True)
                         loss.backward()
                         opt.step()
+                        if tuner is not None:
+                            tuner.after_optimizer_step(step)
                         total += loss.item()
                         progress.update(task, advance=1,
                                         status=f"loss {total / step:.4f} best ndcg@10 {best:.4f}")
