@@ -20,6 +20,8 @@ def main() -> None:
     groups: dict[str, list[dict]] = defaultdict(list)
     for path in sorted(RESULTS.glob("*.json")):
         result = json.loads(path.read_text())
+        if not isinstance(result, dict) or "tag" not in result:
+            continue  # another benchmark's file (e.g. the baselines table)
         groups[re.sub(r"-s\d+", "", result["tag"])].append(result)
     lines = ["| run | seeds | NDCG@10 | HR@10 | cold NDCG@10 | warm NDCG@10 | epochs | "
              "train min |", "|---|---|---|---|---|---|---|---|"]
