@@ -26,6 +26,8 @@ def test_markdown_table_has_a_row_per_model_and_bolds_the_best() -> None:
     assert "**0.0800**" in table and "**0.0450**" in table and "–" in table
     lower = markdown_table({"a": {"rmse": 0.9}, "b": {"rmse": 0.95}}, ["rmse"], {"rmse": False})
     assert "**0.9000**" in lower
+    timed = markdown_table({"a": {"train_seconds": 5.0}, "b": {"train_seconds": 50.0}})
+    assert "**5.0000**" in timed
 
 
 def test_write_report_writes_markdown_and_valid_json(tmp_path: Path) -> None:

@@ -32,7 +32,8 @@ def markdown_table(results: Results, columns: Sequence[str] | None = None,
     """A Markdown table, one row per model; the best value of each column is in bold.
 
     `columns` defaults to the known ranking metrics present in any result; `best` maps a
-    column to True when higher is better or False when lower is (default: LOWER_IS_BETTER).
+    column to True when higher is better or False when lower is (default: LOWER_IS_BETTER
+    and any `*seconds` column).
     """
     if not results:
         raise ValueError("no results to tabulate")
@@ -45,8 +46,8 @@ def markdown_table(results: Results, columns: Sequence[str] | None = None,
         values = [m[col] for m in results.values()
                   if isinstance(m.get(col), int | float) and not math.isnan(m[col])]
         if values:
-            higher = best.get(col, col.removeprefix("cold_").removeprefix("warm_")
-                              not in LOWER_IS_BETTER)
+            base = col.removeprefix("cold_").removeprefix("warm_")
+            higher = best.get(col, base not in LOWER_IS_BETTER and not base.endswith("seconds"))
             winners[col] = max(values) if higher else min(values)
     lines = ["| model | " + " | ".join(columns) + " |", "|---" * (len(columns) + 1) + "|"]
     for name, metrics in results.items():
