@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import typer
 
-MODELS = ("shelflm", "sasrec-id", "popularity")
+MODELS = ("shelflm", "sasrec-id", "popularity", "itemknn", "als", "ease")
 
 
 def register(app: typer.Typer) -> None:
@@ -31,6 +31,7 @@ def _split(data: Path, cold: float, seed: int) -> tuple[object, object]:
 def _build(name: str, dataset: object, template: str, hidden: int, epochs: int, seed: int,
            log: Path | None) -> object:
     """A fresh recommender by name (popularity needs no text and no training config)."""
+    from shelflm.models import baselines
     from shelflm.models.artifact import TextSettings, lm_text_vectors
     from shelflm.models.item_tower import ItemTowerConfig
     from shelflm.models.sequence import SequenceEncoderConfig
@@ -39,8 +40,10 @@ def _build(name: str, dataset: object, template: str, hidden: int, epochs: int, 
     from shelflm.training.trainer import TrainConfig
 
     train_config = TrainConfig(epochs=epochs, seed=seed, log_path=str(log) if log else None)
-    if name == "popularity":
-        return _Popularity()
+    classic = {"popularity": baselines.Popularity, "itemknn": baselines.ItemKNN,
+               "als": baselines.ALSRecommender, "ease": baselines.EASE}
+    if name in classic:
+        return classic[name]()
     if name == "sasrec-id":
         return sasrec_id(train_config, hidden=hidden)
     if name != "shelflm":
@@ -52,20 +55,6 @@ def _build(name: str, dataset: object, template: str, hidden: int, epochs: int, 
     rec = ShelfRecommender(config, train_config, vectors)
     rec.text_settings = TextSettings(item_format=fmt)
     return rec
-
-
-class _Popularity:
-    """Most-interacted items first (the reference every model must beat)."""
-
-    name = "popularity"
-
-    def fit(self, split: object) -> None:
-        from shelflm.evaluation.protocol import item_popularity
-
-        self.counts = item_popularity(split.train).astype(np.float32)
-
-    def score(self, users: np.ndarray, histories: list, history_events: list) -> np.ndarray:
-        return np.tile(self.counts, (len(users), 1))
 
 
 def _metrics(rec: object, split: object) -> dict[str, float]:
@@ -138,12 +127,11 @@ def compare(
     seed: int = typer.Option(0, help="Random seed."),
 ) -> None:
     """Train and evaluate several models on one split; one table (JSON/Markdown), one chart."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     from rich.console import Console
-    from rich.table import Table
+    from rich.markdown import Markdown
+
+    from shelflm.evaluation.plots import plot_learning_curves, plot_metric_bars
+    from shelflm.evaluation.report import markdown_table, write_report
 
     dataset, split = _split(data, cold, seed)
     out.mkdir(parents=True, exist_ok=True)
@@ -154,29 +142,16 @@ def compare(
         rec.fit(split)
         results[name] = _metrics(rec, split)
         results[name]["train_seconds"] = time.perf_counter() - started
-    keys = ["hr@10", "ndcg@10", "mrr", "coverage@10", "train_seconds"]
-    keys += [k for k in ("cold_ndcg@10", "warm_ndcg@10") if k in next(iter(results.values()))]
-    table = Table(title=f"{dataset.name}: full-catalog ranking, test")
-    table.add_column("model")
-    for k in keys:
-        table.add_column(k, justify="right")
-    lines = ["| model | " + " | ".join(keys) + " |", "|---" * (len(keys) + 1) + "|"]
-    for name, m in results.items():
-        cells = [f"{m[k]:.4f}" if k != "train_seconds" else f"{m[k]:.0f}" for k in keys]
-        table.add_row(name, *cells)
-        lines.append(f"| {name} | " + " | ".join(cells) + " |")
-    Console().print(table)
-    (out / "compare.json").write_text(json.dumps(results, indent=2) + "\n")
-    (out / "compare.md").write_text("\n".join(lines) + "\n")
-    fig, ax = plt.subplots(figsize=(6, 3.5))
-    names = list(results)
-    width = 0.38
-    for i, k in enumerate(("hr@10", "ndcg@10")):
-        ax.bar(np.arange(len(names)) + (i - 0.5) * width, [results[n][k] for n in names],
-               width, label=k.upper())
-    ax.set_xticks(np.arange(len(names)), names)
-    ax.set_title(f"{dataset.name}: test metrics")
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(out / "compare.png", dpi=120)
-    typer.echo(f"wrote {out / 'compare.md'} and {out / 'compare.png'}")
+    notes = (f"{dataset.name}, {'cold-start' if cold else 'leave-one-out'} split, "
+             f"full-catalog ranking, seed {seed}; train_seconds on this machine.")
+    columns = ["hr@10", "ndcg@10", "mrr", "coverage@10", "train_seconds"]
+    columns += [k for k in ("cold_ndcg@10", "warm_ndcg@10") if k in next(iter(results.values()))]
+    paths = write_report(results, out, "compare", f"{dataset.name}: model comparison", notes,
+                         columns)
+    plot_metric_bars(results, out / "compare.png")
+    for name in results:
+        if (out / f"{name}_log.jsonl").is_file() and (out / f"{name}_log.jsonl").stat().st_size:
+            plot_learning_curves(out / f"{name}_log.jsonl", out / f"{name}_curves.png",
+                                 title=f"{name}: learning curves")
+    Console().print(Markdown(markdown_table(results, columns)))
+    typer.echo(f"wrote {paths['markdown']} and {out / 'compare.png'}")
