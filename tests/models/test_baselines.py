@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -135,3 +136,22 @@ def test_bad_configs_and_unfitted_use_are_named() -> None:
         EASE(l2=-1.0)
     with pytest.raises(RuntimeError, match="before fit"):
         Popularity().score(np.zeros(1), [np.zeros(0, int)], [np.zeros(0, int)])
+
+
+SHARED_DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "data"
+
+
+@pytest.mark.shared_data
+@pytest.mark.skipif(not (SHARED_DATA / "ml-100k" / "u.data").is_file(),
+                    reason="../shared/data/ml-100k is absent")
+def test_itemknn_beats_popularity_on_ml100k_leave_one_out() -> None:
+    from shelflm.data.loaders.movielens_100k import load_movielens_100k
+    from shelflm.data.splits import LeaveOneOutSplit
+
+    split = LeaveOneOutSplit().split(load_movielens_100k(SHARED_DATA / "ml-100k"))
+    pop, knn = Popularity(), ItemKNN(neighbours=50, shrink=20.0, recency_decay=0.7)
+    pop.fit(split)
+    knn.fit(split)
+    pop_out, knn_out = evaluate_ranking(pop, split.test), evaluate_ranking(knn, split.test)
+    assert pop_out["num_cases"] == 943
+    assert 0.01 < pop_out["ndcg@10"] < knn_out["ndcg@10"] < 0.5

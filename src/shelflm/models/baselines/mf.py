@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 from implicit.cpu.als import AlternatingLeastSquares
+from threadpoolctl import threadpool_limits
 
 from shelflm.models.baselines._matrices import history_matrix, train_matrix
 
@@ -57,11 +58,13 @@ class ALSRecommender:
     def fit(self, split: Split) -> None:
         """Factorise the binary training matrix."""
         cfg = self.config
-        self.model = AlternatingLeastSquares(
-            factors=cfg.factors, regularization=cfg.regularization, alpha=cfg.alpha,
-            iterations=cfg.iterations, num_threads=cfg.threads, random_state=cfg.seed,
-        )
-        self.model.fit(train_matrix(split.train), show_progress=False)
+        # implicit runs its own threads; a BLAS pool underneath would oversubscribe the cores.
+        with threadpool_limits(1, "blas"):
+            self.model = AlternatingLeastSquares(
+                factors=cfg.factors, regularization=cfg.regularization, alpha=cfg.alpha,
+                iterations=cfg.iterations, num_threads=cfg.threads, random_state=cfg.seed,
+            )
+            self.model.fit(train_matrix(split.train), show_progress=False)
 
     def score(self, users: np.ndarray, histories: Sequence[np.ndarray],
               history_events: Sequence[np.ndarray]) -> np.ndarray:
@@ -70,5 +73,6 @@ class ALSRecommender:
             raise RuntimeError("ALSRecommender.score called before fit")
         items = self.model.item_factors
         hist = history_matrix(histories, items.shape[0])
-        user_factors = self.model.recalculate_user(np.arange(len(histories)), hist)
+        with threadpool_limits(1, "blas"):
+            user_factors = self.model.recalculate_user(np.arange(len(histories)), hist)
         return np.asarray(user_factors @ items.T, dtype=np.float32)
