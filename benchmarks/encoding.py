@@ -98,7 +98,8 @@ def main() -> None:
     from shelflm.encoders.onnx_encoder import OnnxEncoderConfig, OnnxTextEncoder
 
     titles = load_titles(args.items, args.limit)
-    probe = TextEncoder(TextEncoderConfig(threads=args.threads))
+    # Probe with MiniLM's full window so the true longest title shows (128 would cap it).
+    probe = TextEncoder(TextEncoderConfig(threads=args.threads, max_length=512))
     lengths = np.array([len(x) for x in probe.tokenize(titles)])
     # max_length from the data: the longest title, so nothing is cut and nothing is padded
     # beyond what a batch needs (MiniLM itself allows 256/512).
