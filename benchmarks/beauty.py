@@ -1,5 +1,13 @@
 """Sequential recommendation quality: our model vs SASRec-ID, leave-one-out, full ranking.
 
+Measured configuration (Beauty, see the lead's docs/RESULTS.md; add --model sasrec-id for the
+baseline, --cold 0.1 for the cold-start split):
+    .venv/bin/python benchmarks/beauty.py --model shelflm --seed 0 --threads 1 \
+        --loss sampled_softmax --negatives 2048 --batch-size 128 --lr 2e-3 --id-lr-scale 5 \
+        --eval-every 1 --max-valid 3000 --patience 5 --time-budget 3900 --tag beauty-shelflm-B-s0
+ML-100K: --dataset ml-100k --threads 1 --dropout 0.2 --id-dropout 0.1 --lr 2e-3 --eval-every 1
+    --patience 5 --time-budget 900 (full softmax).
+
 Usage (seeds, sizes and budgets are flags; results go to runs/results/<tag>.json):
     .venv/bin/python benchmarks/beauty.py --model shelflm --seed 0
     .venv/bin/python benchmarks/beauty.py --model sasrec-id --seed 0
