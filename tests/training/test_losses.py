@@ -97,3 +97,24 @@ def test_build_ranking_loss_rejects_unknown_names_and_bad_proposals():
         build_ranking_loss("sampled_softmax")
     with pytest.raises(ValueError, match="non-negative"):
         SampledSoftmaxLoss(np.array([-1.0, 2.0]))
+
+
+def test_full_softmax_candidates_leave_other_items_out_of_the_softmax():
+    # Item 1 is not a candidate: row 0 scores [1, -, 1] and row 1 scores [0, -, 2].
+    items = ITEMS.clone().requires_grad_(True)
+    loss = FullSoftmaxLoss(candidates=np.array([True, False, True]))(USER, TARGETS, items)
+    row0 = -math.log(math.e / (math.e + math.e))
+    row1 = -math.log(math.e**2 / (1 + math.e**2))
+    assert loss.item() == pytest.approx((row0 + row1) / 2, rel=1e-6)
+    loss.backward()
+    # A non-candidate is never pushed down, so its vector gets no gradient at all.
+    assert torch.equal(items.grad[1], torch.zeros(2))
+    with pytest.raises(ValueError, match="candidates"):
+        FullSoftmaxLoss(candidates=np.array([True, False]))(USER, TARGETS, ITEMS)
+
+
+def test_sampled_softmax_never_draws_non_candidates():
+    loss = build_ranking_loss("sampled_softmax", np.array([5.0, 0.0, 3.0, 0.0]), 500,
+                              candidates=np.array([True, False, True, False]))
+    drawn = set(loss.sample().tolist())
+    assert drawn == {0, 2}

@@ -42,6 +42,9 @@ class TrainConfig:
     id_lr_scale: float = 1.0  # ID embeddings learn this much faster (each item is seen rarely)
     loss: str = "full_softmax"  # one of RANKING_LOSSES
     num_negatives: int = 256  # for sampled_softmax
+    # Only items with training events serve as softmax negatives: the others never occur as
+    # targets, so the loss would only push their text vectors down (cold items buried).
+    seen_negatives_only: bool = True
     patience: int = 10  # evaluations without a validation NDCG@10 gain before stopping
     eval_every: int = 1  # epochs between validation evaluations
     seed: int = 0  # seeds torch and the batch order
@@ -186,7 +189,9 @@ class Trainer:
             raise ValueError(f"{split.train.name}: no user has two training events to learn from")
         seqs, evs = [seqs[i] for i in keep], [evs[i] for i in keep]
         lengths = np.array([len(s) for s in seqs])
-        loss_fn = build_ranking_loss(cfg.loss, item_popularity(split.train), cfg.num_negatives)
+        popularity = np.asarray(item_popularity(split.train))
+        seen = popularity > 0 if cfg.seen_negatives_only else None
+        loss_fn = build_ranking_loss(cfg.loss, popularity, cfg.num_negatives, seen)
         valid = subsample_cases(split.valid, cfg.max_valid_cases, cfg.seed)
         evaluate = RankingEvaluator(valid, ks=(10,))
         test_eval = RankingEvaluator(split.test, ks=(10, 20)) if cfg.evaluate_test else None
