@@ -25,6 +25,8 @@ def serve(
     cors_origin: list[str] = typer.Option([], help="Allowed CORS origin (repeatable)."),
     loader: str | None = typer.Option(None, help="'module:function' loading the artifact."),
     config: Path | None = typer.Option(None, help="TOML file with a ServingConfig."),
+    example_user: str = typer.Option("USER", hidden=True, help="User id in the printed curls."),
+    example_item: str = typer.Option("ITEM", hidden=True, help="Item id in the printed curls."),
 ) -> None:
     """Serve recommendations over HTTP until Ctrl-C."""
     import uvicorn
@@ -53,11 +55,13 @@ def serve(
                    "reloads reach only the worker that answers them (events are shared).")
     base = f"http://{host}:{port}"
     typer.echo(f"serving {artifact_dir} at {base}  (docs: {base}/docs)\n"
-               f"  curl {base}/users/USER/recommendations?k=5\n"
+               f"  curl '{base}/users/{example_user}/recommendations?k=5'\n"
                f"  curl -X POST {base}/events -H 'content-type: application/json' "
-               "-d '{\"events\":[{\"user_id\":\"u1\",\"item_id\":\"ITEM\",\"event\":\"view\"}]}'\n"
+               f"-d '{{\"events\":[{{\"user_id\":\"{example_user}\",\"item_id\":\"{example_item}\","
+               f"\"event\":\"view\"}}]}}'\n"
+               f"  curl {base}/items/{example_item}/similar?k=5\n"
                f"  curl -X POST {base}/search -H 'content-type: application/json' "
-               "-d '{\"query\":\"red lipstick\",\"k\":5}'")
+               "-d '{\"query\":\"a gift for a dad who hikes\",\"k\":5}'")
     # httptools + uvloop: h11 stalls keep-alive requests by tens of milliseconds here.
     uvicorn.run("shelflm.serving.api:app_from_env", factory=True, host=host, port=port,
                 workers=workers, http="httptools", loop="uvloop", log_level="warning",
