@@ -16,7 +16,8 @@ class Root(StrictModel):
 
 
 def test_env_overrides_nest_and_parse_scalars():
-    env = {"SHELFLM_SERVING__PORT": "9000", "SHELFLM_SERVING__HOST": "0.0.0.0", "OTHER": "x"}
+    env = {"SHELFLM_SERVING__PORT": "9000", "SHELFLM_SERVING__HOST": "0.0.0.0", "OTHER": "x",
+           "SHELFLM_API_KEY": "not a config field"}
     assert env_overrides(env) == {"serving": {"port": 9000, "host": "0.0.0.0"}}
 
 

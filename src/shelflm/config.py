@@ -1,8 +1,9 @@
 """One typed configuration tree, loaded from TOML with `SHELFLM_` environment overrides.
 
 Each part of shelflm defines its own config model next to its code; this module only
-gathers them. `SHELFLM_SERVING__PORT=9000` overrides `[serving] port`: sections and fields
-are joined by a double underscore, and values are parsed as TOML scalars where they can be.
+gathers them. `SHELFLM_STORE__PATH=events.db` overrides `[store] path`: sections and
+fields are joined by a double underscore, and values are parsed as TOML values where they
+can be (`SHELFLM_API__API_KEYS='["k1"]'`), else taken as strings.
 """
 
 from __future__ import annotations
@@ -35,8 +36,8 @@ def env_overrides(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
     environ = os.environ if environ is None else environ
     tree: dict[str, Any] = {}
     for key, raw in environ.items():
-        if not key.startswith(ENV_PREFIX):
-            continue
+        if not key.startswith(ENV_PREFIX) or "__" not in key:
+            continue  # SHELFLM_API_KEY and the like are single options, not config fields
         parts = key[len(ENV_PREFIX):].lower().split("__")
         node = tree
         for part in parts[:-1]:

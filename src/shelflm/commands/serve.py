@@ -24,7 +24,8 @@ def serve(
     memory_store: bool = typer.Option(False, help="Keep events in memory only (not durable)."),
     cors_origin: list[str] = typer.Option([], help="Allowed CORS origin (repeatable)."),
     loader: str | None = typer.Option(None, help="'module:function' loading the artifact."),
-    config: Path | None = typer.Option(None, help="TOML file with a ServingConfig."),
+    config: Path | None = typer.Option(
+        None, help="TOML file with [index], [store], [rules], [api] sections."),
     example_user: str = typer.Option("USER", hidden=True, help="User id in the printed curls."),
     example_item: str = typer.Option("ITEM", hidden=True, help="Item id in the printed curls."),
 ) -> None:
@@ -37,7 +38,7 @@ def serve(
 
     if not artifact_dir.is_dir():
         raise typer.BadParameter(f"{artifact_dir} is not a directory", param_hint="ARTIFACT_DIR")
-    cfg = load_config(ServingConfig, config, environ={}) if config else ServingConfig()
+    cfg = load_config(ServingConfig, config)  # TOML (optional) + SHELFLM_<SECTION>__<FIELD>
     api = cfg.api.model_copy(update={
         "api_keys": api_key or cfg.api.api_keys,
         "keys_for_reads": keys_for_reads or cfg.api.keys_for_reads,
