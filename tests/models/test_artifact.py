@@ -87,7 +87,7 @@ def test_cold_item_is_scored_from_text_alone(trained):
     assert np.allclose(vec[0], served.item_vectors[11], atol=1e-4)
     assert np.array_equal(vec, hist)
     query = served.encode_query("eye cream")
-    assert query.shape == (served.dim,)
+    assert query.shape == (served.text_vectors.shape[1],)
     assert np.isfinite(query).all()
 
 

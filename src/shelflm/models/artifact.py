@@ -3,7 +3,8 @@
 Layout (as ../shared/DESIGN.md asks; no pickle anywhere, so a model file cannot run code):
     config.json              human-readable: model config, text settings, sizes
     model.safetensors        all weights of the item and user towers
-    item_vectors.safetensors retrieval vectors and user-tower inputs, row i = catalog row i
+    item_vectors.safetensors retrieval vectors, user-tower inputs and LM text vectors
+                             (search space), row i = catalog row i
     catalog.parquet          the catalog snapshot the vectors belong to
 """
 
@@ -69,6 +70,20 @@ def lm_text_vectors(
     return np.concatenate(out) if out else np.zeros((0, model.config.hidden_size), np.float32)
 
 
+def item_text_vectors(
+    items: pd.DataFrame, text: TextSettings, lm: tuple | None = None
+) -> np.ndarray:
+    """(n, d_text) unit LM vectors of catalog rows' rendered text: the free-text search space."""
+    from dataclasses import replace
+
+    from shelflm.text.templates import ItemTemplate, render_catalog
+
+    texts = render_catalog(Catalog.from_frame(items, "items"),
+                           ItemTemplate(name="artifact", format=text.item_format))
+    # Always unit length: search ranks by cosine whatever the tower's input normalisation.
+    return lm_text_vectors(list(texts), replace(text, normalize=True), lm=lm)
+
+
 def save_artifact(
     rec: ShelfRecommender, directory: str | Path, catalog: Catalog,
     text: TextSettings | None = None,
@@ -100,7 +115,10 @@ def save_artifact(
     save_torch(state, str(out / "model.safetensors"))
     table = rec.item_table().numpy().astype(np.float32)
     # The user tower reads the same vectors it scores (SASRec-style shared item space).
-    save_numpy({"item_vectors": table, "history_vectors": table.copy()},
+    # Raw LM vectors too: the text head is trained on behaviour only, so query meaning
+    # survives in the LM space, not the retrieval space (free-text search ranks there).
+    texts = item_text_vectors(catalog.items, text)
+    save_numpy({"item_vectors": table, "history_vectors": table.copy(), "text_vectors": texts},
                str(out / "item_vectors.safetensors"))
     catalog.items.to_parquet(out / "catalog.parquet", index=False)
     return out
@@ -132,10 +150,21 @@ class LoadedShelfModel:
         """(num_items, dim) inputs of the user tower, row-aligned with the catalog."""
         return self._vectors["history_vectors"]
 
-    def _lm_vectors(self, texts: list[str]) -> torch.Tensor:
+    @property
+    def text_vectors(self) -> np.ndarray:
+        """(num_items, d_text) unit LM vectors of the items' text (computed if not saved)."""
+        if "text_vectors" not in self._vectors:  # artifacts saved before text vectors existed
+            self._vectors["text_vectors"] = item_text_vectors(
+                self._catalog.items, self.text, lm=self._language_model())
+        return self._vectors["text_vectors"]
+
+    def _language_model(self) -> tuple:
         if self._lm is None:
             self._lm = _load_lm(self.text, self.directory)
-        return torch.from_numpy(lm_text_vectors(texts, self.text, lm=self._lm))
+        return self._lm
+
+    def _lm_vectors(self, texts: list[str]) -> torch.Tensor:
+        return torch.from_numpy(lm_text_vectors(texts, self.text, lm=self._language_model()))
 
     def encode_items(self, items: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
         """New or changed catalog rows -> (item_vectors, history_vectors), from text alone."""
@@ -157,20 +186,19 @@ class LoadedShelfModel:
         vec = vec.numpy().astype(np.float32)
         return vec, vec.copy()
 
+    def encode_item_texts(self, items: pd.DataFrame) -> np.ndarray:
+        """New or changed catalog rows -> (n, d_text) unit LM text vectors (search space)."""
+        return item_text_vectors(items, self.text, lm=self._language_model())
+
     def encode_query(self, text: str) -> np.ndarray:
-        """A free-text question as a (dim,) vector through the same LM and text head."""
+        """A free-text question as a (d_text,) unit LM vector, comparable to text_vectors."""
+        from dataclasses import replace
+
         from shelflm.text.templates import QueryTemplate
 
-        if not self.model.item_tower.config.use_text:
-            raise ValueError(f"{self.directory}: an ID-only model cannot encode queries")
         rendered = QueryTemplate().render(text)
-        tower = self.model.item_tower
-        with torch.no_grad():
-            if tower.tuner is not None:
-                vec = tower.encode_texts([rendered])
-            else:
-                vec = tower.encode_text_vectors(self._lm_vectors([rendered]))
-        return vec[0].numpy().astype(np.float32)
+        settings = replace(self.text, normalize=True)
+        return lm_text_vectors([rendered], settings, lm=self._language_model())[0]
 
     def user_vector(self, history: np.ndarray, events: np.ndarray) -> np.ndarray:
         """(dim,) user vector from (L, dim) history vectors and (L,) event indices."""

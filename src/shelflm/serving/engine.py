@@ -99,8 +99,9 @@ class Engine:
         return cls(model, make_store(config.store), config, Path(directory))
 
     def _build(self, model: ServingModel, artifact_dir: Path | None) -> _State:
-        items = ItemTable(model.dim, model.history_vectors.shape[1])
-        slots = items.upsert(model.catalog.items, model.item_vectors, model.history_vectors)
+        text = model.text_vectors
+        items = ItemTable(model.dim, model.history_vectors.shape[1], text.shape[1])
+        slots = items.upsert(model.catalog.items, model.item_vectors, model.history_vectors, text)
         index = make_index(self.config.index, model.dim, len(slots))
         index.upsert(slots, items.vectors[slots])
         for item, n in self.store.item_counts().items():
@@ -176,7 +177,9 @@ class Engine:
 
     def search(self, query: str, k: int = 10, user_id: str | None = None,
                filters: Filters | None = None) -> Answer:
-        """Items matching a free-text question, blended with the user's taste when known."""
+        """Items whose text matches a free-text question (text-space cosine); with a known
+        user, the oversampled text candidates are re-ranked by
+        w * cosine + (1 - w) * the user's cosine retrieval score, w = rules.query_weight."""
         filters = filters or Filters()
         model = self._state.model
         q = np.asarray(model.encode_query(query), np.float32)  # encoding is slow: no lock
@@ -185,15 +188,24 @@ class Engine:
             st = self._state
             if st.model is not model:  # a reload landed meanwhile: encode with the new model
                 q = np.asarray(st.model.encode_query(query), np.float32)
-            vector, source = _unit(q), "search"
+            mask = self._mask(st, filters, set())
             slots = np.array([st.items.slot(e.item_id) for e in history], np.int64)
             known = slots >= 0
-            if known.any():
-                events = np.array([_EVENT_INDEX[e.event] for e in history], np.int64)[known]
-                user = st.model.user_vector(st.items.history[slots[known]], events)
-                w = self.config.rules.query_weight
-                vector, source = w * vector + (1 - w) * _unit(user), "search+user"
-            return self._retrieve(st, vector, k, self._mask(st, filters, set()), source)
+            personal = bool(known.any())
+            rules = self.config.rules
+            wanted = k * rules.oversample if (rules.diversity_cap or personal) else k
+            # Exact scan: one (n, d_text) product is cheap next to encoding the query.
+            keys, scores = _top(st.items.text @ _unit(q), mask, wanted)
+            if not personal:
+                return self._rank(st, keys, scores, k, "search")
+            events = np.array([_EVENT_INDEX[e.event] for e in history], np.int64)[known]
+            user = _unit(st.model.user_vector(st.items.history[slots[known]], events))
+            # Cosine, so the user's score sits on the query's scale whatever the vector norms.
+            taste = st.items.vectors[keys] @ user / st.items.norms[keys]
+            w = rules.query_weight
+            blended = w * scores + (1 - w) * taste
+            order = np.argsort(-blended, kind="stable")
+            return self._rank(st, keys[order], blended[order], k, "search+user")
 
     def _mask(self, st: _State, filters: Filters, bought: set[str]) -> np.ndarray:
         items = st.items
@@ -212,9 +224,14 @@ class Engine:
 
     def _retrieve(self, st: _State, vector: np.ndarray, k: int, mask: np.ndarray,
                   source: str) -> Answer:
-        cap = self.config.rules.diversity_cap
-        wanted = k * self.config.rules.oversample if cap else k
+        wanted = k * self.config.rules.oversample if self.config.rules.diversity_cap else k
         keys, scores = st.index.search(vector, wanted, mask)
+        return self._rank(st, keys, scores, k, source)
+
+    def _rank(self, st: _State, keys: np.ndarray, scores: np.ndarray, k: int,
+              source: str) -> Answer:
+        """The first k of ranked candidates, at most `diversity_cap` per leaf category."""
+        cap = self.config.rules.diversity_cap
         out, per_leaf = [], {}
         for key, score in zip(keys.tolist(), scores.tolist(), strict=True):
             leaf = st.items.leaf[key]
@@ -273,12 +290,15 @@ class Engine:
         """Encode new or changed items from their text and index them before returning."""
         rows = Catalog.from_frame(frame, "items").items
         model = self._state.model
-        vectors, history = model.encode_items(rows)  # the slow part, outside the lock
+        # The slow part, outside the lock.
+        vectors, history = model.encode_items(rows)
+        text = model.encode_item_texts(rows)
         with self._lock:
             st = self._state
             if st.model is not model:  # a reload landed meanwhile: encode with the new model
                 vectors, history = st.model.encode_items(rows)
-            slots = st.items.upsert(rows, vectors, history)
+                text = st.model.encode_item_texts(rows)
+            slots = st.items.upsert(rows, vectors, history, text)
             st.index.upsert(slots, st.items.vectors[slots])
         return rows["item_id"].astype(str).tolist()
 
@@ -303,6 +323,15 @@ class Engine:
     def close(self) -> None:
         """Close the event store."""
         self.store.close()
+
+
+def _top(scores: np.ndarray, mask: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Keys and scores of the k best allowed entries, best first (ties by key)."""
+    allowed = np.flatnonzero(mask)
+    if len(allowed) > k:
+        allowed = allowed[np.argpartition(-scores[allowed], k - 1)[:k]]
+    order = np.lexsort((allowed, -scores[allowed]))
+    return allowed[order], scores[allowed[order]].astype(np.float32)
 
 
 def _unit(v: np.ndarray) -> np.ndarray:

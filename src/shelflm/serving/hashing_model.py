@@ -51,7 +51,7 @@ def item_text(items: pd.DataFrame) -> list[str]:
 
 
 class HashingModel:
-    """ServingModel over hashed item text; history vectors are the item vectors themselves."""
+    """ServingModel over hashed item text; history and text vectors are the item vectors."""
 
     def __init__(self, catalog: Catalog, dim: int = 64, seed: int = 0,
                  item_vectors: np.ndarray | None = None) -> None:
@@ -79,12 +79,21 @@ class HashingModel:
     def history_vectors(self) -> np.ndarray:
         return self._vectors
 
+    @property
+    def text_vectors(self) -> np.ndarray:
+        # The retrieval space is already a text space here, so search shares it.
+        return self._vectors
+
     def encode_items(self, items: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
         """Vectors of new or changed catalog rows (item and history vectors are the same)."""
         texts = item_text(items)
         vectors = np.stack([text_vector(t, self.dim, self.seed) for t in texts]) if texts else \
             np.empty((0, self.dim), np.float32)
         return vectors, vectors
+
+    def encode_item_texts(self, items: pd.DataFrame) -> np.ndarray:
+        """Text-space vectors of catalog rows (the same hashing vectors)."""
+        return self.encode_items(items)[0]
 
     def encode_query(self, text: str) -> np.ndarray:
         """The query's hashing vector."""

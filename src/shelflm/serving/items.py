@@ -24,10 +24,10 @@ def _in_stock(attributes: str) -> bool:
 
 
 class ItemTable:
-    """Per-slot arrays (vectors, history inputs, category, price, stock, liveness)."""
+    """Per-slot arrays (vectors, history inputs, text vectors, category, price, stock, liveness)."""
 
-    def __init__(self, dim: int, d_in: int) -> None:
-        self.dim, self.d_in = dim, d_in
+    def __init__(self, dim: int, d_in: int, d_text: int) -> None:
+        self.dim, self.d_in, self.d_text = dim, d_in, d_text
         self.ids: list[str] = []
         self.slot_of: dict[str, int] = {}
         self.titles: list[str] = []
@@ -35,6 +35,7 @@ class ItemTable:
         self.leaf = np.empty(0, object)
         self.vectors = np.empty((0, dim), np.float32)
         self.history = np.empty((0, d_in), np.float32)
+        self.text = np.empty((0, d_text), np.float32)  # unit LM vectors: free-text search
         self.price = np.empty(0, np.float64)
         self.in_stock = np.empty(0, bool)
         self.alive = np.empty(0, bool)
@@ -50,8 +51,9 @@ class ItemTable:
         """Number of slots ever assigned (live or deleted)."""
         return len(self.ids)
 
-    def upsert(self, frame: pd.DataFrame, vectors: np.ndarray, history: np.ndarray) -> np.ndarray:
-        """Insert or replace items (rows with ITEM_COLUMNS); returns their slots."""
+    def upsert(self, frame: pd.DataFrame, vectors: np.ndarray, history: np.ndarray,
+               text: np.ndarray) -> np.ndarray:
+        """Insert or replace items (rows with ITEM_COLUMNS) and their vectors; returns slots."""
         ids = frame["item_id"].astype(str).tolist()
         slots = np.empty(len(ids), np.int64)
         new = [i for i, item in enumerate(ids) if item not in self.slot_of]
@@ -66,6 +68,7 @@ class ItemTable:
             self.leaf = np.concatenate([self.leaf, np.full(grow, "", object)])
             self.vectors = np.concatenate([self.vectors, np.zeros((grow, self.dim), np.float32)])
             self.history = np.concatenate([self.history, np.zeros((grow, self.d_in), np.float32)])
+            self.text = np.concatenate([self.text, np.zeros((grow, self.d_text), np.float32)])
             self.price = np.concatenate([self.price, np.full(grow, np.nan)])
             self.in_stock = np.concatenate([self.in_stock, np.ones(grow, bool)])
             self.alive = np.concatenate([self.alive, np.zeros(grow, bool)])
@@ -85,6 +88,7 @@ class ItemTable:
         norms = np.linalg.norm(self.vectors[slots], axis=1)
         self.norms[slots] = np.where(norms > 0, norms, 1.0)  # explanations divide by these
         self.history[slots] = history
+        self.text[slots] = text
         self.alive[slots] = True
         self._prefix_masks.clear()
         return slots
@@ -94,6 +98,7 @@ class ItemTable:
         slots = np.array([self.slot_of[i] for i in ids if i in self.slot_of], np.int64)
         slots = slots[self.alive[slots]] if len(slots) else slots
         self.alive[slots] = False
+        self.text[slots] = 0.0  # a deleted item matches no query, whatever mask is used
         return slots
 
     def slot(self, item_id: str) -> int:
