@@ -22,7 +22,8 @@ def demo(
     users: int = typer.Option(3000, min=10, help="Synthetic shoppers."),
     items: int = typer.Option(3000, min=10, help="Synthetic products."),
     seed: int = typer.Option(0, help="Random seed of the shop, the split and the training."),
-    epochs: int = typer.Option(30, min=1, help="Most training epochs (early stopping)."),
+    epochs: int = typer.Option(20, min=1, help="Most training epochs (early stopping)."),
+    budget: float = typer.Option(120.0, min=1, help="Training seconds per neural model."),
     out: Path = typer.Option(Path(".shelflm/demo"), help="Folder for data, report, artifact."),
     serve: bool = typer.Option(True, help="Serve the trained model at the end."),
     port: int = typer.Option(8000, min=1, max=65535, help="Port to serve on (127.0.0.1)."),
@@ -42,7 +43,8 @@ def demo(
 
     typer.secho("2/4 train and compare (leave-one-out, full-catalog ranking)", bold=True)
     split = LeaveOneOutSplit().split(dataset)
-    _, fitted = compare_models(dataset, split, DEMO_MODELS, out / "report", epochs, seed)
+    _, fitted = compare_models(dataset, split, DEMO_MODELS, out / "report", epochs, seed,
+                               time_budget_s=budget)
 
     typer.secho("3/4 save the artifact", bold=True)
     ours = fitted["shelflm"]

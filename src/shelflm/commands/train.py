@@ -29,7 +29,7 @@ def _split(data: Path, cold: float, seed: int) -> tuple[object, object]:
 
 
 def _build(name: str, dataset: object, template: str, hidden: int, epochs: int, seed: int,
-           log: Path | None) -> object:
+           log: Path | None, time_budget_s: float | None = None) -> object:
     """A fresh recommender by name (popularity needs no text and no training config)."""
     from shelflm.models import baselines
     from shelflm.models.artifact import TextSettings, lm_text_vectors
@@ -39,7 +39,8 @@ def _build(name: str, dataset: object, template: str, hidden: int, epochs: int, 
     from shelflm.text.templates import ItemTemplate, get_template, render_catalog
     from shelflm.training.trainer import TrainConfig
 
-    train_config = TrainConfig(epochs=epochs, seed=seed, log_path=str(log) if log else None)
+    train_config = TrainConfig(epochs=epochs, seed=seed, log_path=str(log) if log else None,
+                               time_budget_s=time_budget_s)
     classic = {"popularity": baselines.Popularity, "itemknn": baselines.ItemKNN,
                "als": baselines.ALSRecommender, "ease": baselines.EASE}
     if name in classic:
@@ -119,11 +120,13 @@ def evaluate(
 
 
 def compare_models(dataset: object, split: object, names: list[str], out: Path, epochs: int,
-                   seed: int, tune: bool = True) -> tuple[dict[str, dict[str, float]], dict]:
+                   seed: int, tune: bool = True, time_budget_s: float | None = None,
+                   ) -> tuple[dict[str, dict[str, float]], dict]:
     """Fit and evaluate each named model on one split; write the table and chart to `out`.
 
     Baselines are tuned on validation NDCG@10 (`TunedRecommender` over their grids) so our
-    model faces strong ones. Returns the metrics and the fitted models by name.
+    model faces strong ones; `time_budget_s` caps each neural model's training. Returns the
+    metrics and the fitted models by name.
     """
     from rich.console import Console
     from rich.markdown import Markdown
@@ -136,7 +139,8 @@ def compare_models(dataset: object, split: object, names: list[str], out: Path, 
     results: dict[str, dict[str, float]] = {}
     fitted: dict[str, object] = {}
     for name in names:
-        rec = _build(name, dataset, "title", 64, epochs, seed, out / f"{name}_log.jsonl")
+        rec = _build(name, dataset, "title", 64, epochs, seed, out / f"{name}_log.jsonl",
+                     time_budget_s)
         grid = getattr(rec, "grid", None)
         if tune and grid and name != "shelflm":
             rec = TunedRecommender(type(rec), grid, name=name, max_valid_cases=3000, seed=seed)
