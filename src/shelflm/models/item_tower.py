@@ -23,7 +23,7 @@ class ItemTowerConfig:
     hidden: int = 64  # output width; must equal the user tower's hidden size
     use_text: bool = True  # LM vectors through the text head (False: the SASRec-ID baseline)
     use_id: bool = True  # add a learned ID embedding for items with training interactions
-    id_dropout: float = 0.3  # chance, per training lookup, of hiding the ID part (cold-start drill)
+    id_dropout: float = 0.1  # chance, per training lookup, of hiding the ID part (cold-start drill)
     whiten: bool = True  # decorrelate LM vectors (PCA whitening) before the linear head
 
     def __post_init__(self) -> None:
