@@ -90,3 +90,23 @@ def test_bad_train_config_is_rejected():
         TrainConfig(loss="hinge")
     with pytest.raises(ValueError, match="lr"):
         TrainConfig(lr=0)
+
+
+@pytest.mark.parametrize("seen_only", [True, False])
+def test_items_without_training_events_are_not_pushed_down_as_negatives(seen_only):
+    dataset, text = toy_shop(num_users=60, seed=2)
+    cold = 5
+    split = toy_leave_one_out(dataset, cold_items=np.array([cold]))
+    # One text feature belongs to the cold item alone, so only that item's softmax gradient
+    # can move the text head's weights on it.
+    text = np.hstack([text, np.zeros((len(text), 1), dtype=text.dtype)])
+    text[cold, -1] = 1.0
+    config = ShelfModelConfig(SequenceEncoderConfig(hidden=8, max_len=8, dropout=0.1),
+                              ItemTowerConfig(hidden=8, whiten=False))
+    train = TrainConfig(epochs=1, batch_size=16, progress=False, seen_negatives_only=seen_only)
+    rec = ShelfRecommender(config, train, text)
+    torch.manual_seed(train.seed)
+    before = rec.build(split.train).item_tower.text_head.linear.weight[:, -1].clone()
+    rec.fit(split)
+    after = rec.model.item_tower.text_head.linear.weight[:, -1]
+    assert torch.equal(before, after) == seen_only
