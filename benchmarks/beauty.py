@@ -74,6 +74,8 @@ def parse() -> argparse.Namespace:
     p.add_argument("--loss", default="full_softmax")
     p.add_argument("--negatives", type=int, default=2048, help="for sampled_softmax")
     p.add_argument("--id-lr-scale", type=float, default=10.0)
+    p.add_argument("--all-negatives", action="store_true",
+                   help="items without training events are negatives too (before 2026-11-28)")
     p.add_argument("--adv", default="none", choices=["none", "fgm", "pgd"])
     p.add_argument("--adv-target", default="inputs", choices=["inputs", "representations"])
     p.add_argument("--adv-eps", type=float, default=0.5)
@@ -120,6 +122,7 @@ def main() -> None:
     train = TrainConfig(
         epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, loss=args.loss,
         num_negatives=args.negatives, id_lr_scale=args.id_lr_scale,
+        seen_negatives_only=not args.all_negatives,
         patience=args.patience, eval_every=args.eval_every, seed=args.seed,
         max_valid_cases=args.max_valid, time_budget_s=args.time_budget, log_path=str(log),
         progress=sys.stdout.isatty(),
