@@ -84,6 +84,12 @@ def item_text_vectors(
     return lm_text_vectors(list(texts), replace(text, normalize=True), lm=lm)
 
 
+def _unit_rows(x: np.ndarray) -> np.ndarray:
+    """Rows scaled to unit length (zero rows stay zero), as torch's F.normalize does."""
+    norms = np.linalg.norm(x, axis=1, keepdims=True)
+    return (x / np.maximum(norms, 1e-12)).astype(np.float32)
+
+
 def save_artifact(
     rec: ShelfRecommender, directory: str | Path, catalog: Catalog,
     text: TextSettings | None = None,
@@ -134,6 +140,9 @@ class LoadedShelfModel:
         self.dim = int(config["dim"])
         self.text = TextSettings(**config["text"])
         self._lm: tuple | None = None
+        # The engine asks for the behaviour view and the text view of the same new items one
+        # after the other: the last batch's pooled LM vectors are kept so the LM runs once.
+        self._pooled_memo: tuple[tuple[str, ...], np.ndarray] | None = None
 
     @property
     def catalog(self) -> Catalog:
@@ -163,32 +172,48 @@ class LoadedShelfModel:
             self._lm = _load_lm(self.text, self.directory)
         return self._lm
 
-    def _lm_vectors(self, texts: list[str]) -> torch.Tensor:
-        return torch.from_numpy(lm_text_vectors(texts, self.text, lm=self._language_model()))
+    def _rendered(self, items: pd.DataFrame) -> list[str]:
+        from shelflm.text.templates import ItemTemplate, render_catalog
+
+        return list(render_catalog(Catalog.from_frame(items, "new items"),
+                                   ItemTemplate(name="artifact", format=self.text.item_format)))
+
+    def _pooled(self, texts: list[str]) -> np.ndarray:
+        """Pooled, not yet normalised LM vectors of texts (the last batch is remembered)."""
+        from dataclasses import replace
+
+        key, memo = tuple(texts), self._pooled_memo
+        if memo is not None and memo[0] == key:
+            return memo[1]
+        pooled = lm_text_vectors(texts, replace(self.text, normalize=False),
+                                 lm=self._language_model())
+        self._pooled_memo = (key, pooled)
+        return pooled
 
     def encode_items(self, items: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
         """New or changed catalog rows -> (item_vectors, history_vectors), from text alone."""
-        from shelflm.text.templates import ItemTemplate, render_catalog
-
         if not self.model.item_tower.config.use_text:
             raise ValueError(f"{self.directory}: an ID-only model cannot encode new items")
         if len(items) == 0:
             empty = np.zeros((0, self.dim), dtype=np.float32)
             return empty, empty.copy()
-        texts = render_catalog(Catalog.from_frame(items, "new items"),
-                               ItemTemplate(name="artifact", format=self.text.item_format))
+        texts = self._rendered(items)
         tower = self.model.item_tower
         with torch.no_grad():
             if tower.tuner is not None:
-                vec = tower.encode_texts(list(texts))
+                vec = tower.encode_texts(texts)
             else:
-                vec = tower.encode_text_vectors(self._lm_vectors(list(texts)))
+                pooled = self._pooled(texts)
+                vec = tower.encode_text_vectors(
+                    torch.from_numpy(_unit_rows(pooled) if self.text.normalize else pooled))
         vec = vec.numpy().astype(np.float32)
         return vec, vec.copy()
 
     def encode_item_texts(self, items: pd.DataFrame) -> np.ndarray:
         """New or changed catalog rows -> (n, d_text) unit LM text vectors (search space)."""
-        return item_text_vectors(items, self.text, lm=self._language_model())
+        if len(items) == 0:
+            return np.zeros((0, self.text_vectors.shape[1]), dtype=np.float32)
+        return _unit_rows(self._pooled(self._rendered(items)))
 
     def encode_query(self, text: str) -> np.ndarray:
         """A free-text question as a (d_text,) unit LM vector, comparable to text_vectors."""
