@@ -11,6 +11,8 @@ test NDCG@10 0.0500 / HR@10 0.0854 in 15 epochs, 16.6 min (seed 0):
 softmax runs (NDCG@10 0.0456-0.0463, HR@10 0.0804-0.0810, 27-37 min on a loaded machine):
     --loss sampled_softmax --negatives 2048 --id-lr-scale 5 --id-dropout 0.3 --time-budget 3900
 SASRec-ID baseline (0.0450 / 0.0771) so far only with those sampled flags + --model sasrec-id.
+Cold start, the same defaults + --cold 0.1 --time-budget 840 (14.6 min): cold-target NDCG@10
+0.0016, warm 0.0490; text-only vectors of cold items still rank far too low (open problem).
 ML-100K: --dataset ml-100k --threads 1 --dropout 0.2 --id-dropout 0.1 --lr 2e-3 --id-lr-scale 1
     --eval-every 1 --patience 5 --time-budget 900 (full softmax).
 
