@@ -46,7 +46,8 @@ def artifact(tmp_path_factory) -> Path:
     dataset = Dataset("tiny", Catalog.from_frame(items), Interactions.from_frame(events))
     config = ShelfModelConfig(SequenceEncoderConfig(hidden=16, max_len=6, dropout=0.1),
                               ItemTowerConfig(hidden=16, id_dropout=0.3))
-    rec = ShelfRecommender(config, TrainConfig(epochs=3, batch_size=16, progress=False), text)
+    rec = ShelfRecommender(config, TrainConfig(epochs=3, batch_size=16, progress=False,
+                                                 id_lr_scale=1.0), text)
     rec.fit(toy_leave_one_out(dataset, cold_items=np.array([11])))
     return save_artifact(rec, tmp_path_factory.mktemp("art") / "model", dataset.catalog,
                          TextSettings(item_format="{title}"))
