@@ -266,3 +266,18 @@ class ItemTuner(torch.nn.Module):
             raise ValueError(f"{directory}: holds a {tuner.config.method!r} tuner, "
                              f"not {cls.__name__}")
         return tuner
+
+
+class WholeModelTuner(ItemTuner):
+    """A tuner whose vectors come from running its (adapted) `self.model` end to end:
+    full fine-tuning and the peft adapters share this path."""
+
+    def _encode_items(self, idx: torch.Tensor) -> torch.Tensor:
+        return pooled(self.model, self.item_batch(idx), self.config.normalize)
+
+    def encode_texts(self, texts: list[str]) -> torch.Tensor:
+        """Vectors of texts outside the catalog through the tuned model."""
+        size = self.config.batch_size
+        chunks = [pooled(self.model, self.tokenize(texts[s:s + size]), self.config.normalize)
+                  for s in range(0, len(texts), size)]
+        return torch.cat(chunks) if chunks else torch.empty(0, self.d_out)

@@ -13,12 +13,7 @@ import torch
 from peft import LoraConfig, PeftConfig, PeftModel, get_peft_model, get_peft_model_state_dict
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
-from shelflm.encoders.peft.base import (
-    ItemTuner,
-    TunerConfig,
-    base_model_reference,
-    pooled,
-)
+from shelflm.encoders.peft.base import TunerConfig, WholeModelTuner, base_model_reference
 from shelflm.encoders.peft.registry import register_tuner
 
 ADAPTER_DIR = "adapter"
@@ -67,7 +62,7 @@ class LoraTunerConfig(TunerConfig):
                           target_modules=list(self.target_modules), bias="none")
 
 
-class PeftTuner(ItemTuner):
+class PeftTuner(WholeModelTuner):
     """Any method whose trainable weights are a peft adapter on the whole language model."""
 
     def __init__(self, config: TunerConfig, item_texts: list[str],
@@ -89,15 +84,6 @@ class PeftTuner(ItemTuner):
     def prepare_base(self, model: PreTrainedModel) -> None:
         """Hook run on the plain base model before the adapter wraps it (top_layers caches here)."""
 
-    def _encode_items(self, idx: torch.Tensor) -> torch.Tensor:
-        return pooled(self.model, self.item_batch(idx), self.config.normalize)
-
-    def encode_texts(self, texts: list[str]) -> torch.Tensor:
-        """Vectors of texts outside the catalog through the adapted model."""
-        size = self.config.batch_size
-        chunks = [pooled(self.model, self.tokenize(texts[s:s + size]), self.config.normalize)
-                  for s in range(0, len(texts), size)]
-        return torch.cat(chunks) if chunks else torch.empty(0, self.d_out)
 
     def adapter_state(self) -> dict[str, torch.Tensor]:
         """peft's own adapter state dict (what save_pretrained writes)."""
@@ -119,7 +105,7 @@ class PeftTuner(ItemTuner):
     @classmethod
     def from_saved(cls, config: TunerConfig, item_texts: list[str],
                    tokenizer: PreTrainedTokenizerBase, model: PreTrainedModel,
-                   directory: Path) -> ItemTuner:
+                   directory: Path) -> PeftTuner:
         """Load the adapter with peft onto the freshly loaded base model."""
         return cls(config, item_texts, tokenizer, model, adapter_dir=directory / ADAPTER_DIR)
 
