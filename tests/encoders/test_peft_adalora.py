@@ -15,14 +15,6 @@ TITLES = [f"{w} {c}" for c in ("lipstick", "shampoo", "perfume", "sunscreen")
           for w in ("matte", "vegan", "deluxe", "mini")]
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)  # shared machine
-    yield
-    torch.set_num_threads(before)
-
-
 def make(**options) -> object:
     """An AdaLoRA tuner on 16 tiny titles."""
     torch.manual_seed(0)

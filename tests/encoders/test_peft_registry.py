@@ -30,14 +30,6 @@ from shelflm.encoders.peft import (  # noqa: E402
 TITLES = ["matte lipstick", "dry hair shampoo", "sunscreen spf 50", "rose perfume"]
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)  # shared machine
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture
 def tiny_bert(tmp_path) -> Path:
     """A 2-layer random BERT saved locally with MiniLM's tokenizer (no download)."""

@@ -18,14 +18,6 @@ TITLES = ["Lumi matte lipstick", "Orla hydrating shampoo for dry hair, 250 ml",
           "vegan nail polish", "mini eyeliner"]
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)  # shared machine
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture(scope="module")
 def whole_model_vectors() -> torch.Tensor:
     """Reference: the untouched language model run end to end, mean-pooled, normalised."""

@@ -89,6 +89,14 @@ def _fail(exc: Exception) -> typer.Exit:
     return typer.Exit(code=2)
 
 
+def _load_or_exit(source: Path, format: str | None, map: list[str] | None) -> Dataset:
+    """The dataset, or a clean CLI exit naming what is wrong with the input."""
+    try:
+        return _load(source, format, map)
+    except (DataError, ValueError) as exc:
+        raise _fail(exc) from exc
+
+
 @data_app.command("stats")
 def stats(
     source: Path = typer.Argument(..., help="Dataset file or folder."),
@@ -96,10 +104,7 @@ def stats(
     map: list[str] | None = typer.Option(None, "--map", help=MAP_HELP),
 ) -> None:
     """Print users, items, interactions, density, sequence lengths, time span and drops."""
-    try:
-        dataset = _load(source, format, map)
-    except (DataError, ValueError) as exc:
-        raise _fail(exc) from exc
+    dataset = _load_or_exit(source, format, map)
     print_stats(dataset)
 
 
@@ -113,10 +118,7 @@ def convert(
     """Convert a dataset to items.parquet + interactions.parquet + meta.json."""
     from shelflm.data.project_format import write_project_dataset
 
-    try:
-        dataset = _load(source, format, map)
-    except (DataError, ValueError) as exc:
-        raise _fail(exc) from exc
+    dataset = _load_or_exit(source, format, map)
     out = write_project_dataset(dataset, out_dir)
     Console().print(f"wrote {dataset.num_users:,} users, {dataset.num_items:,} items, "
                     f"{len(dataset.interactions):,} interactions to {out}")
