@@ -7,33 +7,11 @@ item's "text vector" is its group's direction plus noise, so text alone carries 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import pandas as pd
 
 from shelflm.data.schema import Catalog, Dataset, Interactions
-
-
-@dataclass
-class ToyCases:
-    """Evaluation cases with the fields of shelflm.data.splits.EvalCases."""
-
-    users: np.ndarray
-    targets: np.ndarray
-    histories: list
-    history_events: list
-    target_is_cold: np.ndarray
-
-
-@dataclass
-class ToySplit:
-    """A split with the fields of shelflm.data.splits.Split."""
-
-    train: Dataset
-    valid: ToyCases
-    test: ToyCases
-    cold_items: np.ndarray
+from shelflm.data.splits import EvalCases, Split
 
 
 def toy_shop(
@@ -63,7 +41,7 @@ def toy_shop(
     return dataset, text.astype(np.float32)
 
 
-def toy_leave_one_out(dataset: Dataset, cold_items: np.ndarray | None = None) -> ToySplit:
+def toy_leave_one_out(dataset: Dataset, cold_items: np.ndarray | None = None) -> Split:
     """Last event of each user = test, second to last = valid; cold items leave train."""
     enc = dataset.encoded()
     cold = np.zeros(dataset.num_items, dtype=bool)
@@ -74,13 +52,13 @@ def toy_leave_one_out(dataset: Dataset, cold_items: np.ndarray | None = None) ->
     seqs = [groups[u]["item"].to_numpy() for u in users]
     evs = [groups[u]["event_idx"].to_numpy() for u in users]
 
-    def cases(drop: int) -> ToyCases:
+    def cases(drop: int) -> EvalCases:
         tgt = np.array([s[len(s) - drop] for s in seqs])
-        return ToyCases(users, tgt, [s[: len(s) - drop] for s in seqs],
+        return EvalCases(users, tgt, [s[: len(s) - drop] for s in seqs],
                         [e[: len(e) - drop] for e in evs], cold[tgt])
 
     pos_from_end = enc.groupby("user").cumcount(ascending=False).to_numpy()
     keep = (pos_from_end >= 2) & ~cold[enc["item"].to_numpy()]
     cols = ["user_id", "item_id", "timestamp", "event", "value"]
     train = dataset.with_interactions(enc.loc[keep, cols].reset_index(drop=True))
-    return ToySplit(train, cases(2), cases(1), np.flatnonzero(cold))
+    return Split(train, cases(2), cases(1), np.flatnonzero(cold))
