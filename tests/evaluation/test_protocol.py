@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import pytest
 
+from shelflm.data.splits import EvalCases
 from shelflm.evaluation.protocol import (
     RankingEvaluator,
     Recommender,
@@ -15,20 +14,9 @@ from shelflm.evaluation.protocol import (
 )
 
 
-@dataclass
-class Cases:
-    """Hand-built cases with the documented `EvalCases` fields."""
-
-    users: np.ndarray
-    targets: np.ndarray
-    histories: list[np.ndarray]
-    history_events: list[np.ndarray]
-    target_is_cold: np.ndarray
-
-
 def make_cases(histories: list[list[int]], targets: list[int], cold: list[bool] | None = None):
     n = len(targets)
-    return Cases(
+    return EvalCases(
         np.arange(n), np.array(targets), [np.array(h, dtype=np.int64) for h in histories],
         [np.zeros(len(h), dtype=np.int64) for h in histories],
         np.array(cold if cold is not None else [False] * n),

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -10,6 +9,7 @@ import pandas as pd
 import pytest
 
 from shelflm.data.schema import Catalog, Dataset, Interactions
+from shelflm.data.splits import EvalCases, Split
 from shelflm.evaluation.protocol import Recommender, evaluate_ranking
 from shelflm.models.baselines import (
     EASE,
@@ -21,23 +21,6 @@ from shelflm.models.baselines import (
 )
 
 NUM_ITEMS, CLUSTER = 60, 10
-
-
-@dataclass
-class Cases:
-    users: np.ndarray
-    targets: np.ndarray
-    histories: list[np.ndarray]
-    history_events: list[np.ndarray]
-    target_is_cold: np.ndarray
-
-
-@dataclass
-class Split:
-    train: Dataset
-    valid: Cases
-    test: Cases
-    cold_items: np.ndarray
 
 
 def make_split(seed: int = 0, num_users: int = 240) -> Split:
@@ -57,7 +40,7 @@ def make_split(seed: int = 0, num_users: int = 240) -> Split:
     train = Dataset("tiny", catalog, Interactions.from_frame(events))
 
     def cases(part):
-        return Cases(np.array([p[0] for p in part]), np.array([p[2] for p in part]),
+        return EvalCases(np.array([p[0] for p in part]), np.array([p[2] for p in part]),
                      [np.asarray(p[1]) for p in part], [np.zeros(len(p[1]), int) for p in part],
                      np.zeros(len(part), bool))
 
