@@ -123,7 +123,11 @@ def save_artifact(
     # The user tower reads the same vectors it scores (SASRec-style shared item space).
     # Raw LM vectors too: the text head is trained on behaviour only, so query meaning
     # survives in the LM space, not the retrieval space (free-text search ranks there).
-    texts = item_text_vectors(catalog.items, text)
+    if (rec.text_vectors is not None and rec.text_settings == text and text.normalize
+            and len(rec.text_vectors) == len(catalog)):
+        texts = np.asarray(rec.text_vectors, dtype=np.float32)  # made by these very settings
+    else:
+        texts = item_text_vectors(catalog.items, text)
     save_numpy({"item_vectors": table, "history_vectors": table.copy(), "text_vectors": texts},
                str(out / "item_vectors.safetensors"))
     catalog.items.to_parquet(out / "catalog.parquet", index=False)
