@@ -73,3 +73,29 @@ def test_sqlite_rejects_a_file_that_is_not_a_database(tmp_path: Path) -> None:
     bad.write_bytes(b"this is not sqlite" * 100)
     with pytest.raises(ValueError, match="bad.sqlite"):
         SqliteEventStore(bad)
+
+
+def test_change_feed_marks_and_item_log(store: EventStore) -> None:
+    import numpy as np
+
+    from shelflm.serving.store import ItemChange
+
+    store.changed()
+    assert store.changed() is False  # nothing written since the last look
+    mark0, counts = store.popularity_snapshot()
+    assert counts == {}
+    store.append([Event("u", "a", "view", 1), Event("v", "b", "view", 2)])
+    assert store.changed() is True and store.changed() is False
+    mark, pairs = store.events_since(mark0)
+    assert pairs == [("u", "a"), ("v", "b")] and store.events_since(mark) == (mark, [])
+    assert store.popularity_snapshot() == (mark, {"a": 1, "b": 1})
+    vec = np.arange(3, dtype=np.float32)
+    store.log_items([ItemChange("n", row={"item_id": "n", "title": "t", "price": None},
+                                model_version="m", vector=vec, history=vec, text=vec),
+                     ItemChange("a", deleted=True)])
+    assert store.changed() is True
+    got = store.item_changes_since(0)
+    assert [(c.item_id, c.deleted) for c in got] == [("n", False), ("a", True)]
+    assert got[0].row["price"] is None and np.array_equal(got[0].text, vec)
+    assert got[0].model_version == "m" and got[1].vector is None
+    assert [c.item_id for c in store.item_changes_since(got[0].version)] == ["a"]

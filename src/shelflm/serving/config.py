@@ -88,3 +88,15 @@ class ServingConfig(BaseModel):
     model_loader: str = Field(
         "shelflm.models.artifact:load_artifact",
         description="'module:function' turning an artifact directory into a ServingModel")
+    user_cache_size: int = Field(
+        100_000, ge=0, description="users whose history inputs and user vector are kept "
+        "(LRU); an event for a user drops its entry, so answers stay fresh (0 = off)")
+    encoder: Literal["onnx", "onnx-int8", "pytorch"] = Field(
+        "onnx", description="language model runtime for queries and new items' text: "
+        "onnx (exported once, cosine >= 0.99 to PyTorch), onnx-int8 (quantised weights) or "
+        "pytorch (exactly as the saved vectors were made)")
+    onnx_cache_dir: Path | None = Field(
+        None, description="folder for ONNX exports (None = $SHELFLM_CACHE/onnx or "
+        "~/.cache/shelflm/onnx); the first use of a model pays the export")
+    encoder_threads: int = Field(
+        1, ge=1, le=64, description="threads of the ONNX session encoding a query or new item")

@@ -18,7 +18,8 @@ from shelflm.models.serving_model import ServingModel
 from shelflm.serving.config import ServingConfig
 from shelflm.serving.index import VectorIndex, make_index
 from shelflm.serving.items import ItemTable
-from shelflm.serving.store import Event, EventStore, make_store
+from shelflm.serving.store import Event, EventStore, ItemChange, make_store
+from shelflm.serving.user_cache import UserCache, UserState
 
 _EVENT_INDEX = {e: i for i, e in enumerate(EVENT_TYPES)}
 _VERBS = {"view": "viewed", "click": "clicked", "add_to_cart": "added to your cart",
@@ -72,6 +73,15 @@ class _State:
     items: ItemTable
     index: VectorIndex
     artifact_dir: Path | None
+    event_mark: int = 0  # last store event applied (popularity, user-cache invalidation)
+    item_mark: int = 0  # last catalog change applied from the store's item log
+    _base: np.ndarray | None = None  # alive & in stock, rebuilt after a catalog change
+
+    def base_mask(self) -> np.ndarray:
+        """Live, in-stock slots (shared: copy before changing it)."""
+        if self._base is None:
+            self._base = self.items.alive & self.items.in_stock
+        return self._base
 
 
 def load_model(spec: str, directory: Path) -> ServingModel:
@@ -82,13 +92,20 @@ def load_model(spec: str, directory: Path) -> ServingModel:
 
 
 class Engine:
-    """Thread-safe: mutations and index reads hold one lock; store reads do not need it."""
+    """Thread-safe: every request holds one lock (the GIL serialises the work anyway).
+
+    The store is the source of truth shared by every worker process: before answering,
+    a request applies what was written since it last looked (one PRAGMA when nothing was),
+    so events and catalog changes made through any worker count at once.
+    """
 
     def __init__(self, model: ServingModel, store: EventStore, config: ServingConfig | None = None,
                  artifact_dir: Path | None = None) -> None:
         self.config = config or ServingConfig()
         self.store = store
         self._lock = threading.RLock()
+        self._users = UserCache(self.config.user_cache_size)
+        self._generation = 0  # bumped on every catalog change: cached user inputs go stale
         self._state = self._build(model, artifact_dir)
 
     @classmethod
@@ -99,15 +116,76 @@ class Engine:
         return cls(model, make_store(config.store), config, Path(directory))
 
     def _build(self, model: ServingModel, artifact_dir: Path | None) -> _State:
+        use_encoder = getattr(model, "use_text_encoder", None)  # optional in ServingModel
+        if use_encoder is not None:
+            use_encoder(self.config.encoder, self.config.onnx_cache_dir,
+                        self.config.encoder_threads)
         text = model.text_vectors
         items = ItemTable(model.dim, model.history_vectors.shape[1], text.shape[1])
         slots = items.upsert(model.catalog.items, model.item_vectors, model.history_vectors, text)
         index = make_index(self.config.index, model.dim, len(slots))
         index.upsert(slots, items.vectors[slots])
-        for item, n in self.store.item_counts().items():
+        mark, counts = self.store.popularity_snapshot()
+        for item, n in counts.items():
             if item in items.slot_of:
                 items.popularity[items.slot_of[item]] = n
-        return _State(model, items, index, artifact_dir)
+        state = _State(model, items, index, artifact_dir, event_mark=mark)
+        self._apply_items(state, self.store.item_changes_since(0))  # items added while serving
+        return state
+
+    # -- keeping up with the store -----------------------------------------------------
+    def _sync(self) -> _State:
+        """Under the lock: the current state, with whatever was stored since last time."""
+        st = self._state
+        if self.store.changed():
+            self._catch_up(st)
+        return st
+
+    def _catch_up(self, st: _State) -> None:
+        st.event_mark, pairs = self.store.events_since(st.event_mark)
+        if pairs:
+            self._users.invalidate({user for user, _ in pairs})
+            slot_of, popularity = st.items.slot_of, st.items.popularity
+            for _, item in pairs:
+                s = slot_of.get(item)
+                if s is not None:
+                    popularity[s] += 1
+        changes = self.store.item_changes_since(st.item_mark)
+        if changes:
+            self._apply_items(st, changes)
+
+    def _apply_items(self, st: _State, changes: list[ItemChange]) -> None:
+        """Replay logged catalog changes in order; vectors another model made are re-encoded."""
+        if not changes:
+            return
+        start = 0
+        for end in range(1, len(changes) + 1):  # runs of upserts, or of deletes, in order
+            if end < len(changes) and changes[end].deleted == changes[start].deleted:
+                continue
+            run = changes[start:end]
+            if run[0].deleted:
+                slots = st.items.delete([c.item_id for c in run])
+                st.index.remove(slots)
+            else:
+                self._upsert_run(st, run)
+            start = end
+        st.item_mark = changes[-1].version
+        st._base = None
+        self._generation += 1
+
+    def _upsert_run(self, st: _State, run: list[ItemChange]) -> None:
+        latest = {c.item_id: c for c in run}  # a later change of the same item wins
+        run = list(latest.values())
+        rows = Catalog.from_frame(pd.DataFrame([c.row for c in run]), "item log").items
+        if all(c.model_version == st.model.version and c.vector is not None for c in run):
+            vectors = np.stack([c.vector for c in run])
+            history = np.stack([c.history for c in run])
+            text = np.stack([c.text for c in run])
+        else:  # logged under another model (a reload elsewhere): encode with ours
+            vectors, history = st.model.encode_items(rows)
+            text = st.model.encode_item_texts(rows)
+        slots = st.items.upsert(rows, vectors, history, text)
+        st.index.upsert(slots, st.items.vectors[slots])
 
     # -- reading ----------------------------------------------------------------------
     @property
@@ -119,19 +197,43 @@ class Engine:
         return len(self._state.index)
 
     def info(self) -> dict:
-        """Model version, artifact directory, index kind and sizes."""
-        st = self._state
-        return {"version": st.model.version, "artifact_dir": str(st.artifact_dir or ""),
-                "dim": st.model.dim, "items": len(st.items), "index": type(st.index).__name__,
-                "index_size": len(st.index)}
+        """Model version, artifact directory, index kind and sizes, user-cache counters."""
+        with self._lock:
+            st = self._sync()
+            return {"version": st.model.version, "artifact_dir": str(st.artifact_dir or ""),
+                    "dim": st.model.dim, "items": len(st.items),
+                    "index": type(st.index).__name__, "index_size": len(st.index),
+                    "encoder": getattr(st.model, "text_encoder", "n/a"),
+                    "user_cache": self._users.stats()}
 
     def recommend(self, user_id: str, k: int = 10, filters: Filters | None = None) -> Answer:
         """Top-k for a user from their events as stored right now; popular items otherwise."""
         filters = filters or Filters()
+        with self._lock:
+            st = self._sync()
+            user = self._user(st, user_id)
+            return self._personal(st, user, k, filters, "personal")
+
+    def _user(self, st: _State, user_id: str) -> UserState:
+        """The user's inputs and vector: cached, or read from the store and computed once."""
+        cached = self._users.get(user_id, self._generation)
+        if cached is not None:
+            return cached
         history = self.store.recent(user_id)
         bought = self.store.items_with_events(user_id, self.config.rules.exclude_event_types) \
             if history else set()
-        return self._personal(history, bought, k, filters, "personal")
+        state = self._user_state(st, history, bought)
+        self._users.put(user_id, state)
+        return state
+
+    def _user_state(self, st: _State, history: list[Event], bought: set[str]) -> UserState:
+        slots = np.array([st.items.slot(e.item_id) for e in history], np.int64)
+        known = slots >= 0
+        kept = [e for e, ok in zip(history, known.tolist(), strict=True) if ok]
+        events = np.array([_EVENT_INDEX[e.event] for e in kept], np.int64)
+        slots = slots[known]
+        vector = st.model.user_vector(st.items.history[slots], events) if len(kept) else None
+        return UserState(kept, slots, events, bought, vector, self._generation)
 
     def recommend_session(self, events: Sequence[tuple[str, str]], k: int = 10,
                           filters: Filters | None = None) -> Answer:
@@ -143,31 +245,25 @@ class Engine:
         history = [Event("", item, ev, i) for i, (item, ev) in enumerate(events)]
         excluded = set(self.config.rules.exclude_event_types)
         bought = {e.item_id for e in history if e.event in excluded}
-        return self._personal(history, bought, k, filters or Filters(), "session")
+        with self._lock:  # anonymous: nothing to cache under
+            st = self._sync()
+            user = self._user_state(st, history, bought)
+            return self._personal(st, user, k, filters or Filters(), "session")
 
-    def _personal(self, history: list[Event], bought: set[str], k: int, filters: Filters,
+    def _personal(self, st: _State, user: UserState, k: int, filters: Filters,
                   source: str) -> Answer:
-        with self._lock:
-            st = self._state
-            slots = np.array([st.items.slot(e.item_id) for e in history], np.int64)
-            known = slots >= 0
-            if not known.any():
-                return self._popular(st, k, filters)
-            slots = slots[known]
-            events = np.array([_EVENT_INDEX[e.event] for e, ok in zip(history, known, strict=True)
-                               if ok], np.int64)
-            user = st.model.user_vector(st.items.history[slots], events)
-            mask = self._mask(st, filters, bought)
-            answer = self._retrieve(st, user, k, mask, source)
-            self._explain(st, answer, slots, [e for e, ok in zip(history, known, strict=True)
-                                              if ok])
-            return answer
+        if user.vector is None:
+            return self._popular(st, k, filters)
+        mask = self._mask(st, filters, user.bought)
+        answer = self._retrieve(st, user.vector, k, mask, source)
+        self._explain(st, answer, user.slots, user.history)
+        return answer
 
     def similar(self, item_id: str, k: int = 10, filters: Filters | None = None) -> Answer:
         """Items nearest to `item_id` (the item itself left out)."""
         filters = filters or Filters()
         with self._lock:
-            st = self._state
+            st = self._sync()
             slot = st.items.slot(item_id)
             if slot < 0:
                 raise UnknownIdError("item_id", item_id)
@@ -183,25 +279,21 @@ class Engine:
         filters = filters or Filters()
         model = self._state.model
         q = np.asarray(model.encode_query(query), np.float32)  # encoding is slow: no lock
-        history = self.store.recent(user_id) if user_id else []
         with self._lock:
-            st = self._state
+            st = self._sync()
             if st.model is not model:  # a reload landed meanwhile: encode with the new model
                 q = np.asarray(st.model.encode_query(query), np.float32)
             mask = self._mask(st, filters, set())
-            slots = np.array([st.items.slot(e.item_id) for e in history], np.int64)
-            known = slots >= 0
-            personal = bool(known.any())
+            user = self._user(st, user_id) if user_id else None
+            personal = user is not None and user.vector is not None
             rules = self.config.rules
             wanted = k * rules.oversample if (rules.diversity_cap or personal) else k
             # Exact scan: one (n, d_text) product is cheap next to encoding the query.
             keys, scores = _top(st.items.text @ _unit(q), mask, wanted)
             if not personal:
                 return self._rank(st, keys, scores, k, "search")
-            events = np.array([_EVENT_INDEX[e.event] for e in history], np.int64)[known]
-            user = _unit(st.model.user_vector(st.items.history[slots[known]], events))
             # Cosine, so the user's score sits on the query's scale whatever the vector norms.
-            taste = st.items.vectors[keys] @ user / st.items.norms[keys]
+            taste = st.items.vectors[keys] @ _unit(user.vector) / st.items.norms[keys]
             w = rules.query_weight
             blended = w * scores + (1 - w) * taste
             order = np.argsort(-blended, kind="stable")
@@ -209,7 +301,7 @@ class Engine:
 
     def _mask(self, st: _State, filters: Filters, bought: set[str]) -> np.ndarray:
         items = st.items
-        mask = items.alive & items.in_stock if filters.in_stock_only else items.alive.copy()
+        mask = st.base_mask().copy() if filters.in_stock_only else items.alive.copy()
         if filters.category:
             mask &= items.category_mask(filters.category)
         if filters.min_price is not None:
@@ -274,41 +366,42 @@ class Engine:
     def ingest(self, events: Sequence[Event]) -> int:
         """Validate and durably store a batch (all or nothing); returns how many were stored."""
         with self._lock:
+            items = self._sync().items  # an item another worker just added is known here
             for i, ev in enumerate(events):
-                if self._state.items.slot(ev.item_id) < 0:
+                if items.slot(ev.item_id) < 0:
                     raise UnknownIdError(f"events[{i}].item_id", ev.item_id)
         self.store.append(events)
-        with self._lock:
-            items = self._state.items
-            for ev in events:
-                s = items.slot_of.get(ev.item_id)
-                if s is not None:
-                    items.popularity[s] += 1
+        with self._lock:  # the users' cached vectors go now: the next request sees the events
+            self._catch_up(self._state)
         return len(events)
 
     def upsert_items(self, frame: pd.DataFrame) -> list[str]:
-        """Encode new or changed items from their text and index them before returning."""
+        """Encode new or changed items from their text and index them before returning; the
+        change is logged in the store, so every worker (and a restart) serves it too."""
         rows = Catalog.from_frame(frame, "items").items
         model = self._state.model
         # The slow part, outside the lock.
         vectors, history = model.encode_items(rows)
         text = model.encode_item_texts(rows)
-        with self._lock:
-            st = self._state
-            if st.model is not model:  # a reload landed meanwhile: encode with the new model
-                vectors, history = st.model.encode_items(rows)
-                text = st.model.encode_item_texts(rows)
-            slots = st.items.upsert(rows, vectors, history, text)
-            st.index.upsert(slots, st.items.vectors[slots])
+        # object + None: NaN prices and missing strings survive the JSON round trip as nulls.
+        records = rows.astype(object).where(rows.notna(), None).to_dict("records")
+        self.store.log_items([
+            ItemChange(str(r["item_id"]), False, r, model.version, vectors[i], history[i],
+                       text[i]) for i, r in enumerate(records)])
+        with self._lock:  # a reload meanwhile? _apply_items re-encodes with the new model
+            self._catch_up(self._state)
         return rows["item_id"].astype(str).tolist()
 
     def delete_items(self, ids: Sequence[str]) -> int:
-        """Remove items from answers at once; returns how many existed."""
+        """Remove items from answers at once (in every worker); returns how many existed."""
         with self._lock:
-            st = self._state
-            slots = st.items.delete(list(ids))
-            st.index.remove(slots)
-            return len(slots)
+            items = self._sync().items
+            live = list(dict.fromkeys(i for i in ids if items.slot(i) >= 0))
+        if live:
+            self.store.log_items([ItemChange(i, deleted=True) for i in live])
+            with self._lock:
+                self._catch_up(self._state)
+        return len(live)
 
     def reload(self, directory: str | Path) -> str:
         """Load another artifact and swap it in atomically; requests never see half of it."""
@@ -317,6 +410,9 @@ class Engine:
         state = self._build(load_model(self.config.model_loader, directory), directory)
         with self._lock:
             self._state = state
+            self._catch_up(state)  # what was stored while it loaded
+            self._generation += 1
+            self._users.clear()
         self.last_reload_seconds = time.perf_counter() - started
         return state.model.version
 

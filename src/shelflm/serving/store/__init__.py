@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
+
+import numpy as np
 
 from shelflm.data.schema import EVENT_TYPES
 from shelflm.serving.config import StoreConfig
@@ -23,6 +25,21 @@ class Event:
     def __post_init__(self) -> None:
         if self.event not in EVENT_TYPES:
             raise ValueError(f"event: unknown type {self.event!r} (expected one of {EVENT_TYPES})")
+
+
+@dataclass
+class ItemChange:
+    """One logged catalog change: an upsert (row + its vectors under `model_version`) or a
+    delete. Every worker replays the log, so an item added through one is seen by all."""
+
+    item_id: str
+    deleted: bool = False
+    row: dict = field(default_factory=dict)  # ITEM_COLUMNS values (upserts only)
+    model_version: str = ""  # the model that made the vectors; another one re-encodes `row`
+    vector: np.ndarray | None = None  # retrieval space
+    history: np.ndarray | None = None  # user-tower input
+    text: np.ndarray | None = None  # text space
+    version: int = 0  # position in the log, set by the store
 
 
 def compress_recent(sequence: list[Event], new: Iterable[Event], length: int) -> list[Event]:
@@ -55,6 +72,21 @@ class EventStore(Protocol):
 
     def item_counts(self) -> dict[str, int]:
         """Events per item id over the whole log (for popularity)."""
+
+    def popularity_snapshot(self) -> tuple[int, dict[str, int]]:
+        """(event mark, events per item up to that mark), read consistently."""
+
+    def changed(self) -> bool:
+        """Cheap: may anything have been written (by any process) since the last call?"""
+
+    def events_since(self, mark: int) -> tuple[int, list[tuple[str, str]]]:
+        """(new mark, (user_id, item_id) of every event stored after `mark`, in order)."""
+
+    def log_items(self, changes: Sequence[ItemChange]) -> None:
+        """Append catalog changes durably, in order."""
+
+    def item_changes_since(self, version: int) -> list[ItemChange]:
+        """Catalog changes logged after `version`, oldest first (with their versions)."""
 
     def close(self) -> None:
         """Release files and connections."""

@@ -5,8 +5,9 @@ from __future__ import annotations
 import threading
 from collections import Counter, defaultdict
 from collections.abc import Sequence
+from dataclasses import replace
 
-from shelflm.serving.store import Event, compress_recent
+from shelflm.serving.store import Event, ItemChange, compress_recent
 
 
 class MemoryEventStore:
@@ -18,6 +19,8 @@ class MemoryEventStore:
         self._events: list[Event] = []
         self._recent: dict[str, list[Event]] = {}
         self._by_user: dict[str, list[Event]] = defaultdict(list)
+        self._items: list[ItemChange] = []
+        self._seen_writes = self._writes = 0
 
     def append(self, events: Sequence[Event]) -> None:
         """Store a batch."""
@@ -30,6 +33,7 @@ class MemoryEventStore:
                 self._by_user[user].extend(evs)
                 old = self._recent.get(user, [])
                 self._recent[user] = compress_recent(old, evs, self.recent_length)
+            self._writes += 1
 
     def recent(self, user_id: str, n: int | None = None) -> list[Event]:
         """The user's recent compressed sequence, oldest first."""
@@ -50,6 +54,35 @@ class MemoryEventStore:
         """Events per item."""
         with self._lock:
             return dict(Counter(e.item_id for e in self._events))
+
+    def popularity_snapshot(self) -> tuple[int, dict[str, int]]:
+        """(event mark, events per item up to it)."""
+        with self._lock:
+            return len(self._events), dict(Counter(e.item_id for e in self._events))
+
+    def changed(self) -> bool:
+        """Whether anything was appended or logged since the last call."""
+        with self._lock:
+            seen, self._seen_writes = self._seen_writes, self._writes
+            return seen != self._writes
+
+    def events_since(self, mark: int) -> tuple[int, list[tuple[str, str]]]:
+        """(new mark, (user_id, item_id) of events after `mark`); the mark is a list position."""
+        with self._lock:
+            new = self._events[mark:]
+            return mark + len(new), [(e.user_id, e.item_id) for e in new]
+
+    def log_items(self, changes: Sequence[ItemChange]) -> None:
+        """Append catalog changes."""
+        with self._lock:
+            for c in changes:
+                self._items.append(replace(c, version=len(self._items) + 1))
+            self._writes += 1
+
+    def item_changes_since(self, version: int) -> list[ItemChange]:
+        """Catalog changes after `version` (versions count from 1)."""
+        with self._lock:
+            return self._items[version:]
 
     def close(self) -> None:
         """Nothing to release."""

@@ -1,5 +1,6 @@
 """SQLite event store: WAL journal and synchronous commits, so an acknowledged event survives
-a crash; every event in `events`, each user's compressed recent sequence in `recent`."""
+a crash; every event in `events`, each user's compressed recent sequence in `recent`, and the
+catalog changes made while serving in `item_log` (every worker process replays them)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,9 @@ from collections import defaultdict
 from collections.abc import Sequence
 from pathlib import Path
 
-from shelflm.serving.store import Event, compress_recent
+import numpy as np
+
+from shelflm.serving.store import Event, ItemChange, compress_recent
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (
@@ -18,7 +21,18 @@ CREATE TABLE IF NOT EXISTS events (
     event TEXT NOT NULL, ts INTEGER NOT NULL, value REAL NOT NULL);
 CREATE INDEX IF NOT EXISTS events_user_event ON events (user_id, event);
 CREATE TABLE IF NOT EXISTS recent (user_id TEXT PRIMARY KEY, seq TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS item_log (
+    version INTEGER PRIMARY KEY AUTOINCREMENT, item_id TEXT NOT NULL, deleted INTEGER NOT NULL,
+    row TEXT NOT NULL, model_version TEXT NOT NULL, vector BLOB, history BLOB, text BLOB);
 """
+
+
+def _blob(v: np.ndarray | None) -> bytes | None:
+    return None if v is None else np.ascontiguousarray(v, np.float32).tobytes()
+
+
+def _array(b: bytes | None) -> np.ndarray | None:
+    return None if b is None else np.frombuffer(b, np.float32).copy()
 
 
 def _decode(user_id: str, raw: str) -> list[Event]:
@@ -42,6 +56,11 @@ class SqliteEventStore:
         self._readers: list[sqlite3.Connection] = []
         self._writer = self._connect()
         self._writer.executescript(_SCHEMA)
+        # Only ever read, so its PRAGMA data_version moves with every commit made by any
+        # other connection, this process's writer included: a change check costs microseconds.
+        self._watch = self._connect()
+        self._watch_lock = threading.Lock()
+        self._data_version: int | None = None
 
     def _connect(self) -> sqlite3.Connection:
         try:
@@ -117,9 +136,58 @@ class SqliteEventStore:
         rows = self._reader().execute("SELECT item_id, COUNT(*) FROM events GROUP BY item_id")
         return {item: int(n) for item, n in rows}
 
+    def popularity_snapshot(self) -> tuple[int, dict[str, int]]:
+        """(event mark, events per item up to that mark)."""
+        conn = self._reader()
+        mark = int(conn.execute("SELECT COALESCE(MAX(id), 0) FROM events").fetchone()[0])
+        rows = conn.execute("SELECT item_id, COUNT(*) FROM events WHERE id <= ? "
+                            "GROUP BY item_id", (mark,))
+        return mark, {item: int(n) for item, n in rows}
+
+    def changed(self) -> bool:
+        """Whether any connection committed since the last call (PRAGMA data_version)."""
+        with self._watch_lock:
+            version = self._watch.execute("PRAGMA data_version").fetchone()[0]
+            seen, self._data_version = self._data_version, version
+            return seen != version
+
+    def events_since(self, mark: int) -> tuple[int, list[tuple[str, str]]]:
+        """(new mark, (user_id, item_id) of events with id > `mark`). Writers commit one at a
+        time (BEGIN IMMEDIATE), so ids appear in increasing order and none is skipped."""
+        rows = self._reader().execute(
+            "SELECT id, user_id, item_id FROM events WHERE id > ? ORDER BY id", (mark,)
+        ).fetchall()
+        return (int(rows[-1][0]) if rows else mark), [(u, i) for _, u, i in rows]
+
+    def log_items(self, changes: Sequence[ItemChange]) -> None:
+        """Append catalog changes in one transaction; durable when this returns."""
+        if not changes:
+            return
+        rows = [(c.item_id, int(c.deleted), json.dumps(c.row), c.model_version,
+                 _blob(c.vector), _blob(c.history), _blob(c.text)) for c in changes]
+        with self._lock:
+            w = self._writer
+            w.execute("BEGIN IMMEDIATE")
+            try:
+                w.executemany("INSERT INTO item_log (item_id, deleted, row, model_version, "
+                              "vector, history, text) VALUES (?,?,?,?,?,?,?)", rows)
+                w.execute("COMMIT")
+            except BaseException:
+                w.execute("ROLLBACK")
+                raise
+
+    def item_changes_since(self, version: int) -> list[ItemChange]:
+        """Catalog changes with version > `version`, oldest first."""
+        rows = self._reader().execute(
+            "SELECT version, item_id, deleted, row, model_version, vector, history, text "
+            "FROM item_log WHERE version > ? ORDER BY version", (version,)).fetchall()
+        return [ItemChange(item, bool(deleted), json.loads(row), model, _array(vec),
+                           _array(hist), _array(text), int(v))
+                for v, item, deleted, row, model, vec, hist, text in rows]
+
     def close(self) -> None:
         """Close every connection this store opened."""
         with self._lock:
-            for conn in [*self._readers, self._writer]:
+            for conn in [*self._readers, self._writer, self._watch]:
                 conn.close()
             self._readers.clear()

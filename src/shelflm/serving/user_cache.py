@@ -1,0 +1,76 @@
+"""Per-user cache of what a recommendation needs from the user: recent history resolved to
+slots, the excluded (bought) items and the user tower's output, so the tower runs once per
+(user, history) and a cached request touches no store."""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from shelflm.serving.store import Event
+
+
+@dataclass
+class UserState:
+    """A user's serving inputs; `vector` is None when no history item is in the catalog."""
+
+    history: list[Event]  # recent events whose items are live, oldest first
+    slots: np.ndarray  # their item slots
+    events: np.ndarray  # their event-type indices
+    bought: set[str] = field(default_factory=set)  # items excluded by the rules
+    vector: np.ndarray | None = None
+    generation: int = 0  # the catalog generation it was computed under
+
+
+class UserCache:
+    """Bounded LRU of UserState by user id; size 0 turns it off."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._entries: OrderedDict[str, UserState] = OrderedDict()
+        self._lock = threading.Lock()
+        self.hits = self.misses = 0
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def get(self, user_id: str, generation: int) -> UserState | None:
+        """The cached state if it was made under `generation`, else None."""
+        with self._lock:
+            state = self._entries.get(user_id)
+            if state is None or state.generation != generation:
+                self.misses += 1
+                return None
+            self._entries.move_to_end(user_id)
+            self.hits += 1
+            return state
+
+    def put(self, user_id: str, state: UserState) -> None:
+        """Remember a state, evicting the least recently used past `size`."""
+        if self.size <= 0:
+            return
+        with self._lock:
+            self._entries[user_id] = state
+            self._entries.move_to_end(user_id)
+            while len(self._entries) > self.size:
+                self._entries.popitem(last=False)
+
+    def invalidate(self, user_ids: Iterable[str]) -> None:
+        """Forget these users (their history changed)."""
+        with self._lock:
+            for user in user_ids:
+                self._entries.pop(user, None)
+
+    def clear(self) -> None:
+        """Forget everyone (a new model)."""
+        with self._lock:
+            self._entries.clear()
+
+    def stats(self) -> dict:
+        """Size, hits and misses since start."""
+        return {"size": len(self._entries), "capacity": self.size, "hits": self.hits,
+                "misses": self.misses}

@@ -1,0 +1,82 @@
+"""The per-user cache: the user tower runs once per (user, history); an event, a catalog
+change or a reload drops the entry, so the very next answer reflects it."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from shelflm.serving.config import ServingConfig
+from shelflm.serving.engine import Engine
+from shelflm.serving.hashing_model import HashingModel
+from shelflm.serving.store import Event
+from shelflm.serving.store.memory_store import MemoryEventStore
+from shelflm.serving.user_cache import UserCache, UserState
+
+
+class CountingModel(HashingModel):
+    """The hashing model, counting user-tower calls."""
+
+    calls = 0
+
+    def user_vector(self, history: np.ndarray, events: np.ndarray) -> np.ndarray:
+        self.calls += 1
+        return super().user_vector(history, events)
+
+
+def _engine(model: HashingModel, size: int = 100) -> Engine:
+    return Engine(model, MemoryEventStore(), ServingConfig(user_cache_size=size))
+
+
+def test_user_tower_runs_once_per_history_and_an_event_invalidates(model) -> None:
+    counting = CountingModel(model.catalog, dim=256)
+    engine = _engine(counting)
+    engine.ingest([Event("u", "i0", "view", 1)])  # lipstick
+    first = [engine.recommend("u", 3) for _ in range(5)]
+    assert counting.calls == 1 and len({tuple(r.item_id for r in a.items) for a in first}) == 1
+    engine.ingest([Event("u", "i15", "purchase", 2), Event("u", "i17", "add_to_cart", 3)])
+    after = engine.recommend("u", 3)
+    assert counting.calls == 2  # recomputed for the new history ...
+    assert "Hair" in after.items[0].category  # ... and the answer follows the new events
+    assert all(r.item_id != "i15" for r in after.items)  # the purchase is excluded at once
+    assert engine.info()["user_cache"]["hits"] == 4
+
+
+def test_other_users_stay_cached_and_catalog_changes_invalidate(model) -> None:
+    counting = CountingModel(model.catalog, dim=256)
+    engine = _engine(counting)
+    engine.ingest([Event("u", "i0", "view", 1), Event("v", "i10", "view", 1)])
+    engine.recommend("u", 3), engine.recommend("v", 3)
+    engine.ingest([Event("v", "i11", "view", 2)])
+    engine.recommend("u", 3)
+    assert counting.calls == 2  # u's entry survived v's event
+    engine.upsert_items(pd.DataFrame([{"item_id": "n1", "title": "red matte lipstick",
+                                       "category": "Beauty > Makeup > Lips"}]))
+    assert "n1" in {r.item_id for r in engine.recommend("u", 5).items}
+    assert counting.calls == 3  # history vectors may have changed: recomputed
+    engine.delete_items(["i0"])  # u's only history item is gone: popular fallback
+    assert engine.recommend("u", 3).source == "popular"
+
+
+def test_sessions_bypass_the_cache_and_the_lru_is_bounded(model) -> None:
+    counting = CountingModel(model.catalog, dim=256)
+    engine = _engine(counting, size=2)
+    for _ in range(3):
+        engine.recommend_session([("i0", "view")], 3)
+    assert counting.calls == 3 and engine.info()["user_cache"]["size"] == 0
+    engine.ingest([Event(u, "i0", "view", 1) for u in "abc"])
+    for u in "abc":
+        engine.recommend(u, 3)
+    assert engine.info()["user_cache"]["size"] == 2
+    engine.recommend("a", 3)  # evicted as least recently used: computed again
+    assert counting.calls == 3 + 4
+
+
+def test_cache_off_and_generation_mismatch() -> None:
+    cache = UserCache(0)
+    state = UserState([], np.empty(0, np.int64), np.empty(0, np.int64), generation=1)
+    cache.put("u", state)
+    assert cache.get("u", 1) is None
+    cache = UserCache(5)
+    cache.put("u", state)
+    assert cache.get("u", 2) is None and cache.get("u", 1) is state

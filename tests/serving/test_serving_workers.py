@@ -1,0 +1,62 @@
+"""Several workers = several engines on one SQLite file: events and catalog changes made
+through one are seen by the other before its next answer, and survive a restart."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from shelflm.serving.config import ServingConfig, StoreConfig
+from shelflm.serving.engine import Engine
+from shelflm.serving.hashing_model import HashingModel
+from shelflm.serving.store import Event
+from shelflm.serving.store.sqlite_store import SqliteEventStore
+
+LIPSTICK = {"item_id": "n1", "title": "red matte lipstick", "category": "Beauty > Makeup > Lips",
+            "price": 7.5}
+
+
+def _worker(model: HashingModel, db: Path) -> Engine:
+    cfg = ServingConfig(store=StoreConfig(path=db))
+    return Engine(model, SqliteEventStore(db), cfg)
+
+
+def test_two_workers_share_events_items_and_deletes(model: HashingModel, tmp_path: Path) -> None:
+    db = tmp_path / "events.sqlite"
+    a, b = _worker(model, db), _worker(model, db)
+    b.ingest([Event("u", "i0", "view", 1)])
+    assert b.recommend("u", 3).source == "personal"  # b caches u now
+    a.ingest([Event("u", "i15", "purchase", 2), Event("u", "i17", "add_to_cart", 3)])
+    after = b.recommend("u", 3)
+    assert "Hair" in after.items[0].category and "i15" not in {r.item_id for r in after.items}
+    a.upsert_items(pd.DataFrame([LIPSTICK]))
+    assert b.similar("i0", 1).items[0].item_id == "n1"  # same text: nearest to lipstick i0
+    assert b._state.items.price[b._state.items.slot_of["n1"]] == 7.5
+    b.ingest([Event("w", "n1", "view", 1)])  # b accepts events for a's new item
+    assert b.delete_items(["i1", "nope"]) == 1
+    assert a.info()["items"] == 20 and all(
+        r.item_id != "i1" for r in a.recommend("w", 20).items)
+    assert a.delete_items(["i1"]) == 0  # already gone everywhere
+    popular = b.recommend("stranger", 1)  # events through both count towards popularity
+    assert popular.source == "popular"
+    a.close(), b.close()
+    c = _worker(model, db)  # a restarted worker replays the item log
+    assert c.info()["items"] == 20 and c._state.items.slot("n1") >= 0
+    assert c._state.items.slot("i1") < 0
+    c.close()
+
+
+def test_a_worker_with_another_model_re_encodes_logged_items(model: HashingModel,
+                                                             tmp_path: Path) -> None:
+    db = tmp_path / "events.sqlite"
+    a = _worker(model, db)
+    other = HashingModel(model.catalog, dim=256, seed=7)  # another version, other vectors
+    b = _worker(other, db)
+    a.upsert_items(pd.DataFrame([LIPSTICK]))
+    assert b.similar("i0", 1).items  # b's next request applies the change
+    slot = b._state.items.slot_of["n1"]
+    expected, _ = other.encode_items(pd.DataFrame([LIPSTICK]))
+    assert abs(float(b._state.items.vectors[slot] @ expected[0]) -
+               float(expected[0] @ expected[0])) < 1e-4
+    a.close(), b.close()
