@@ -6,7 +6,7 @@ import importlib
 
 import typer
 
-MODULES = ("data", "demo", "serve", "train")
+MODULES = ("config", "data", "demo", "serve", "train")
 
 
 def register_all(app: typer.Typer) -> None:

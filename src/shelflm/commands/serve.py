@@ -25,20 +25,20 @@ def serve(
     cors_origin: list[str] = typer.Option([], help="Allowed CORS origin (repeatable)."),
     loader: str | None = typer.Option(None, help="'module:function' loading the artifact."),
     config: Path | None = typer.Option(
-        None, help="TOML file with [index], [store], [rules], [api] sections."),
+        None, help="TOML file: a serving-only one ([index], [store], [rules], [api]) or a "
+        "whole-run one (`shelflm config init`), whose [serving] table is used."),
     example_user: str = typer.Option("USER", hidden=True, help="User id in the printed curls."),
     example_item: str = typer.Option("ITEM", hidden=True, help="Item id in the printed curls."),
 ) -> None:
     """Serve recommendations over HTTP until Ctrl-C."""
     import uvicorn
 
-    from shelflm.config import load_config
+    from shelflm.config import load_serving_config
     from shelflm.serving.api import ARTIFACT_ENV, CONFIG_ENV
-    from shelflm.serving.config import ServingConfig
 
     if not artifact_dir.is_dir():
         raise typer.BadParameter(f"{artifact_dir} is not a directory", param_hint="ARTIFACT_DIR")
-    cfg = load_config(ServingConfig, config)  # TOML (optional) + SHELFLM_<SECTION>__<FIELD>
+    cfg = load_serving_config(config)  # TOML (optional) + SHELFLM_[SERVING__]<SECTION>__<FIELD>
     api = cfg.api.model_copy(update={
         "api_keys": api_key or cfg.api.api_keys,
         "keys_for_reads": keys_for_reads or cfg.api.keys_for_reads,

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import numpy as np
@@ -30,32 +33,89 @@ def _split(data: Path, cold: float, seed: int) -> tuple[object, object]:
 
 def _build(name: str, dataset: object, template: str, hidden: int, epochs: int, seed: int,
            log: Path | None, time_budget_s: float | None = None) -> object:
-    """A fresh recommender by name (popularity needs no text and no training config)."""
-    from shelflm.models import baselines
-    from shelflm.models.artifact import TextSettings, lm_text_vectors
-    from shelflm.models.item_tower import ItemTowerConfig
-    from shelflm.models.sequence import SequenceEncoderConfig
-    from shelflm.models.shelf_model import ShelfModelConfig, ShelfRecommender, sasrec_id
-    from shelflm.text.templates import ItemTemplate, get_template, render_catalog
-    from shelflm.training.trainer import TrainConfig
+    """A fresh recommender by name, from the defaults plus these few settings."""
+    from shelflm.settings import ShelfConfig
 
-    train_config = TrainConfig(epochs=epochs, seed=seed, log_path=str(log) if log else None,
-                               time_budget_s=time_budget_s)
+    config = _with_flags(ShelfConfig(), template=template, hidden=hidden, epochs=epochs,
+                         seed=seed)
+    training = replace(config.training, log_path=str(log) if log else None,
+                       time_budget_s=time_budget_s)
+    return build_recommender(name, dataset, config.model_copy(update={"training": training}))
+
+
+def build_recommender(name: str, dataset: object, config: object) -> object:
+    """A fresh recommender by name from a ShelfConfig (baselines take none of it)."""
+    from shelflm.models import baselines
+    from shelflm.models.artifact import lm_text_vectors
+    from shelflm.models.shelf_model import ShelfRecommender, sasrec_id
+    from shelflm.text.templates import render_catalog
+
     classic = {"popularity": baselines.Popularity, "itemknn": baselines.ItemKNN,
                "als": baselines.ALSRecommender, "ease": baselines.EASE}
     if name in classic:
         return classic[name]()
     if name == "sasrec-id":
-        return sasrec_id(train_config, hidden=hidden)
+        sequence = asdict(config.model.sequence)
+        return sasrec_id(config.training, hidden=sequence.pop("hidden"), **sequence)
     if name != "shelflm":
         raise typer.BadParameter(f"unknown model {name!r}; choose from {MODELS}")
-    fmt = get_template(template).format if "{" not in template else template
-    texts = render_catalog(dataset.catalog, ItemTemplate(name="cli", format=fmt))
-    vectors = lm_text_vectors(list(texts), TextSettings(item_format=fmt))
-    config = ShelfModelConfig(SequenceEncoderConfig(hidden=hidden), ItemTowerConfig(hidden=hidden))
-    rec = ShelfRecommender(config, train_config, vectors)
-    rec.text_settings = TextSettings(item_format=fmt)
+    settings = config.text_settings()
+    texts = list(render_catalog(dataset.catalog, config.text.item_template()))
+    if config.tuning is not None:
+        from shelflm.encoders.peft.registry import build_tuner
+
+        with _threads(config.encoder.threads):
+            tuner = build_tuner(config.tuning, texts)
+        rec = ShelfRecommender(config.model, config.training, None, tuner=tuner)
+    else:
+        with _threads(config.encoder.threads):
+            vectors = lm_text_vectors(texts, settings, batch_size=config.encoder.batch_size)
+        rec = ShelfRecommender(config.model, config.training, vectors)
+    rec.text_settings = settings
     return rec
+
+
+@contextmanager
+def _threads(n: int | None) -> Iterator[None]:
+    """torch intra-op threads set to n (None: unchanged) while encoding, then restored."""
+    import torch
+
+    before = torch.get_num_threads()
+    if n:
+        torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def _with_flags(config: object, data: Path | None = None, template: str | None = None,
+                hidden: int | None = None, epochs: int | None = None,
+                cold: float | None = None, seed: int | None = None) -> object:
+    """`config` with the CLI flags that were given laid over it (flags win over the file)."""
+    from shelflm.settings import TextConfig
+
+    update: dict[str, object] = {}
+    section: dict[str, object] = {}
+    if data is not None:
+        section["path"] = data.resolve()  # absolute: the artifact's record must work anywhere
+    cold_start = config.data.cold_start
+    if cold is not None:
+        section["split"] = "cold-start" if cold else "leave-one-out"
+        if cold:
+            cold_start = replace(cold_start, cold_fraction=cold)
+    if seed is not None:  # one seed for the cold-item draw and the training, as before
+        cold_start = replace(cold_start, seed=seed)
+        update["training"] = replace(config.training, seed=seed)
+    update["data"] = config.data.model_copy(update={**section, "cold_start": cold_start})
+    if template is not None:
+        update["text"] = TextConfig(template=template)
+    if hidden is not None:
+        update["model"] = replace(config.model, sequence=replace(config.model.sequence,
+                                  hidden=hidden), items=replace(config.model.items, hidden=hidden))
+    if epochs is not None:
+        update["training"] = replace(update.get("training", config.training), epochs=epochs)
+    return config.model_copy(update=update)
 
 
 def _metrics(rec: object, split: object) -> dict[str, float]:
@@ -69,28 +129,55 @@ def _metrics(rec: object, split: object) -> dict[str, float]:
 
 
 def train(
-    data: Path = typer.Argument(..., help="Dataset file or folder (any supported format)."),
+    data: Path | None = typer.Argument(
+        None, help="Dataset file or folder (any supported format); default: [data] path."),
+    config: Path | None = typer.Option(
+        None, "--config", help="Run config: a TOML file (`shelflm config init`), or an "
+        "artifact directory to repeat its run. Flags given here override it."),
     out: Path = typer.Option(Path("artifacts/model"), help="Artifact directory to write."),
     model: str = typer.Option("shelflm", help="shelflm or sasrec-id."),
-    template: str = typer.Option("title", help="Item text preset (title/attributes/full) "
-                                 "or a format string."),
-    hidden: int = typer.Option(64, help="Width of item and user vectors."),
-    epochs: int = typer.Option(200, help="Most epochs (early stopping on valid NDCG@10)."),
-    cold: float = typer.Option(0.0, help="Share of items held out as cold (0: leave-one-out)."),
-    seed: int = typer.Option(0, help="Random seed."),
+    template: str | None = typer.Option(None, help="Item text preset (title/attributes/full) "
+                                        "or a format string [text.template; default title]."),
+    hidden: int | None = typer.Option(None, help="Width of item and user vectors "
+                                      "[model.*.hidden; default 64]."),
+    epochs: int | None = typer.Option(None, help="Most epochs, early stopping on valid "
+                                      "NDCG@10 [training.epochs; default 200]."),
+    cold: float | None = typer.Option(None, help="Share of items held out as cold; 0 = "
+                                      "leave-one-out [data.split; default leave-one-out]."),
+    seed: int | None = typer.Option(None, help="Random seed of the split and the training "
+                                    "[training.seed, data.cold_start.seed; default 0]."),
 ) -> None:
-    """Train a model with early stopping, print test metrics, save the artifact directory."""
-    from shelflm.models.artifact import save_artifact
+    """Train a model with early stopping, print test metrics, save the artifact directory.
 
-    dataset, split = _split(data, cold, seed)
+    Settings come from the defaults, then --config, then SHELFLM_<SECTION>__<FIELD>
+    environment variables, then the flags; the artifact's config.json records the result.
+    """
+    from shelflm.data.loaders import load_dataset
+    from shelflm.models.artifact import save_artifact
+    from shelflm.settings import load_shelf_config, record_in_artifact
+
+    try:
+        cfg = _with_flags(load_shelf_config(config), data=data, template=template,
+                          hidden=hidden, epochs=epochs, cold=cold, seed=seed)
+    except ValueError as exc:  # ConfigError too: the message names the file/variable/field
+        raise typer.BadParameter(str(exc), param_hint="--config or a flag") from exc
+    if cfg.data.path is None:
+        raise typer.BadParameter("no dataset: give DATA or [data] path in --config",
+                                 param_hint="DATA")
+    if cfg.training.log_path is None:
+        cfg = cfg.model_copy(update={"training": replace(
+            cfg.training, log_path=str(out / "train_log.jsonl"))})
+    dataset = load_dataset(cfg.data.path, format=cfg.data.format)
+    split = cfg.data.splitter().split(dataset)
     out.mkdir(parents=True, exist_ok=True)
-    rec = _build(model, dataset, template, hidden, epochs, seed, out / "train_log.jsonl")
+    rec = build_recommender(model, dataset, cfg)
     started = time.perf_counter()
     rec.fit(split)
     metrics = _metrics(rec, split)
     metrics["train_seconds"] = time.perf_counter() - started
     if model == "shelflm":
         save_artifact(rec, out, dataset.catalog, rec.text_settings)
+        record_in_artifact(cfg, out)
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
     typer.echo(json.dumps({k: round(v, 4) for k, v in metrics.items()}))
 

@@ -1,0 +1,50 @@
+"""`shelflm config show|init`: print the effective run config, or write a commented default."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+config_app = typer.Typer(help="Show or create the run config (TOML).", no_args_is_help=True)
+
+
+def register(app: typer.Typer) -> None:
+    """Attach the `config` command group."""
+    app.add_typer(config_app, name="config")
+
+
+@config_app.command("show")
+def show(
+    config: Path | None = typer.Option(
+        None, "--config", help="TOML file, or an artifact directory (its recorded run)."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of TOML."),
+    comments: bool = typer.Option(False, help="Each field's help as a comment above it."),
+) -> None:
+    """Print the effective config: defaults, then --config, then SHELFLM_* variables."""
+    from shelflm.config import ConfigError
+    from shelflm.settings import load_shelf_config
+
+    try:
+        cfg = load_shelf_config(config)
+    except ConfigError as exc:  # the message names the file or variable and the field
+        typer.secho(f"error: {exc}", err=True, fg="red")
+        raise typer.Exit(2) from exc
+    typer.echo(cfg.model_dump_json(indent=2) if as_json else cfg.to_toml(comments), nl=as_json)
+
+
+@config_app.command("init")
+def init(
+    path: Path = typer.Argument(Path("shelflm.toml"), help="File to write."),
+    force: bool = typer.Option(False, help="Overwrite an existing file."),
+) -> None:
+    """Write the default config with every field's help as a comment."""
+    from shelflm.settings import ShelfConfig
+
+    if path.exists() and not force:
+        raise typer.BadParameter(f"{path} exists; pass --force to overwrite", param_hint="PATH")
+    header = ("# shelflm run config: `shelflm train --config FILE`, `shelflm serve ... --config "
+              "FILE`.\n# Environment variables override any field: SHELFLM_<SECTION>__<FIELD>, "
+              "e.g. SHELFLM_TRAINING__EPOCHS=5.\n\n")
+    path.write_text(header + ShelfConfig().to_toml(comments=True))
+    typer.echo(f"wrote {path}")
