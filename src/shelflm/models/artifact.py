@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass
+import logging
+import threading
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +29,8 @@ from shelflm.data.schema import Catalog
 from shelflm.models.item_tower import ItemTower
 from shelflm.models.shelf_model import ShelfModel, ShelfModelConfig, ShelfRecommender
 
+log = logging.getLogger(__name__)
+TEXT_ENCODERS = ("onnx", "onnx-int8", "pytorch")
 FORMAT = "shelflm-artifact"
 FORMAT_VERSION = 1
 DEFAULT_LM = "default"  # stands for shelflm.encoders.lm.default_model_path()
@@ -147,6 +151,12 @@ class LoadedShelfModel:
         # The engine asks for the behaviour view and the text view of the same new items one
         # after the other: the last batch's pooled LM vectors are kept so the LM runs once.
         self._pooled_memo: tuple[tuple[str, ...], np.ndarray] | None = None
+        # Runtime of the raw LM for queries and new items (use_text_encoder); the saved
+        # vectors were made with PyTorch, which stays the default outside serving.
+        self.text_encoder = "pytorch"
+        self._onnx_options: tuple[Path | None, int] = (None, 1)
+        self._onnx = None
+        self._encoder_lock = threading.Lock()
 
     @property
     def catalog(self) -> Catalog:
@@ -171,6 +181,54 @@ class LoadedShelfModel:
                 self._catalog.items, self.text, lm=self._language_model())
         return self._vectors["text_vectors"]
 
+    def use_text_encoder(self, kind: str, cache_dir: Path | None = None,
+                         threads: int = 1) -> None:
+        """Run the LM for queries and new items' text on `kind` (onnx, onnx-int8, pytorch);
+        the ONNX graph is exported (cached on disk) and loaded on first use."""
+        if kind not in TEXT_ENCODERS:
+            raise ValueError(f"encoder: {kind!r} is not one of {TEXT_ENCODERS}")
+        with self._encoder_lock:
+            self.text_encoder, self._onnx_options, self._onnx = kind, (cache_dir, threads), None
+            self._pooled_memo = None
+
+    def _lm_path(self) -> Path:
+        from shelflm.encoders.lm import default_model_path
+
+        name = self.text.language_model
+        return Path(default_model_path()) if name == DEFAULT_LM else self.directory / name
+
+    def _onnx_encoder(self):  # -> OnnxTextEncoder | None (None: fell back to PyTorch)
+        with self._encoder_lock:
+            if self._onnx is None and self.text_encoder != "pytorch":
+                from shelflm.encoders.lm import TextEncoderConfig
+                from shelflm.encoders.onnx_encoder import OnnxEncoderConfig, OnnxTextEncoder
+
+                cache_dir, threads = self._onnx_options
+                # The artifact's own settings: same model, mean pooling (as lm_text_vectors),
+                # normalisation and truncation, so the vectors match the saved ones.
+                settings = TextEncoderConfig(
+                    model_path=self._lm_path(), pooling="mean", normalize=self.text.normalize,
+                    max_length=self.text.max_tokens, threads=threads, progress_min_texts=0)
+                try:
+                    self._onnx = OnnxTextEncoder(OnnxEncoderConfig(
+                        encoder=settings, cache_dir=cache_dir,
+                        quantize=self.text_encoder == "onnx-int8"))
+                except Exception as exc:  # export or runtime failure: serve, slower
+                    log.warning("%s: ONNX encoder unavailable (%s); using PyTorch",
+                                self.directory, exc)
+                    self.text_encoder = "pytorch"
+            return self._onnx
+
+    def _lm_vectors(self, texts: list[str], normalize: bool) -> np.ndarray:
+        """LM vectors of texts on the chosen runtime; unit rows if `normalize`, otherwise
+        normalised exactly when TextSettings.normalize says (all that callers rely on)."""
+        onnx = self._onnx_encoder() if self.text_encoder != "pytorch" else None
+        if onnx is None:
+            return lm_text_vectors(texts, replace(self.text, normalize=normalize),
+                                   lm=self._language_model())
+        vectors = onnx.encode(texts)
+        return _unit_rows(vectors) if normalize else vectors
+
     def _language_model(self) -> tuple:
         if self._lm is None:
             self._lm = _load_lm(self.text, self.directory)
@@ -183,14 +241,12 @@ class LoadedShelfModel:
                                    ItemTemplate(name="artifact", format=self.text.item_format)))
 
     def _pooled(self, texts: list[str]) -> np.ndarray:
-        """Pooled, not yet normalised LM vectors of texts (the last batch is remembered)."""
-        from dataclasses import replace
-
+        """Pooled LM vectors of texts, not normalised unless TextSettings.normalize (both
+        users normalise them then); the last batch is remembered."""
         key, memo = tuple(texts), self._pooled_memo
         if memo is not None and memo[0] == key:
             return memo[1]
-        pooled = lm_text_vectors(texts, replace(self.text, normalize=False),
-                                 lm=self._language_model())
+        pooled = self._lm_vectors(texts, normalize=False)
         self._pooled_memo = (key, pooled)
         return pooled
 
@@ -221,13 +277,9 @@ class LoadedShelfModel:
 
     def encode_query(self, text: str) -> np.ndarray:
         """A free-text question as a (d_text,) unit LM vector, comparable to text_vectors."""
-        from dataclasses import replace
-
         from shelflm.text.templates import QueryTemplate
 
-        rendered = QueryTemplate().render(text)
-        settings = replace(self.text, normalize=True)
-        return lm_text_vectors([rendered], settings, lm=self._language_model())[0]
+        return self._lm_vectors([QueryTemplate().render(text)], normalize=True)[0]
 
     def user_vector(self, history: np.ndarray, events: np.ndarray) -> np.ndarray:
         """(dim,) user vector from (L, dim) history vectors and (L,) event indices."""
