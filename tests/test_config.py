@@ -45,3 +45,19 @@ def test_unknown_key_and_bad_toml_are_errors(tmp_path):
         load_config(Root, path, environ={})
     with pytest.raises(ConfigError, match="not found"):
         load_config(Root, tmp_path / "missing.toml", environ={})
+
+
+def test_env_error_names_the_variable(tmp_path):
+    path = tmp_path / "shelflm.toml"
+    path.write_text("[serving]\nport = 8100\n")
+    with pytest.raises(ConfigError, match=r"environment variable SHELFLM_SERVING__PORT: "
+                       r"field 'serving.port'"):
+        load_config(Root, path, environ={"SHELFLM_SERVING__PORT": "70000"})
+
+
+def test_every_error_is_listed(tmp_path):
+    path = tmp_path / "c.toml"
+    path.write_text('[serving]\nport = 0\nhost = 1\n')
+    with pytest.raises(ConfigError) as err:
+        load_config(Root, path, environ={})
+    assert "serving.port" in str(err.value) and "serving.host" in str(err.value)

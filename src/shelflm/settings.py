@@ -21,7 +21,14 @@ import json
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, PlainSerializer, PlainValidator, field_validator, model_validator
+from pydantic import (
+    Field,
+    PlainSerializer,
+    PlainValidator,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from shelflm.config import (
     SERVING_SECTIONS,
@@ -91,7 +98,10 @@ class TextConfig(StrictModel):
             if "{" not in value:
                 raise ValueError(f"{value!r} is neither a preset ({', '.join(PRESETS)}) nor a "
                                  "format string with {fields}")
-            ItemTemplate(format=value)  # raises naming an unknown field
+            try:
+                ItemTemplate(format=value)
+            except ValidationError as exc:  # its message names the unknown {field}
+                raise ValueError(exc.errors()[0]["msg"].removeprefix("Value error, ")) from exc
         return value
 
     def item_template(self) -> ItemTemplate:
