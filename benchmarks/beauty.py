@@ -82,7 +82,16 @@ def parse() -> argparse.Namespace:
     p.add_argument("--adv-target", default="inputs", choices=["inputs", "representations"])
     p.add_argument("--adv-eps", type=float, default=0.5)
     p.add_argument("--aug-weight", type=float, default=0.0)
-    p.add_argument("--template", default=None, help="item text format (ItemTemplate)")
+    p.add_argument("--template", default=None,
+                   help="item text: a preset (title/attributes/full) or a format string")
+    p.add_argument("--tuning", default="none",
+                   choices=["none", "adaptor", "lora", "adalora", "top_layers", "full"],
+                   help="PEFT method making the text part (none: cached LM vectors + "
+                        "whitened linear head)")
+    p.add_argument("--lm-lr", type=float, default=None, help="learning rate of the tuner")
+    p.add_argument("--text-only-weight", type=float, default=0.0,
+                   help="weight of the text-only (cold-item) auxiliary loss")
+    p.add_argument("--device", default="cpu", help="torch device (cuda where one exists)")
     p.add_argument("--cold", type=float, default=0.0, help="share of items held out as cold")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--tag", default=None)
@@ -107,12 +116,18 @@ def main() -> None:
     dataset = load_ml100k() if args.dataset == "ml-100k" else load_beauty()
     split = make_split(dataset, args.cold, args.seed)
     use_text = args.model != "sasrec-id"
-    text = None
+    text, tuner = None, None
     if use_text:
         fmt = args.template or TEMPLATES[args.dataset]
+        texts = item_texts(dataset, fmt)
         t0 = time.perf_counter()
-        text = lm_vectors(item_texts(dataset, fmt))
-        print(f"LM vectors {text.shape} in {time.perf_counter() - t0:.0f}s")
+        if args.tuning == "none":
+            text = lm_vectors(texts)
+        else:
+            from shelflm.encoders.peft.registry import build_tuner, make_config
+
+            tuner = build_tuner(make_config(args.tuning), texts)
+        print(f"text path ready in {time.perf_counter() - t0:.0f}s")
     config = ShelfModelConfig(
         SequenceEncoderConfig(hidden=args.hidden, num_blocks=args.blocks, num_heads=args.heads,
                               max_len=args.max_len, dropout=args.dropout),
@@ -124,7 +139,8 @@ def main() -> None:
     train = TrainConfig(
         epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, loss=args.loss,
         num_negatives=args.negatives, id_lr_scale=args.id_lr_scale,
-        seen_negatives_only=not args.all_negatives,
+        seen_negatives_only=not args.all_negatives, device=args.device,
+        text_only_weight=args.text_only_weight, lm_lr=args.lm_lr,
         patience=args.patience, eval_every=args.eval_every, seed=args.seed,
         max_valid_cases=args.max_valid, time_budget_s=args.time_budget, log_path=str(log),
         progress=sys.stdout.isatty(),
@@ -132,7 +148,7 @@ def main() -> None:
                                       epsilon=args.adv_eps),
         augment=AugmentConfig(weight=args.aug_weight),
     )
-    rec = ShelfRecommender(config, train, text, name=args.model)
+    rec = ShelfRecommender(config, train, text, name=args.model, tuner=tuner)
     t0 = time.perf_counter()
     rec.fit(split)
     train_s = time.perf_counter() - t0

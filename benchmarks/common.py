@@ -38,10 +38,11 @@ def leave_one_out(dataset: object) -> object:
 
 
 def item_texts(dataset: object, fmt: str = "{title}") -> list[str]:
-    """Catalog rows rendered to text by the project's ItemTemplate."""
-    from shelflm.text.templates import ItemTemplate, render_catalog
+    """Catalog rows rendered to text: `fmt` is a preset name or an ItemTemplate format."""
+    from shelflm.text.templates import PRESETS, ItemTemplate, render_catalog
 
-    return list(render_catalog(dataset.catalog, ItemTemplate(name="bench", format=fmt)))
+    template = PRESETS.get(fmt) or ItemTemplate(name="bench", format=fmt)
+    return list(render_catalog(dataset.catalog, template))
 
 
 def lm_vectors(texts: list[str], batch: int = 128) -> np.ndarray:

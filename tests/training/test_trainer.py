@@ -110,3 +110,48 @@ def test_items_without_training_events_are_not_pushed_down_as_negatives(seen_onl
     rec.fit(split)
     after = rec.model.item_tower.text_head.linear.weight[:, -1]
     assert torch.equal(before, after) == seen_only
+
+
+class TextOnly:
+    """Scores a fitted ShelfRecommender with every item as a cold item (no ID part)."""
+
+    name = "text-only view"
+
+    def __init__(self, rec):
+        self.rec = rec
+
+    def score(self, users, histories, history_events):
+        with torch.no_grad():
+            table = self.rec.model.item_tower.all_items(text_only=True)
+            user = self.rec.model.user_vectors(histories, history_events, table)
+        return (user @ table.T).numpy()
+
+
+def test_text_only_loss_teaches_the_text_path_to_rank_alone(split_and_text):
+    split, text = split_and_text
+    scores = {}
+    for weight in (0.0, 1.0):
+        train = TrainConfig(epochs=6, batch_size=32, lr=5e-3, patience=6, progress=False,
+                            text_only_weight=weight)
+        rec = ShelfRecommender(_config(), train, text)
+        rec.fit(split)
+        scores[weight] = evaluate_ranking(TextOnly(rec), split.test, ks=(10,))["ndcg@10"]
+    assert scores[1.0] > scores[0.0]
+    with pytest.raises(ValueError, match="text_only_weight"):
+        TrainConfig(text_only_weight=-1)
+
+
+def test_tuner_weights_get_their_own_learning_rate(split_and_text):
+    from shelflm.encoders.peft.registry import build_tuner, make_config
+
+    split, _ = split_and_text
+    titles = [f"item {i} colour {i % 7}" for i in range(split.train.num_items)]
+    tuner = build_tuner(make_config("adaptor", d_out=16), titles)
+    train = TrainConfig(epochs=1, batch_size=32, progress=False, lm_lr=1e-9, lr=5e-3)
+    rec = ShelfRecommender(_config(), train, None, tuner=tuner)
+    torch.manual_seed(0)
+    before = {n: p.detach().clone() for n, p in tuner.named_parameters() if p.requires_grad}
+    rec.fit(split)
+    after = {n: p.detach() for n, p in rec.model.item_tower.tuner.named_parameters()}
+    # AdamW's step is ~lr in size: lm_lr = 1e-9 leaves the tuner (almost) where it started.
+    assert max(float((after[n] - before[n]).abs().max()) for n in before) < 1e-6

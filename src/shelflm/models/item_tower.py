@@ -123,12 +123,17 @@ class ItemTower(nn.Module):
         vectors = self.text_vectors if item_idx is None else self.text_vectors[item_idx]
         return self.text_head(vectors)
 
-    def all_items(self) -> torch.Tensor:
-        """(num_items, hidden) vectors; ID dropout applies only in training mode."""
+    def all_items(self, text_only: bool = False) -> torch.Tensor:
+        """(num_items, hidden) vectors; ID dropout applies only in training mode.
+
+        `text_only` leaves the ID part out: every item as a cold item would be scored.
+        """
         out = torch.zeros(self.num_items, self.config.hidden, device=self._device())
         if self.config.use_text:
             out = out + self._text_rows(None)
-        if self.config.use_id:
+        elif text_only:
+            raise ValueError("ItemTower: text_only vectors need a text path (use_text=True)")
+        if self.config.use_id and not text_only:
             keep = self.has_id
             if self.training and self.config.use_text and self.config.id_dropout > 0:
                 keep = keep * (torch.rand_like(keep) >= self.config.id_dropout).float()

@@ -116,9 +116,10 @@ class ShelfModel(nn.Module):
         """(n, H) user vectors for time-ordered histories of item indices (eval mode)."""
         table = self.item_tower.all_items() if table is None else table
         max_len = self.config.sequence.max_len
-        items = torch.from_numpy(pad_left(histories, self.pad_index, max_len))
+        items = torch.from_numpy(pad_left(histories, self.pad_index, max_len)).to(table.device)
         ev = pad_left(events, 0, max_len)
         ev = torch.from_numpy(np.clip(ev, 0, self.config.sequence.num_event_types - 1))
+        ev = ev.to(table.device)
         return self.states(items, ev, table)[:, -1]
 
 
@@ -181,7 +182,7 @@ class ShelfRecommender:
         """(n, num_items) inner-product scores of each history's user vector with every item."""
         table = self.item_table()
         user = self.model.user_vectors(histories, history_events, table)
-        return (user @ table.T).numpy().astype(np.float32)
+        return (user @ table.T).cpu().numpy().astype(np.float32)
 
 
 def sasrec_id(train_config: TrainConfig, hidden: int = 64, **sequence: object) -> ShelfRecommender:

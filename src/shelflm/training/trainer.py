@@ -40,6 +40,8 @@ class TrainConfig:
     lr: float = 2e-3  # Adam learning rate (Beauty: 2e-3 reaches its best in ~10 epochs)
     weight_decay: float = 0.0  # AdamW decoupled weight decay
     id_lr_scale: float = 10.0  # ID embeddings learn this much faster (each item is seen rarely)
+    lm_lr: float | None = None  # learning rate of a PEFT tuner's weights (None: lr); full
+    # fine-tuning of the language model needs a far smaller one than the towers
     loss: str = "full_softmax"  # one of RANKING_LOSSES
     num_negatives: int = 256  # for sampled_softmax
     # Only items with training events serve as softmax negatives: the others never occur as
@@ -51,6 +53,10 @@ class TrainConfig:
     max_valid_cases: int | None = None  # evaluate on a fixed random subset (faster stopping)
     evaluate_test: bool = False  # also log test metrics each evaluation (for learning curves)
     time_budget_s: float | None = None  # stop after this much training time
+    device: str = "cpu"  # torch device for training and scoring ("cuda" where one exists)
+    # Weight of a second loss computed with text-only item vectors (no ID part): it trains the
+    # text path to rank on its own, which is all a cold item has (0 = off).
+    text_only_weight: float = 0.0
     log_path: str | None = None  # JSON lines, one record per epoch
     progress: bool = True  # rich progress bar with live loss and metric
     adversarial: AdversarialConfig = field(default_factory=AdversarialConfig)
@@ -64,7 +70,8 @@ class TrainConfig:
         if self.loss not in RANKING_LOSSES:
             raise ValueError(f"TrainConfig: loss {self.loss!r} not in {RANKING_LOSSES}")
         if (self.epochs < 1 or self.batch_size < 1 or self.lr <= 0 or self.patience < 1
-                or self.id_lr_scale <= 0):
+                or self.id_lr_scale <= 0 or self.text_only_weight < 0
+                or (self.lm_lr is not None and self.lm_lr <= 0)):
             raise ValueError(f"TrainConfig: epochs, batch_size, patience >= 1 and lr > 0; "
                              f"got {self}")
 
@@ -120,15 +127,16 @@ class Trainer:
         # Inputs are items 0..n-2, targets items 1..n-1, over the last max_len + 1 items.
         cut = [s[-(max_len + 1):] for s in seqs]
         cut_ev = [e[-(max_len + 1):] for e in evs]
-        inp = torch.from_numpy(pad_left([s[:-1] for s in cut], model.pad_index, max_len))
-        tgt = torch.from_numpy(pad_left([s[1:] for s in cut], model.pad_index, max_len))
-        ev = torch.from_numpy(pad_left([e[:-1] for e in cut_ev], 0, max_len))
+        dev = cfg.device
+        inp = torch.from_numpy(pad_left([s[:-1] for s in cut], model.pad_index, max_len)).to(dev)
+        tgt = torch.from_numpy(pad_left([s[1:] for s in cut], model.pad_index, max_len)).to(dev)
+        ev = torch.from_numpy(pad_left([e[:-1] for e in cut_ev], 0, max_len)).to(dev)
         where = tgt != model.pad_index
         targets = tgt[where]
         if isinstance(loss_fn, SampledSoftmaxLoss):
             # Encode only the rows this step touches (inputs, targets, negatives): the
             # point of sampling is never to run the item tower over the whole catalog.
-            negatives = loss_fn.sample()
+            negatives = loss_fn.sample().to(dev)
             rows, local = torch.unique(torch.cat([inp.flatten(), targets, negatives]),
                                        return_inverse=True)
             rows = rows[rows < model.pad_index]  # padding sorts last; it is not an item
@@ -147,22 +155,29 @@ class Trainer:
                 return loss_fn(u, targets, t)
         user = model.states(inp, ev, table)[where]
         loss = base(user, table)
+        if cfg.text_only_weight > 0:
+            if isinstance(loss_fn, SampledSoftmaxLoss):
+                raise ValueError("TrainConfig.text_only_weight needs a full-table loss, not "
+                                 "sampled_softmax")
+            text_table = model.item_tower.all_items(text_only=True)
+            text_user = model.states(inp, ev, text_table)[where]
+            loss = loss + cfg.text_only_weight * base(text_user, text_table)
         adv = cfg.adversarial
         if adv.enabled and adv.target == "inputs":
             def perturbed(deltas: list[torch.Tensor]) -> torch.Tensor:
                 return base(model.states(inp, ev, table, deltas[0])[where], table)
-            loss = loss + adversarial_loss(adv, perturbed, [(*inp.shape, table.shape[1])])
+            loss = loss + adversarial_loss(adv, perturbed, [(*inp.shape, table.shape[1])], dev)
         elif adv.enabled:
             def perturbed(deltas: list[torch.Tensor]) -> torch.Tensor:
                 return base(user + deltas[0], table + deltas[1])
-            loss = loss + adversarial_loss(adv, perturbed, [user.shape, table.shape])
+            loss = loss + adversarial_loss(adv, perturbed, [user.shape, table.shape], dev)
         aug = cfg.augment
         if aug.weight > 0 and len(seqs) > 1:
             full_table = model.item_tower.all_items
             views = []
             for _ in range(2):
                 vs = [augment(s[-max_len:], aug, model.mask_index, rng) for s in seqs]
-                items = torch.from_numpy(pad_left(vs, model.pad_index, max_len))
+                items = torch.from_numpy(pad_left(vs, model.pad_index, max_len)).to(dev)
                 # Views index the whole catalog (a sampled step's table holds only some rows).
                 full = table if not isinstance(loss_fn, SampledSoftmaxLoss) else full_table()
                 views.append(model.states(items, torch.zeros_like(items), full)[:, -1])
@@ -182,7 +197,7 @@ class Trainer:
         cfg = self.config
         torch.manual_seed(cfg.seed)
         rng = np.random.default_rng(cfg.seed)
-        model = rec.model
+        model = rec.model.to(cfg.device)
         seqs, evs = training_sequences(split.train)
         keep = [i for i, s in enumerate(seqs) if len(s) >= 2]
         if not keep:
@@ -191,14 +206,20 @@ class Trainer:
         lengths = np.array([len(s) for s in seqs])
         popularity = np.asarray(item_popularity(split.train))
         seen = popularity > 0 if cfg.seen_negatives_only else None
-        loss_fn = build_ranking_loss(cfg.loss, popularity, cfg.num_negatives, seen)
+        loss_fn = build_ranking_loss(cfg.loss, popularity, cfg.num_negatives, seen).to(cfg.device)
         valid = subsample_cases(split.valid, cfg.max_valid_cases, cfg.seed)
         evaluate = RankingEvaluator(valid, ks=(10,))
         test_eval = RankingEvaluator(split.test, ks=(10, 20)) if cfg.evaluate_test else None
-        ids = [p for n, p in model.named_parameters() if n.endswith("id_embedding.weight")]
-        rest = [p for n, p in model.named_parameters() if not n.endswith("id_embedding.weight")]
-        opt = torch.optim.AdamW([{"params": rest}, {"params": ids, "lr": cfg.lr * cfg.id_lr_scale}],
-                                lr=cfg.lr, weight_decay=cfg.weight_decay)
+        groups: dict[str, list] = {"ids": [], "lm": [], "rest": []}
+        for n, p in model.named_parameters():
+            if p.requires_grad:
+                key = ("ids" if n.endswith("id_embedding.weight")
+                       else "lm" if n.startswith("item_tower.tuner.") else "rest")
+                groups[key].append(p)
+        opt = torch.optim.AdamW(
+            [{"params": groups["rest"]}, {"params": groups["ids"], "lr": cfg.lr * cfg.id_lr_scale},
+             {"params": groups["lm"], "lr": cfg.lm_lr or cfg.lr}],
+            lr=cfg.lr, weight_decay=cfg.weight_decay)
         log = open(cfg.log_path, "w") if cfg.log_path else None  # noqa: SIM115
         records: list[dict] = []
         best, best_state, since_best, started = -1.0, None, 0, time.perf_counter()
