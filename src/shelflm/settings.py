@@ -18,6 +18,7 @@ SHELFLM_<SECTION>__<FIELD> environment overrides; `to_toml` writes it back.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -189,7 +190,7 @@ def _lift_serving(path: tuple[str, ...]) -> tuple[str, ...]:
 
 
 def load_shelf_config(path: str | Path | None = None,
-                      environ: Any = None) -> ShelfConfig:
+                      environ: Mapping[str, str] | None = None) -> ShelfConfig:
     """ShelfConfig from a TOML file, an artifact dir / its config.json, or defaults; + env."""
     data: dict[str, Any] = {}
     if path is not None:

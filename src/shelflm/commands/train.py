@@ -8,9 +8,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import typer
+
+if TYPE_CHECKING:
+    from shelflm.settings import ShelfConfig
 
 MODELS = ("shelflm", "sasrec-id", "popularity", "itemknn", "als", "ease")
 
@@ -43,7 +47,7 @@ def _build(name: str, dataset: object, template: str, hidden: int, epochs: int, 
     return build_recommender(name, dataset, config.model_copy(update={"training": training}))
 
 
-def build_recommender(name: str, dataset: object, config: object) -> object:
+def build_recommender(name: str, dataset: object, config: ShelfConfig) -> object:
     """A fresh recommender by name from a ShelfConfig (baselines take none of it)."""
     from shelflm.models import baselines
     from shelflm.models.artifact import lm_text_vectors
@@ -89,9 +93,9 @@ def _threads(n: int | None) -> Iterator[None]:
         torch.set_num_threads(before)
 
 
-def _with_flags(config: object, data: Path | None = None, template: str | None = None,
+def _with_flags(config: ShelfConfig, data: Path | None = None, template: str | None = None,
                 hidden: int | None = None, epochs: int | None = None,
-                cold: float | None = None, seed: int | None = None) -> object:
+                cold: float | None = None, seed: int | None = None) -> ShelfConfig:
     """`config` with the CLI flags that were given laid over it (flags win over the file)."""
     from shelflm.settings import TextConfig
 
@@ -164,9 +168,11 @@ def train(
     if cfg.data.path is None:
         raise typer.BadParameter("no dataset: give DATA or [data] path in --config",
                                  param_hint="DATA")
-    if cfg.training.log_path is None:
-        cfg = cfg.model_copy(update={"training": replace(
-            cfg.training, log_path=str(out / "train_log.jsonl"))})
+    # Recorded in the artifact, so absolute paths: the run must repeat from any directory.
+    cfg = cfg.model_copy(update={
+        "data": cfg.data.model_copy(update={"path": cfg.data.path.resolve()}),
+        "training": replace(cfg.training, log_path=cfg.training.log_path
+                            or str((out / "train_log.jsonl").resolve()))})
     dataset = load_dataset(cfg.data.path, format=cfg.data.format)
     split = cfg.data.splitter().split(dataset)
     out.mkdir(parents=True, exist_ok=True)
