@@ -62,7 +62,7 @@ def test_engine_defaults_to_onnx_and_pytorch_stays_selectable(trained_artifact: 
     assert ServingConfig().encoder == "onnx"
     engine.upsert_items(NEW)
     assert engine.search("argan hair oil", 1).items[0].item_id in {"n1", "i6"}
-    assert engine.info()["encoder"] == "onnx"
+    assert engine.info()["encoder"] == "onnx" and engine.info()["user_tower"] == "onnx"
     assert any(onnx_cache.rglob("model.onnx"))  # the export is cached on disk
     engine.close()
     slow = Engine.from_artifact(trained_artifact, ServingConfig(
@@ -77,3 +77,20 @@ def test_unknown_encoder_is_refused(trained_artifact: Path) -> None:
         load_artifact(trained_artifact).use_text_encoder("tensorrt")
     with pytest.raises(ValueError, match="encoder"):
         ServingConfig(encoder="tensorrt")
+
+
+def test_onnx_user_tower_equals_pytorch(trained_artifact: Path, tmp_path: Path) -> None:
+    reference, fast = load_artifact(trained_artifact), load_artifact(trained_artifact)
+    fast.use_user_tower("onnx", tmp_path)
+    assert fast.user_tower == "onnx" and any((tmp_path / "user-tower").glob("*.onnx"))
+    rng = np.random.default_rng(1)
+    table = reference.history_vectors
+    for n in [1, 4, reference.model.config.sequence.max_len + 3]:  # shorter and longer
+        rows, events = rng.integers(0, len(table), n), rng.integers(0, 5, n)
+        want = reference.user_vector(table[rows], events)
+        assert np.allclose(fast.user_vector(table[rows], events), want, atol=1e-5)
+    again = load_artifact(trained_artifact)
+    again.use_user_tower("onnx", tmp_path)  # the cached export is reused
+    assert again.user_tower == "onnx"
+    with pytest.raises(ValueError, match="user_tower"):
+        again.use_user_tower("tvm")

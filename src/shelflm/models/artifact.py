@@ -157,6 +157,8 @@ class LoadedShelfModel:
         self._onnx_options: tuple[Path | None, int] = (None, 1)
         self._onnx = None
         self._encoder_lock = threading.Lock()
+        self.user_tower = "pytorch"  # or "onnx" (use_user_tower)
+        self._onnx_tower = None
 
     @property
     def catalog(self) -> Catalog:
@@ -190,6 +192,33 @@ class LoadedShelfModel:
         with self._encoder_lock:
             self.text_encoder, self._onnx_options, self._onnx = kind, (cache_dir, threads), None
             self._pooled_memo = None
+
+    def use_user_tower(self, kind: str, cache_dir: Path | None = None, threads: int = 1) -> None:
+        """Run the user tower on `kind` (onnx or pytorch); the ONNX graph is exported once per
+        artifact version into the cache folder and checked against PyTorch before use."""
+        if kind not in ("onnx", "pytorch"):
+            raise ValueError(f"user_tower: {kind!r} is not one of ('onnx', 'pytorch')")
+        self.user_tower, self._onnx_tower = "pytorch", None
+        if kind == "pytorch":
+            return
+        from shelflm.encoders.onnx_encoder import default_cache_dir
+        from shelflm.serving.user_tower_onnx import OnnxUserTower, export_user_tower
+
+        max_len = self.model.config.sequence.max_len
+        path = Path(cache_dir or default_cache_dir()) / "user-tower" / f"{self.version}.onnx"
+        try:
+            if not path.is_file():
+                export_user_tower(self.model, path, max_len, self.dim)
+            tower = OnnxUserTower(path, max_len, self.dim, threads)
+            probe = np.random.default_rng(0).standard_normal((3, self.dim)).astype(np.float32)
+            events = np.zeros(3, np.int64)
+            want = self.user_vector(probe, events)
+            if not np.allclose(tower(probe, events), want, atol=1e-4 * (1 + abs(want).max())):
+                raise ValueError("exported graph disagrees with PyTorch")
+        except Exception as exc:  # export or runtime failure: serve, slower
+            log.warning("%s: ONNX user tower unavailable (%s); using PyTorch", self.directory, exc)
+            return
+        self.user_tower, self._onnx_tower = "onnx", tower
 
     def _lm_path(self) -> Path:
         from shelflm.encoders.lm import default_model_path
@@ -295,6 +324,8 @@ class LoadedShelfModel:
         if len(history) == 0:
             # No behaviour yet: a zero vector scores every item alike; the engine falls back.
             return np.zeros(self.dim, dtype=np.float32)
+        if self._onnx_tower is not None:
+            return self._onnx_tower(history, events)
         max_len = self.model.config.sequence.max_len
         vec = torch.tensor(history[-max_len:]).unsqueeze(0)
         ev = torch.tensor(events[-max_len:]).unsqueeze(0)

@@ -98,5 +98,8 @@ class ServingConfig(BaseModel):
     onnx_cache_dir: Path | None = Field(
         None, description="folder for ONNX exports (None = $SHELFLM_CACHE/onnx or "
         "~/.cache/shelflm/onnx); the first use of a model pays the export")
+    user_tower: Literal["onnx", "pytorch"] = Field(
+        "onnx", description="runtime of the user tower: onnx (exported once per artifact, "
+        "checked against PyTorch on load) or pytorch")
     encoder_threads: int = Field(
         1, ge=1, le=64, description="threads of the ONNX session encoding a query or new item")

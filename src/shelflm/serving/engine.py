@@ -116,10 +116,12 @@ class Engine:
         return cls(model, make_store(config.store), config, Path(directory))
 
     def _build(self, model: ServingModel, artifact_dir: Path | None) -> _State:
-        use_encoder = getattr(model, "use_text_encoder", None)  # optional in ServingModel
-        if use_encoder is not None:
-            use_encoder(self.config.encoder, self.config.onnx_cache_dir,
-                        self.config.encoder_threads)
+        cfg = self.config
+        # Optional runtime switches of a ServingModel (load_artifact's has both).
+        if hasattr(model, "use_text_encoder"):
+            model.use_text_encoder(cfg.encoder, cfg.onnx_cache_dir, cfg.encoder_threads)
+        if hasattr(model, "use_user_tower"):
+            model.use_user_tower(cfg.user_tower, cfg.onnx_cache_dir, cfg.encoder_threads)
         text = model.text_vectors
         items = ItemTable(model.dim, model.history_vectors.shape[1], text.shape[1])
         slots = items.upsert(model.catalog.items, model.item_vectors, model.history_vectors, text)
@@ -204,6 +206,7 @@ class Engine:
                     "dim": st.model.dim, "items": len(st.items),
                     "index": type(st.index).__name__, "index_size": len(st.index),
                     "encoder": getattr(st.model, "text_encoder", "n/a"),
+                    "user_tower": getattr(st.model, "user_tower", "n/a"),
                     "user_cache": self._users.stats()}
 
     def recommend(self, user_id: str, k: int = 10, filters: Filters | None = None) -> Answer:
