@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import tomllib
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -54,6 +55,15 @@ def test_train_records_file_env_and_flags(shop: Path, tmp_path: Path,
 
     served = load_artifact(out)
     assert served.item_vectors.shape == (40, 16)
+
+    # The artifact alone repeats the run (its own log untouched), here with one more epoch.
+    assert recorded.training.log_path is None
+    again = CliRunner().invoke(app, ["train", "--config", str(out), "--epochs", "3",
+                                     "--out", str(tmp_path / "again")])
+    assert again.exit_code == 0, again.output
+    assert load_shelf_config(tmp_path / "again", environ={}) == recorded.model_copy(
+        update={"training": replace(recorded.training, epochs=3)})
+    assert (tmp_path / "again" / "train_log.jsonl").is_file()
 
 
 @pytest.mark.slow

@@ -168,15 +168,17 @@ def train(
     if cfg.data.path is None:
         raise typer.BadParameter("no dataset: give DATA or [data] path in --config",
                                  param_hint="DATA")
-    # Recorded in the artifact, so absolute paths: the run must repeat from any directory.
-    cfg = cfg.model_copy(update={
-        "data": cfg.data.model_copy(update={"path": cfg.data.path.resolve()}),
-        "training": replace(cfg.training, log_path=cfg.training.log_path
-                            or str((out / "train_log.jsonl").resolve()))})
+    # Recorded in the artifact, so an absolute path: the run must repeat from any directory.
+    cfg = cfg.model_copy(update={"data": cfg.data.model_copy(
+        update={"path": cfg.data.path.resolve()})})
     dataset = load_dataset(cfg.data.path, format=cfg.data.format)
     split = cfg.data.splitter().split(dataset)
     out.mkdir(parents=True, exist_ok=True)
-    rec = build_recommender(model, dataset, cfg)
+    # The log goes under --out unless the config names one; the recorded config keeps the
+    # user's choice, so repeating a run from its artifact does not overwrite the old log.
+    log = cfg.training.log_path or str(out / "train_log.jsonl")
+    rec = build_recommender(model, dataset, cfg.model_copy(
+        update={"training": replace(cfg.training, log_path=log)}))
     started = time.perf_counter()
     rec.fit(split)
     metrics = _metrics(rec, split)
