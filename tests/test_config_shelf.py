@@ -157,3 +157,23 @@ def test_cli_flags_lay_over_the_file(tmp_path: Path) -> None:
     assert _with_flags(base) == base
     with pytest.raises(ValueError, match="cold_fraction"):
         _with_flags(base, cold=1.5)
+
+
+def test_config_init_and_show_commands(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from shelflm.cli import app
+
+    path = tmp_path / "shelflm.toml"
+    assert CliRunner().invoke(app, ["config", "init", str(path)]).exit_code == 0
+    text = path.read_text()
+    assert "# Adam learning rate" in text and "# path = (unset)" in text  # help as comments
+    assert load_shelf_config(path, environ={}) == ShelfConfig()
+    again = CliRunner().invoke(app, ["config", "init", str(path)])
+    assert again.exit_code == 2 and "--force" in again.output
+    shown = CliRunner().invoke(app, ["config", "show", "--config", str(path), "--json"],
+                               env={"SHELFLM_TRAINING__LR": "0.01"})
+    assert shown.exit_code == 0, shown.output
+    assert ShelfConfig.model_validate_json(shown.output).training.lr == 0.01
+    bad = CliRunner().invoke(app, ["config", "show"], env={"SHELFLM_MODEL__ITEMS__HIDDEN": "8"})
+    assert bad.exit_code == 2 and "SHELFLM_MODEL__ITEMS__HIDDEN" in bad.output
