@@ -103,6 +103,8 @@ def test_env_overrides_nested_fields(tmp_path: Path) -> None:
     ("[text]\ntemplate = '{colour}'\n", {}, r"field 'text.template':.*\{colour\} is unknown"),
     ("[data]\nformat = 'excel'\n", {}, r"field 'data.format':.*unknown format 'excel'"),
     ("[encoder]\npooling = 'cls'\n", {}, r"encoder.pooling = 'cls'"),
+    ("[tuning]\nmethod = 'adaptor'\n[model.items]\nuse_text = false\n", {},
+     r"tunes the text path"),
     ("", {"SHELFLM_TRAINING__EPOCHS": "0"},
      r"environment variable SHELFLM_TRAINING__EPOCHS: field 'training'"),
     ("", {"SHELFLM_TRIANING__EPOCHS": "3"},

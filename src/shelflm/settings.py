@@ -155,7 +155,7 @@ class ShelfConfig(StrictModel):
     tuning: TuningSection = Field(
         None, description="method = 'none' (frozen LM vectors through the item tower's "
         "whitened head) or a fine-tuning method (adaptor, lora, adalora, top_layers, full) "
-        "with that method's fields in this table.")
+        "with that method's fields in this table (its base_model is the LM it tunes).")
     model: ShelfModelConfig = Field(default_factory=ShelfModelConfig,
                                     description="User tower (sequence) and item tower (items).")
     training: TrainConfig = Field(default_factory=TrainConfig,
@@ -164,12 +164,15 @@ class ShelfConfig(StrictModel):
                                    description="`shelflm serve`: index, store, rules, API.")
 
     @model_validator(mode="after")
-    def _mean_pooling(self) -> ShelfConfig:
+    def _sections_agree(self) -> ShelfConfig:
         # Artifacts encode new items and queries with mean pooling (TextSettings), so the
         # training vectors must be made the same way or served vectors would not match.
         if self.encoder.pooling != "mean":
             raise ValueError(f"encoder.pooling = {self.encoder.pooling!r}: training and "
                              "artifacts use mean pooling only")
+        if self.tuning is not None and not self.model.items.use_text:
+            raise ValueError(f"tuning.method = {self.tuning.method!r} tunes the text path, "
+                             "but model.items.use_text is false")
         return self
 
     def text_settings(self) -> TextSettings:
