@@ -20,10 +20,13 @@ import tomllib
 from collections.abc import Callable, Mapping
 from functools import cache
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import tomlkit
 from pydantic import BaseModel, ConfigDict, ValidationError
+
+if TYPE_CHECKING:
+    from shelflm.serving.config import ServingConfig
 
 ENV_PREFIX = "SHELFLM_"
 # The sections of shelflm.settings.ShelfConfig (a test keeps the two in step); known here so
@@ -31,7 +34,7 @@ ENV_PREFIX = "SHELFLM_"
 ROOT_SECTIONS = ("data", "text", "encoder", "tuning", "model", "training", "serving")
 SERVING_SECTIONS = ("index", "store", "rules", "api", "model_loader")
 M = TypeVar("M", bound=BaseModel)
-Path_ = tuple[str, ...]
+FieldPath = tuple[str, ...]
 
 
 class ConfigError(ValueError):
@@ -51,10 +54,10 @@ def _parse_scalar(raw: str) -> Any:
         return raw  # a bare string
 
 
-def env_entries(environ: Mapping[str, str] | None = None) -> dict[Path_, tuple[str, Any]]:
+def env_entries(environ: Mapping[str, str] | None = None) -> dict[FieldPath, tuple[str, Any]]:
     """{field path: (variable name, parsed value)} of the SHELFLM_A__B=value variables."""
     environ = os.environ if environ is None else environ
-    out: dict[Path_, tuple[str, Any]] = {}
+    out: dict[FieldPath, tuple[str, Any]] = {}
     for key, raw in sorted(environ.items()):
         if not key.startswith(ENV_PREFIX) or "__" not in key:
             continue  # SHELFLM_API_KEY and the like are single options, not config fields
@@ -62,7 +65,7 @@ def env_entries(environ: Mapping[str, str] | None = None) -> dict[Path_, tuple[s
     return out
 
 
-def _nest(entries: Mapping[Path_, tuple[str, Any]]) -> dict[str, Any]:
+def _nest(entries: Mapping[FieldPath, tuple[str, Any]]) -> dict[str, Any]:
     tree: dict[str, Any] = {}
     for path, (_, value) in entries.items():
         node = tree
@@ -111,7 +114,7 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
 def validate_config(
     model: type[M], data: dict[str, Any], source: str | Path | None = None,
     environ: Mapping[str, str] | None = None,
-    relocate: Callable[[Path_], Path_ | None] | None = None, shown_prefix: Path_ = (),
+    relocate: Callable[[FieldPath], FieldPath | None] | None = None, shown_prefix: FieldPath = (),
 ) -> M:
     """Validate `data` (read from `source`) plus environment overrides into `model`.
 
@@ -147,7 +150,7 @@ def load_config(
 
 
 def load_serving_config(path: str | Path | None = None,
-                        environ: Mapping[str, str] | None = None) -> Any:
+                        environ: Mapping[str, str] | None = None) -> ServingConfig:
     """ServingConfig from a serving-only file ([index], [store], ...) or a whole-run file.
 
     A whole-run file (any of ROOT_SECTIONS at the top) gives its [serving] table. Either way
@@ -157,7 +160,7 @@ def load_serving_config(path: str | Path | None = None,
     from shelflm.serving.config import ServingConfig
 
     data = read_config_file(path) if path is not None else {}
-    prefix: Path_ = ()
+    prefix: FieldPath = ()
     if set(data) & set(ROOT_SECTIONS):
         stray = sorted(set(data) - set(ROOT_SECTIONS))
         if stray:
@@ -165,7 +168,7 @@ def load_serving_config(path: str | Path | None = None,
                               f"sections are {list(ROOT_SECTIONS)}")
         data, prefix = data.get("serving", {}), ("serving",)
 
-    def relocate(p: Path_) -> Path_ | None:
+    def relocate(p: FieldPath) -> FieldPath | None:
         if p[0] == "serving":
             return p[1:] or None
         return None if p[0] in ROOT_SECTIONS else p
