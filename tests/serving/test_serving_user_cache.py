@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 
 from shelflm.serving.config import ServingConfig
-from shelflm.serving.engine import Engine
+from shelflm.serving.engine import Engine, Filters
 from shelflm.serving.hashing_model import HashingModel
 from shelflm.serving.store import Event
 from shelflm.serving.store.memory_store import MemoryEventStore
@@ -80,3 +80,16 @@ def test_cache_off_and_generation_mismatch() -> None:
     cache = UserCache(5)
     cache.put("u", state)
     assert cache.get("u", 2) is None and cache.get("u", 1) is state
+
+
+def test_personal_answers_are_reused_only_for_the_same_request(model) -> None:
+    engine = _engine(model)
+    engine.ingest([Event("u", "i0", "view", 1)])
+    first = engine.recommend("u", 3)
+    assert engine.recommend("u", 3) is first  # nothing changed: the very same answer
+    assert engine.recommend("u", 4) is not first and len(engine.recommend("u", 4).items) == 4
+    lips = engine.recommend("u", 3, Filters(category="Beauty > Makeup > Lips", exclude=("i1",)))
+    assert all("Lips" in r.category and r.item_id != "i1" for r in lips.items)
+    engine.ingest([Event("u", first.items[0].item_id, "purchase", 2)])
+    assert first.items[0].item_id not in {r.item_id for r in engine.recommend("u", 3).items}
+    assert engine.recommend("nobody", 3) is not engine.recommend("nobody", 3)  # popular: fresh

@@ -58,11 +58,13 @@ class Recommendation:
 
 @dataclass
 class Answer:
-    """A ranked list and which source produced it."""
+    """A ranked list and which source produced it. A personal answer is reused while the
+    user's history and the catalog are unchanged: treat it as read-only."""
 
     source: str  # personal | session | popular | similar | search | search+user
     items: list[Recommendation] = field(default_factory=list)
     model_version: str = ""
+    encoded: bytes | None = field(default=None, repr=False, compare=False)  # the API's JSON
 
 
 @dataclass
@@ -215,7 +217,14 @@ class Engine:
         with self._lock:
             st = self._sync()
             user = self._user(st, user_id)
-            return self._personal(st, user, k, filters, "personal")
+            # Same history, catalog and request: the same answer (popular ones change with
+            # every event anywhere, so only personal answers are kept).
+            answer = user.answers.get((k, filters))
+            if answer is None:
+                answer = self._personal(st, user, k, filters, "personal")
+                if answer.source == "personal":
+                    user.remember((k, filters), answer)
+            return answer
 
     def _user(self, st: _State, user_id: str) -> UserState:
         """The user's inputs and vector: cached, or read from the store and computed once."""

@@ -24,6 +24,13 @@ class UserState:
     bought: set[str] = field(default_factory=set)  # items excluded by the rules
     vector: np.ndarray | None = None
     generation: int = 0  # the catalog generation it was computed under
+    answers: dict = field(default_factory=dict)  # (k, filters) -> Answer, a few kept
+
+    def remember(self, key: object, answer: object, keep: int = 4) -> None:
+        """Keep an answer for this exact request; the oldest goes past `keep`."""
+        if len(self.answers) >= keep:
+            self.answers.pop(next(iter(self.answers)))
+        self.answers[key] = answer
 
 
 class UserCache:
