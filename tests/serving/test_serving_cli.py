@@ -34,3 +34,10 @@ def test_bad_config_file_names_the_field(app: typer.Typer, tmp_path: Path) -> No
     result = CliRunner().invoke(app, ["serve", str(tmp_path), "--config", str(cfg)])
     assert isinstance(result.exception, ConfigError)
     assert "index.kind" in str(result.exception)
+
+
+def test_several_workers_need_the_shared_sqlite_store(app: typer.Typer, tmp_path: Path) -> None:
+    result = CliRunner().invoke(app, ["serve", str(tmp_path), "--workers", "2",
+                                      "--memory-store"])
+    assert result.exit_code == 2
+    assert "SQLite" in re.sub(r"[\s│╭╮╰╯─]+", " ", result.output)

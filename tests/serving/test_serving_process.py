@@ -142,3 +142,28 @@ def test_hot_reload_under_concurrent_requests_fails_nothing(make_artifact) -> No
         server.stop()
     assert len(set(versions)) == 2 and done > 0
     assert failures == []
+
+
+def test_two_workers_share_new_items_deletes_and_events(artifact: Path, tmp_path: Path) -> None:
+    server = Server(artifact, "--workers", "2", "--events-db", str(tmp_path / "events.sqlite"))
+    try:
+        item = {"item_id": "n1", "title": "red matte lipstick", "category": "Beauty > Makeup"}
+        assert httpx.put(server.url + "/items", json={"items": [item]}, headers=KEY,
+                         timeout=30).status_code == 200
+        assert httpx.delete(server.url + "/items/i1", headers=KEY).status_code == 200
+        events = {"events": [{"user_id": "u", "item_id": "n1", "event": "purchase"}]}
+        assert httpx.post(server.url + "/events", json=events, headers=KEY).status_code == 200
+        pids = set()
+        for _ in range(200):  # a fresh connection each time: the kernel spreads them
+            pids.add(httpx.get(server.url + "/model").json()["worker_pid"])
+            similar = httpx.get(server.url + "/items/i0/similar", params={"k": 19}).json()
+            got = {x["item_id"] for x in similar["items"]}
+            assert "n1" in got and "i1" not in got
+            rec = httpx.get(server.url + "/users/u/recommendations", params={"k": 5}).json()
+            assert rec["source"] == "personal" and "n1" not in {x["item_id"] for x in
+                                                                rec["items"]}
+            if len(pids) == 2:
+                break
+        assert len(pids) == 2  # both workers answered, and both knew everything
+    finally:
+        server.stop()

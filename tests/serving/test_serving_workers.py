@@ -60,3 +60,28 @@ def test_a_worker_with_another_model_re_encodes_logged_items(model: HashingModel
     assert abs(float(b._state.items.vectors[slot] @ expected[0]) -
                float(expected[0] @ expected[0])) < 1e-4
     a.close(), b.close()
+
+
+def test_artifact_vectors_are_shared_memory_maps_and_never_written(trained_artifact: Path,
+                                                                   tmp_path: Path) -> None:
+    import numpy as np
+    from safetensors.numpy import load_file
+
+    from shelflm.models.artifact import load_artifact
+
+    path = trained_artifact / "item_vectors.safetensors"
+    saved = load_file(str(path))
+    model = load_artifact(trained_artifact)
+    assert all(isinstance(model._vectors[k], np.memmap) for k in saved)
+    assert all(np.array_equal(model._vectors[k], v) for k, v in saved.items())
+    engine = Engine(model, SqliteEventStore(tmp_path / "e.sqlite"), ServingConfig(
+        encoder="pytorch", user_tower="pytorch"))
+    items = engine._state.items
+    assert np.shares_memory(items.text, model.text_vectors)  # adopted, not copied
+    engine.delete_items(["i0"])  # writes a zero text row: copy-on-write, the file keeps it
+    engine.upsert_items(pd.DataFrame([{"item_id": "i1", "title": "blue lipstick"}]))
+    engine.upsert_items(pd.DataFrame([{"item_id": "n9", "title": "hair oil"}]))  # grows
+    assert engine.similar("i4", 3).items and len(items.ids) == 13
+    engine.close()
+    again = load_file(str(path))
+    assert all(np.array_equal(again[k], v) for k, v in saved.items())

@@ -52,8 +52,13 @@ def serve(
     os.environ[CONFIG_ENV] = cfg.model_dump_json()
     os.environ[ARTIFACT_ENV] = str(artifact_dir.resolve())
     if workers > 1:
-        typer.echo("note: each worker holds its own catalog copy; PUT/DELETE /items and "
-                   "reloads reach only the worker that answers them (events are shared).")
+        if store.backend == "memory":
+            raise typer.BadParameter("each worker would hold its own events: use the SQLite "
+                                     "store with several workers", param_hint="--memory-store")
+        # Events and PUT/DELETE /items go through the shared SQLite file, which every worker
+        # checks before answering; the artifact's vectors are shared memory maps.
+        typer.echo(f"{workers} workers share {store.path}; POST /admin/reload reaches only "
+                   "the worker that answers it.")
     base = f"http://{host}:{port}"
     typer.echo(f"serving {artifact_dir} at {base}  (docs: {base}/docs)\n"
                f"  curl '{base}/users/{example_user}/recommendations?k=5'\n"

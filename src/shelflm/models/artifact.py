@@ -20,7 +20,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
-from safetensors.numpy import load_file as load_numpy
 from safetensors.numpy import save_file as save_numpy
 from safetensors.torch import load_file as load_torch
 from safetensors.torch import save_file as save_torch
@@ -86,6 +85,32 @@ def item_text_vectors(
                            ItemTemplate(name="artifact", format=text.item_format))
     # Always unit length: search ranks by cosine whatever the tower's input normalisation.
     return lm_text_vectors(list(texts), replace(text, normalize=True), lm=lm)
+
+
+_NUMPY_DTYPES = {"F32": np.float32, "F16": np.float16, "F64": np.float64, "I64": np.int64}
+
+
+def map_vectors(path: Path) -> dict[str, np.ndarray]:
+    """The arrays of a safetensors file as copy-on-write memory maps: worker processes
+    serving one artifact share its pages until one writes (then only that page is copied)."""
+    with path.open("rb") as fh:
+        size = int.from_bytes(fh.read(8), "little")
+        header = json.loads(fh.read(size))
+    out = {}
+    for name, info in header.items():
+        if name == "__metadata__":
+            continue
+        dtype = _NUMPY_DTYPES.get(info["dtype"])
+        if dtype is None:
+            raise ValueError(f"{path}: {name} has dtype {info['dtype']}, expected one of "
+                             f"{sorted(_NUMPY_DTYPES)}")
+        start, end = info["data_offsets"]
+        shape = tuple(info["shape"])
+        if end - start != int(np.prod(shape)) * np.dtype(dtype).itemsize:
+            raise ValueError(f"{path}: {name} data size does not match shape {shape}")
+        out[name] = (np.memmap(path, dtype, "c", 8 + size + start, shape) if end > start
+                     else np.zeros(shape, dtype))
+    return out
 
 
 def _unit_rows(x: np.ndarray) -> np.ndarray:
@@ -365,7 +390,7 @@ def load_artifact(directory: str | Path) -> LoadedShelfModel:
         raise ValueError(f"{root}: model.safetensors does not fit the config (missing "
                          f"{missing[:5]}, unexpected {unexpected[:5]})")
     model.eval()
-    vectors = load_numpy(str(root / "item_vectors.safetensors"))
+    vectors = map_vectors(root / "item_vectors.safetensors")
     catalog = Catalog.from_frame(pd.read_parquet(root / "catalog.parquet"), "catalog.parquet")
     if len(catalog) != n or vectors["item_vectors"].shape != (n, int(config["dim"])):
         raise ValueError(f"{root}: catalog ({len(catalog)}), vectors "

@@ -4,6 +4,7 @@ reacting to every event and catalog change at once. Knows nothing about HTTP."""
 from __future__ import annotations
 
 import importlib
+import os
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -209,7 +210,7 @@ class Engine:
                     "index": type(st.index).__name__, "index_size": len(st.index),
                     "encoder": getattr(st.model, "text_encoder", "n/a"),
                     "user_tower": getattr(st.model, "user_tower", "n/a"),
-                    "user_cache": self._users.stats()}
+                    "user_cache": self._users.stats(), "worker_pid": os.getpid()}
 
     def recommend(self, user_id: str, k: int = 10, filters: Filters | None = None) -> Answer:
         """Top-k for a user from their events as stored right now; popular items otherwise."""

@@ -58,6 +58,10 @@ class ItemTable:
         slots = np.empty(len(ids), np.int64)
         new = [i for i, item in enumerate(ids) if item not in self.slot_of]
         grow = len(new)
+        # The first fill from an artifact's memory maps keeps them (copy-on-write, private to
+        # this process): worker processes share those pages instead of holding a copy each.
+        adopt = not self.ids and grow == len(ids) and len(ids) > 0 and all(
+            isinstance(a, np.memmap) and a.dtype == np.float32 for a in (vectors, history, text))
         if grow:
             start = len(self.ids)
             for j, i in enumerate(new):
@@ -66,9 +70,16 @@ class ItemTable:
             self.titles.extend([""] * grow)
             self.categories.extend([""] * grow)
             self.leaf = np.concatenate([self.leaf, np.full(grow, "", object)])
-            self.vectors = np.concatenate([self.vectors, np.zeros((grow, self.dim), np.float32)])
-            self.history = np.concatenate([self.history, np.zeros((grow, self.d_in), np.float32)])
-            self.text = np.concatenate([self.text, np.zeros((grow, self.d_text), np.float32)])
+            if adopt:
+                # Plain ndarray views: memmap's subclass hooks cost on every hot-path op.
+                self.vectors, self.history, self.text = map(np.asarray, (vectors, history, text))
+            else:  # a later growth copies (new items are rare next to the catalog)
+                self.vectors = np.concatenate([self.vectors, np.zeros((grow, self.dim),
+                                                                      np.float32)])
+                self.history = np.concatenate([self.history, np.zeros((grow, self.d_in),
+                                                                      np.float32)])
+                self.text = np.concatenate([self.text, np.zeros((grow, self.d_text),
+                                                                np.float32)])
             self.price = np.concatenate([self.price, np.full(grow, np.nan)])
             self.in_stock = np.concatenate([self.in_stock, np.ones(grow, bool)])
             self.alive = np.concatenate([self.alive, np.zeros(grow, bool)])
@@ -84,11 +95,12 @@ class ItemTable:
             self.leaf[s] = cats[i].split(CATEGORY_SEPARATOR)[-1] if cats[i] else ""
             self.in_stock[s] = _in_stock(attrs[i])
         self.price[slots] = pd.to_numeric(frame["price"], errors="coerce").to_numpy(np.float64)
-        self.vectors[slots] = vectors
+        if not adopt:  # writing adopted maps onto themselves would copy every page
+            self.vectors[slots] = vectors
+            self.history[slots] = history
+            self.text[slots] = text
         norms = np.linalg.norm(self.vectors[slots], axis=1)
         self.norms[slots] = np.where(norms > 0, norms, 1.0)  # explanations divide by these
-        self.history[slots] = history
-        self.text[slots] = text
         self.alive[slots] = True
         self._prefix_masks.clear()
         return slots
