@@ -45,7 +45,7 @@ def item_texts(dataset: object, fmt: str = "{title}") -> list[str]:
     return list(render_catalog(dataset.catalog, template))
 
 
-def lm_vectors(texts: list[str], batch: int = 128) -> np.ndarray:
+def lm_vectors(texts: list[str], batch: int = 128, device: str = "cpu") -> np.ndarray:
     """Mean-pooled, L2-normalised MiniLM vectors of texts, cached under runs/cache."""
     import torch
 
@@ -56,13 +56,14 @@ def lm_vectors(texts: list[str], batch: int = 128) -> np.ndarray:
     if path.exists():
         return np.load(path)
     tok, model = load_language_model()
+    model = model.to(device)
     out = []
     with torch.no_grad():
         for i in range(0, len(texts), batch):
             b = tok(texts[i:i + batch], padding=True, truncation=True, max_length=64,
-                    return_tensors="pt")
+                    return_tensors="pt").to(device)
             v = mean_pool(model(**b).last_hidden_state, b["attention_mask"])
-            out.append(torch.nn.functional.normalize(v, dim=-1).numpy())
+            out.append(torch.nn.functional.normalize(v, dim=-1).cpu().numpy())
     vectors = np.concatenate(out).astype(np.float32)
     path.parent.mkdir(parents=True, exist_ok=True)
     np.save(path, vectors)

@@ -23,8 +23,8 @@ def main() -> None:
         if not isinstance(result, dict) or "tag" not in result:
             continue  # another benchmark's file (e.g. the baselines table)
         groups[re.sub(r"-s\d+", "", result["tag"])].append(result)
-    lines = ["| run | seeds | NDCG@10 | HR@10 | cold NDCG@10 | warm NDCG@10 | epochs | "
-             "train min |", "|---|---|---|---|---|---|---|---|"]
+    lines = ["| run | seeds | valid NDCG@10 | NDCG@10 | HR@10 | cold NDCG@10 | warm NDCG@10 | "
+             "epochs | train min |", "|---|---|---|---|---|---|---|---|---|"]
 
     def cell(values: list[float]) -> str:
         if not values:
@@ -36,8 +36,10 @@ def main() -> None:
     for name, runs in groups.items():
         cold = [r["test_cold"]["ndcg@10"] for r in runs if "test_cold" in r]
         warm = [r["test_warm"]["ndcg@10"] for r in runs if "test_warm" in r]
+        valid = [r["valid_best_ndcg@10"] for r in runs if "valid_best_ndcg@10" in r]
         lines.append(
-            f"| {name} | {len(runs)} | {cell([r['test']['ndcg@10'] for r in runs])} | "
+            f"| {name} | {len(runs)} | {cell(valid)} | "
+            f"{cell([r['test']['ndcg@10'] for r in runs])} | "
             f"{cell([r['test']['hr@10'] for r in runs])} | {cell(cold)} | {cell(warm)} | "
             f"{np.mean([r['epochs'] for r in runs]):.0f} | "
             f"{np.mean([r['train_seconds'] for r in runs]) / 60:.1f} |"

@@ -1,0 +1,121 @@
+"""Run the quality grid (seeds, baselines' tuning, cold start, ablations) as parallel jobs.
+
+Each job is one `benchmarks/beauty.py` run (one torch thread) writing
+runs/results/<tag>.json; finished tags are skipped, so a stopped grid resumes. Jobs start
+longest first; after `--deadline` seconds no job starts and running ones are stopped (each
+also gets a training time budget that ends before the deadline). Then
+`benchmarks/summarize.py` prints mean ± std over seeds per variant.
+
+    .venv/bin/python benchmarks/ablations.py --groups ml100k --parallel 2        # this box
+    python3 benchmarks/ablations.py --device cuda --parallel 14 --deadline 480   # a GPU host
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import RUNS, item_texts, lm_vectors, load_beauty, load_ml100k  # noqa: E402
+
+HERE = Path(__file__).resolve().parent
+SEEDS = (0, 1, 2)
+BEAUTY = ("--loss full_softmax --batch-size 128 --lr 2e-3 --id-lr-scale 10 --id-dropout 0.1 "
+          "--eval-every 1 --max-valid 3000 --patience 5")
+ML = ("--dataset ml-100k --dropout 0.2 --id-dropout 0.1 --lr 2e-3 --id-lr-scale 1 "
+      "--eval-every 1 --patience 5")
+ML_VARIANTS = {  # tag -> extra flags (base = the measured default)
+    "base": "", "sasrec-id": "--model sasrec-id",
+    "fgm0.1": "--adv fgm --adv-eps 0.1", "fgm0.5": "--adv fgm --adv-eps 0.5",
+    "aug0.02": "--aug-weight 0.02", "aug0.1": "--aug-weight 0.1",
+    "tpl-title": "--template title", "tpl-attributes": "--template attributes",
+    "peft-adaptor": "--tuning adaptor", "peft-top_layers": "--tuning top_layers",
+    "peft-lora": "--tuning lora", "peft-full": "--tuning full --lm-lr 5e-5",
+    "textonly0.5": "--text-only-weight 0.5",
+}
+COLD_VARIANTS = {
+    "base": "", "idd0.3": "--id-dropout 0.3", "idd0.5": "--id-dropout 0.5",
+    "tow0.5": "--text-only-weight 0.5", "tow1": "--text-only-weight 1.0",
+    "idd0.3-tow0.5": "--id-dropout 0.3 --text-only-weight 0.5",
+}
+
+
+def jobs(groups: list[str]) -> list[tuple[str, str, float]]:
+    """(tag, flags, time budget s) per job, longest groups first."""
+    out = []
+    if "beauty" in groups:
+        for seed in SEEDS:
+            out.append((f"beauty-shelflm-s{seed}", f"{BEAUTY} --seed {seed}", 1080))
+            for scale in (1, 10):
+                for drop in (0.2, 0.5):
+                    out.append((f"beauty-sasrec-id-lr{scale}-do{drop}-s{seed}",
+                                f"{BEAUTY} --model sasrec-id --id-lr-scale {scale} "
+                                f"--dropout {drop} --seed {seed}", 1080))
+    if "cold" in groups:
+        for name, extra in COLD_VARIANTS.items():
+            out.append((f"beauty-cold-{name}-s0", f"{BEAUTY} --cold 0.1 {extra} --seed 0", 1080))
+    if "ml100k" in groups:
+        for name, extra in ML_VARIANTS.items():
+            for seed in SEEDS:
+                out.append((f"ml100k-{name}-s{seed}", f"{ML} {extra} --seed {seed}", 900))
+    return out
+
+
+def warm_caches(groups: list[str], device: str) -> None:
+    """Encode every text set the jobs need once, so parallel jobs only read the cache."""
+    if {"beauty", "cold"} & set(groups):
+        lm_vectors(item_texts(load_beauty(), "{title}"), device=device)
+    if "ml100k" in groups:
+        data = load_ml100k()
+        for fmt in ("{title}. Genres: {category}", "title", "attributes"):
+            lm_vectors(item_texts(data, fmt), device=device)
+
+
+def main() -> None:
+    """Run the grid; print the summary table."""
+    p = argparse.ArgumentParser(description=__doc__,
+                                formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--groups", nargs="+", default=["beauty", "cold", "ml100k"],
+                   choices=["beauty", "cold", "ml100k"])
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--parallel", type=int, default=2, help="jobs at once (one thread each)")
+    p.add_argument("--deadline", type=float, default=None, help="seconds for the whole grid")
+    args = p.parse_args()
+    start = time.monotonic()
+    warm_caches(args.groups, args.device)
+    (RUNS / "logs").mkdir(parents=True, exist_ok=True)
+    todo = [j for j in jobs(args.groups) if not (RUNS / "results" / f"{j[0]}.json").exists()]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    running: dict[str, subprocess.Popen] = {}
+    left = lambda: (args.deadline or 1e12) - (time.monotonic() - start)  # noqa: E731
+    while todo or running:
+        for tag, proc in list(running.items()):
+            if proc.poll() is not None:
+                print(f"[{time.monotonic() - start:5.0f}s] {tag} exit {proc.returncode}",
+                      flush=True)
+                del running[tag]
+        if left() < 0:
+            for proc in running.values():
+                proc.terminate()
+            print(f"deadline: stopped {sorted(running)}; not started {[t for t, *_ in todo]}")
+            break
+        while todo and len(running) < args.parallel and left() > 90:
+            tag, flags, budget = todo.pop(0)
+            budget = min(budget, left() - 120)  # start-up and the final test evaluation
+            cmd = [sys.executable, str(HERE / "beauty.py"), *flags.split(), "--threads", "1",
+                   "--device", args.device, "--time-budget", f"{budget:.0f}", "--tag", tag]
+            log = open(RUNS / "logs" / f"{tag}.out", "w")  # noqa: SIM115
+            running[tag] = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
+        if not running and todo:
+            print(f"too little time left; not started {[t for t, *_ in todo]}")
+            break
+        time.sleep(2)
+    subprocess.run([sys.executable, str(HERE / "summarize.py")], check=False)
+
+
+if __name__ == "__main__":
+    main()
