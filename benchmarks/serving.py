@@ -3,11 +3,15 @@ single-item upsert, and exact vs HNSW vector search.
 
     .venv/bin/python benchmarks/serving.py --duration 60            # the issue's protocol
     .venv/bin/python benchmarks/serving.py --duration 5 --rates 250  # a quick dev run
-    .venv/bin/python benchmarks/serving.py --artifact DIR   # a trained artifact (load_artifact)
+    .venv/bin/python benchmarks/serving.py --artifact runs/artifacts/beauty --workers 2
 
-Without --artifact a hashing-model artifact (64-d text-hash vectors, no training) is built
-for the 12,101 Beauty items. Load comes from wrk (apt) over loopback, paced with a Lua
-delay per connection; its Lua script draws a random Beauty user per request.
+--artifact DIR serves a trained artifact (load_artifact; ONNX text encoder and user tower
+by default, see --encoder/--user-tower); without it a hashing-model artifact (64-d
+text-hash vectors, no training) is built for the 12,101 Beauty items. Every Beauty user's
+history is loaded as purchase events. Load comes from wrk (apt) over loopback, paced with
+a Lua delay per connection; its Lua script draws a random Beauty user per request. After
+each level the workers' user-cache counters are read from GET /model (a miss runs the user
+tower; a hit reuses the user's vector and answer until their next event).
 """
 
 from __future__ import annotations
@@ -96,13 +100,16 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(artifact: Path, db: Path, loader: str, workers: int) -> subprocess.Popen:
+def start_server(artifact: Path, db: Path, loader: str, workers: int,
+                 settings: dict) -> subprocess.Popen:
     import httpx
 
     port = free_port()
+    config = db.with_name("serve.toml")  # top-level ServingConfig fields, as `serve` reads them
+    config.write_text("".join(f"{k} = {json.dumps(v)}\n" for k, v in settings.items()))
     cmd = [sys.executable, "-m", "shelflm.commands.serve", str(artifact), "--port", str(port),
            "--events-db", str(db), "--loader", loader, "--api-key", KEY,
-           "--workers", str(workers)]
+           "--workers", str(workers), "--config", str(config)]
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL)
     proc.url = f"http://127.0.0.1:{port}"
@@ -155,6 +162,23 @@ def wrk(url: str, users_file: Path, rate: float | None, duration: float, conns: 
     return {"target": rate, "achieved": round(total / duration, 1), "requests": total,
             "p50_ms": ms("50%"), "p99_ms": ms("99%"), "errors": errors,
             "server_cpu_ms_per_request": round(cpu_ms, 3)}
+
+
+def worker_stats(url: str, tries: int = 40) -> dict:
+    """Encoder, user tower and user-cache counters summed over the workers that answered
+    `tries` fresh connections (each worker has its own cache)."""
+    import httpx
+
+    seen: dict[int, dict] = {}
+    for _ in range(tries):
+        info = httpx.get(url + "/model", headers={"X-API-Key": KEY}, timeout=10).json()
+        seen[info.get("worker_pid", 0)] = info
+    caches = [i.get("user_cache", {}) for i in seen.values()]
+    first = next(iter(seen.values()))
+    return {"workers_seen": len(seen), "encoder": first.get("encoder"),
+            "user_tower": first.get("user_tower"),
+            "cache_hits": sum(c.get("hits", 0) for c in caches),
+            "cache_misses": sum(c.get("misses", 0) for c in caches)}
 
 
 def timed_calls(url: str, users: list[str], items: pd.DataFrame, n: int) -> dict:
@@ -238,6 +262,11 @@ def main() -> None:
     ap.add_argument("--rates", default="250,500,1000", help="requests/s levels")
     ap.add_argument("--connections", type=int, default=20, help="wrk connections")
     ap.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
+    ap.add_argument("--encoder", default=None, help="ServingConfig.encoder (onnx, onnx-int8, "
+                    "pytorch); default: the config's")
+    ap.add_argument("--user-tower", default=None, help="ServingConfig.user_tower (onnx, pytorch)")
+    ap.add_argument("--user-cache-size", type=int, default=None,
+                    help="ServingConfig.user_cache_size (0 = every request runs the user tower)")
     ap.add_argument("--calls", type=int, default=200, help="freshness / upsert probes")
     ap.add_argument("--out", type=Path, help="write the results as JSON here")
     args = ap.parse_args()
@@ -263,18 +292,29 @@ def main() -> None:
     results["load_seconds"] = round(time.perf_counter() - t, 1)
     users_file = work / "users.txt"
     users_file.write_text("\n".join(sequences) + "\n")
-    server = start_server(artifact, work / "events.sqlite", loader, args.workers)
+    settings = {k: v for k, v in [("encoder", args.encoder),
+                                        ("user_tower", args.user_tower),
+                                        ("user_cache_size", args.user_cache_size)]
+                if v is not None}
+    results["workers"], results["settings"] = args.workers, settings
+    server = start_server(artifact, work / "events.sqlite", loader, args.workers, settings)
     try:
         wrk(server.url, users_file, None, 3, args.connections, server.pid)  # warm-up
         results["load"] = []
-        for rate in [float(r) for r in args.rates.split(",") if r]:
-            results["load"].append(wrk(server.url, users_file, rate, args.duration,
-                                       args.connections, server.pid))
-            print(results["load"][-1], flush=True)
-        results["max_throughput"] = wrk(server.url, users_file, None, args.duration,
-                                        args.connections, server.pid)
-        print(results["max_throughput"], flush=True)
-        if args.calls:  # with several workers a new item reaches only one: run with 1
+        before = worker_stats(server.url)
+        for rate in [float(r) for r in args.rates.split(",") if r] + [None]:
+            row = wrk(server.url, users_file, rate, args.duration, args.connections, server.pid)
+            after = worker_stats(server.url)
+            hits, misses = (after[k] - before[k] for k in ("cache_hits", "cache_misses"))
+            row["user_cache_hit_rate"] = round(hits / max(hits + misses, 1), 3)
+            before = after
+            if rate is None:
+                results["max_throughput"] = row
+            else:
+                results["load"].append(row)
+            print(row, flush=True)
+        results["server"] = {k: before[k] for k in ("workers_seen", "encoder", "user_tower")}
+        if args.calls:  # every worker applies catalog changes made through any of them
             results["probes"] = timed_calls(server.url, list(sequences), items, args.calls)
             print(results["probes"], flush=True)
     finally:

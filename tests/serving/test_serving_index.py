@@ -121,3 +121,26 @@ def test_make_index_picks_hnsw_above_threshold() -> None:
     cfg = IndexConfig(kind="auto", hnsw_above=100)
     assert isinstance(make_index(cfg, DIM, 50), ExactFaissIndex)
     assert isinstance(make_index(cfg, DIM, 500), HnswFaissIndex)
+
+
+def test_item_table_grows_in_place_and_keeps_rows() -> None:
+    import pandas as pd
+
+    from shelflm.serving.items import ItemTable
+
+    table = ItemTable(2, 2, 3)
+
+    def add(i: int) -> None:
+        frame = pd.DataFrame([{"item_id": f"x{i}", "title": f"t{i}", "category": "",
+                               "attributes": "", "price": 1.0}])
+        row = np.full((1, 2), i, np.float32)
+        table.upsert(frame, row, row, np.full((1, 3), i, np.float32))
+
+    add(0)
+    add(1)
+    buffer = table._buffers["vectors"]
+    for i in range(2, 40):
+        add(i)
+    assert table._buffers["vectors"] is buffer  # no reallocation while there is room
+    assert table.vectors.shape == (40, 2) and table.text.shape == (40, 3)
+    assert np.array_equal(table.vectors[:, 0], np.arange(40)) and table.text[39, 2] == 39

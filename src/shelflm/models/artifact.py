@@ -176,6 +176,7 @@ class LoadedShelfModel:
         # The engine asks for the behaviour view and the text view of the same new items one
         # after the other: the last batch's pooled LM vectors are kept so the LM runs once.
         self._pooled_memo: tuple[tuple[str, ...], np.ndarray] | None = None
+        self._render_memo: tuple[pd.DataFrame, list[str]] | None = None
         # Runtime of the raw LM for queries and new items (use_text_encoder); the saved
         # vectors were made with PyTorch, which stays the default outside serving.
         self.text_encoder = "pytorch"
@@ -289,10 +290,21 @@ class LoadedShelfModel:
         return self._lm
 
     def _rendered(self, items: pd.DataFrame) -> list[str]:
+        """Item texts of catalog rows; the engine asks twice for one frame (behaviour and text
+        views), and rendering plus validation cost more than the ONNX encoding of one item."""
+        from shelflm.data.schema import ITEM_COLUMNS
         from shelflm.text.templates import ItemTemplate, render_catalog
 
-        return list(render_catalog(Catalog.from_frame(items, "new items"),
-                                   ItemTemplate(name="artifact", format=self.text.item_format)))
+        memo = self._render_memo
+        if memo is not None and memo[0] is items:
+            return memo[1]
+        typed = all(c in items.columns and str(items[c].dtype) == str(d)
+                    for c, d in ITEM_COLUMNS.items())  # already a validated Catalog frame
+        catalog = Catalog(items) if typed else Catalog.from_frame(items, "new items")
+        texts = list(render_catalog(catalog, ItemTemplate(name="artifact",
+                                                          format=self.text.item_format)))
+        self._render_memo = (items, texts)
+        return texts
 
     def _pooled(self, texts: list[str]) -> np.ndarray:
         """Pooled LM vectors of texts, not normalised unless TextSettings.normalize (both

@@ -282,4 +282,6 @@ ARTIFACT_ENV = "SHELFLM_SERVE_ARTIFACT"
 def app_from_env() -> FastAPI:
     """uvicorn factory for worker processes: artifact and config come from the environment."""
     config = ServingConfig.model_validate_json(os.environ.get(CONFIG_ENV, "{}"))
-    return create_app(Engine.from_artifact(os.environ[ARTIFACT_ENV], config), config.api)
+    engine = Engine.from_artifact(os.environ[ARTIFACT_ENV], config)
+    engine.warm_up()  # before /health/ready answers, not on the first search
+    return create_app(engine, config.api)

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from shelflm.data.schema import EVENT_TYPES, Catalog
+from shelflm.data.schema import EVENT_TYPES, ITEM_COLUMNS, Catalog
 from shelflm.models.serving_model import ServingModel
 from shelflm.serving.config import ServingConfig
 from shelflm.serving.index import VectorIndex, make_index
@@ -108,7 +108,9 @@ class Engine:
         self.store = store
         self._lock = threading.RLock()
         self._users = UserCache(self.config.user_cache_size)
-        self._generation = 0  # bumped on every catalog change: cached user inputs go stale
+        # Bumped when an existing item changes or goes (users' cached vectors go stale) and
+        # on every catalog change (cached answers go stale); a new item leaves vectors valid.
+        self._generation = self._catalog_generation = 0
         self._state = self._build(model, artifact_dir)
 
     @classmethod
@@ -163,6 +165,9 @@ class Engine:
         """Replay logged catalog changes in order; vectors another model made are re-encoded."""
         if not changes:
             return
+        slot_of = st.items.slot_of
+        if any(c.deleted or c.item_id in slot_of for c in changes):
+            self._generation += 1
         start = 0
         for end in range(1, len(changes) + 1):  # runs of upserts, or of deletes, in order
             if end < len(changes) and changes[end].deleted == changes[start].deleted:
@@ -176,17 +181,19 @@ class Engine:
             start = end
         st.item_mark = changes[-1].version
         st._base = None
-        self._generation += 1
+        self._catalog_generation += 1
 
     def _upsert_run(self, st: _State, run: list[ItemChange]) -> None:
         latest = {c.item_id: c for c in run}  # a later change of the same item wins
         run = list(latest.values())
-        rows = Catalog.from_frame(pd.DataFrame([c.row for c in run]), "item log").items
+        # Logged rows hold every catalog column (written from a validated frame).
+        rows = pd.DataFrame([c.row for c in run], columns=list(ITEM_COLUMNS))
         if all(c.model_version == st.model.version and c.vector is not None for c in run):
             vectors = np.stack([c.vector for c in run])
             history = np.stack([c.history for c in run])
             text = np.stack([c.text for c in run])
         else:  # logged under another model (a reload elsewhere): encode with ours
+            rows = Catalog.from_frame(rows, "item log").items
             vectors, history = st.model.encode_items(rows)
             text = st.model.encode_item_texts(rows)
         slots = st.items.upsert(rows, vectors, history, text)
@@ -220,11 +227,12 @@ class Engine:
             user = self._user(st, user_id)
             # Same history, catalog and request: the same answer (popular ones change with
             # every event anywhere, so only personal answers are kept).
-            answer = user.answers.get((k, filters))
+            key = (self._catalog_generation, k, filters)
+            answer = user.answers.get(key)
             if answer is None:
                 answer = self._personal(st, user, k, filters, "personal")
                 if answer.source == "personal":
-                    user.remember((k, filters), answer)
+                    user.remember(key, answer)
             return answer
 
     def _user(self, st: _State, user_id: str) -> UserState:
@@ -425,9 +433,14 @@ class Engine:
             self._state = state
             self._catch_up(state)  # what was stored while it loaded
             self._generation += 1
+            self._catalog_generation += 1
             self._users.clear()
         self.last_reload_seconds = time.perf_counter() - started
         return state.model.version
+
+    def warm_up(self) -> None:
+        """Load the text encoder now (ONNX export or session) so no shopper waits for it."""
+        self._state.model.encode_query("warm up")
 
     def close(self) -> None:
         """Close the event store."""

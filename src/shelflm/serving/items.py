@@ -42,6 +42,20 @@ class ItemTable:
         self.popularity = np.empty(0, np.float64)
         self.norms = np.empty(0, np.float32)
         self._prefix_masks: dict[str, np.ndarray] = {}
+        self._buffers: dict[str, np.ndarray] = {}  # backing storage with room to grow
+
+    def _extend(self, name: str, grow: int) -> None:
+        """Append `grow` zero rows to a big per-slot array, in place while its buffer has
+        room: adding items one by one must not copy the whole catalog's vectors each time."""
+        current = getattr(self, name)
+        n = len(current) + grow
+        buffer = self._buffers.get(name)
+        if buffer is None or len(buffer) < n or current.base is not buffer:
+            buffer = np.zeros((max(n, len(current) * 3 // 2 + 256), current.shape[1]),
+                              np.float32)
+            buffer[: len(current)] = current
+            self._buffers[name] = buffer
+        setattr(self, name, buffer[:n])  # rows past the old end were never written: zeros
 
     def __len__(self) -> int:
         return int(self.alive.sum())
@@ -73,13 +87,9 @@ class ItemTable:
             if adopt:
                 # Plain ndarray views: memmap's subclass hooks cost on every hot-path op.
                 self.vectors, self.history, self.text = map(np.asarray, (vectors, history, text))
-            else:  # a later growth copies (new items are rare next to the catalog)
-                self.vectors = np.concatenate([self.vectors, np.zeros((grow, self.dim),
-                                                                      np.float32)])
-                self.history = np.concatenate([self.history, np.zeros((grow, self.d_in),
-                                                                      np.float32)])
-                self.text = np.concatenate([self.text, np.zeros((grow, self.d_text),
-                                                                np.float32)])
+            else:
+                for name in ("vectors", "history", "text"):
+                    self._extend(name, grow)
             self.price = np.concatenate([self.price, np.full(grow, np.nan)])
             self.in_stock = np.concatenate([self.in_stock, np.ones(grow, bool)])
             self.alive = np.concatenate([self.alive, np.zeros(grow, bool)])
@@ -87,7 +97,7 @@ class ItemTable:
             self.norms = np.concatenate([self.norms, np.ones(grow, np.float32)])
         for i, item in enumerate(ids):
             slots[i] = self.slot_of[item]
-        titles = frame["title"].astype(str).tolist()
+        titles = frame["title"].fillna("").astype(str).tolist()
         cats = frame["category"].fillna("").astype(str).tolist()
         attrs = frame["attributes"].fillna("").astype(str).tolist()
         for i, s in enumerate(slots.tolist()):
