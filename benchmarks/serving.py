@@ -181,12 +181,27 @@ def worker_stats(url: str, tries: int = 40) -> dict:
             "cache_misses": sum(c.get("misses", 0) for c in caches)}
 
 
+def warm_users(url: str, users: list[str], threads: int = 8) -> float:
+    """One request per user (the steady state of a shop whose shoppers come back): each
+    worker that answers caches that user. Returns the seconds it took."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import httpx
+
+    started = time.perf_counter()
+    with httpx.Client(base_url=url, timeout=30, headers={"X-API-Key": KEY}) as client, \
+            ThreadPoolExecutor(threads) as pool:
+        for r in pool.map(lambda u: client.get(f"/users/{u}/recommendations?k=10"), users):
+            r.raise_for_status()
+    return round(time.perf_counter() - started, 1)
+
+
 def timed_calls(url: str, users: list[str], items: pd.DataFrame, n: int) -> dict:
     """Freshness + ingestion, and single-item upsert + immediate similar/search."""
     import httpx
 
     h = {"X-API-Key": KEY}
-    post, fresh, upsert, visible = [], 0, [], 0
+    post, fresh, upsert, in_similar, in_search = [], 0, [], 0, 0
     rng = random.Random(0)
     titled = items[items["title"].str.strip() != ""]
     with httpx.Client(base_url=url, timeout=10) as c:
@@ -211,13 +226,16 @@ def timed_calls(url: str, users: list[str], items: pd.DataFrame, n: int) -> dict
             sim = c.get(f"/items/{base['item_id']}/similar", params={"k": 10}, headers=h).json()
             query = new["title"][:500]  # the API caps queries at 512 characters
             hit = c.post("/search", json={"query": query, "k": 10}, headers=h).json()
-            visible += any(x["item_id"] == new["item_id"] for x in sim["items"]) and any(
-                x["item_id"] == new["item_id"] for x in hit["items"])
+            # Search ranks by text, so an identical title must come back; similar ranks by
+            # the trained vectors, where a text-only new item may sit away from the original.
+            in_similar += any(x["item_id"] == new["item_id"] for x in sim["items"])
+            in_search += any(x["item_id"] == new["item_id"] for x in hit["items"])
     q = lambda xs, p: round(float(np.percentile(np.array(xs) * 1e3, p)), 2)  # noqa: E731
     return {"ingest_p50_ms": q(post, 50), "ingest_p99_ms": q(post, 99),
             "next_request_reflects_event": f"{fresh}/{n}",
             "upsert_p50_ms": q(upsert, 50), "upsert_p99_ms": q(upsert, 99),
-            "new_item_in_similar_and_search_at_once": f"{visible}/{n}"}
+            "new_item_in_search_at_once": f"{in_search}/{n}",
+            "new_item_in_similar_of_its_original_at_once": f"{in_similar}/{n}"}
 
 
 def vector_search(artifact: Path, loader: str, queries: int) -> list[dict]:
@@ -268,6 +286,9 @@ def main() -> None:
     ap.add_argument("--user-cache-size", type=int, default=None,
                     help="ServingConfig.user_cache_size (0 = every request runs the user tower)")
     ap.add_argument("--calls", type=int, default=200, help="freshness / upsert probes")
+    ap.add_argument("--warm", type=int, default=0, help="request every user this many times "
+                    "before the load levels (a steady state of returning shoppers; with N "
+                    "workers, N passes cache most users in every worker)")
     ap.add_argument("--out", type=Path, help="write the results as JSON here")
     args = ap.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -300,6 +321,9 @@ def main() -> None:
     server = start_server(artifact, work / "events.sqlite", loader, args.workers, settings)
     try:
         wrk(server.url, users_file, None, 3, args.connections, server.pid)  # warm-up
+        if args.warm:
+            results["warm_seconds"] = [warm_users(server.url, list(sequences))
+                                       for _ in range(args.warm)]
         results["load"] = []
         before = worker_stats(server.url)
         for rate in [float(r) for r in args.rates.split(",") if r] + [None]:
