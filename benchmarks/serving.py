@@ -6,7 +6,7 @@ single-item upsert, and exact vs HNSW vector search.
     .venv/bin/python benchmarks/serving.py --artifact runs/artifacts/beauty --workers 2
 
 --artifact DIR serves a trained artifact (load_artifact; ONNX text encoder and user tower
-by default, see --encoder/--user-tower); without it a hashing-model artifact (64-d
+by default, see --text-encoder/--user-tower); without it a hashing-model artifact (64-d
 text-hash vectors, no training) is built for the 12,101 Beauty items. Every Beauty user's
 history is loaded as purchase events. Load comes from wrk (apt) over loopback, paced with
 a Lua delay per connection; its Lua script draws a random Beauty user per request. After
@@ -175,7 +175,7 @@ def worker_stats(url: str, tries: int = 40) -> dict:
         seen[info.get("worker_pid", 0)] = info
     caches = [i.get("user_cache", {}) for i in seen.values()]
     first = next(iter(seen.values()))
-    return {"workers_seen": len(seen), "encoder": first.get("encoder"),
+    return {"workers_seen": len(seen), "text_encoder": first.get("text_encoder"),
             "user_tower": first.get("user_tower"),
             "cache_hits": sum(c.get("hits", 0) for c in caches),
             "cache_misses": sum(c.get("misses", 0) for c in caches)}
@@ -280,8 +280,8 @@ def main() -> None:
     ap.add_argument("--rates", default="250,500,1000", help="requests/s levels")
     ap.add_argument("--connections", type=int, default=20, help="wrk connections")
     ap.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
-    ap.add_argument("--encoder", default=None, help="ServingConfig.encoder (onnx, onnx-int8, "
-                    "pytorch); default: the config's")
+    ap.add_argument("--text-encoder", default=None, help="ServingConfig.text_encoder (onnx, "
+                    "onnx-int8, pytorch); default: the config's")
     ap.add_argument("--user-tower", default=None, help="ServingConfig.user_tower (onnx, pytorch)")
     ap.add_argument("--user-cache-size", type=int, default=None,
                     help="ServingConfig.user_cache_size (0 = every request runs the user tower)")
@@ -313,7 +313,7 @@ def main() -> None:
     results["load_seconds"] = round(time.perf_counter() - t, 1)
     users_file = work / "users.txt"
     users_file.write_text("\n".join(sequences) + "\n")
-    settings = {k: v for k, v in [("encoder", args.encoder),
+    settings = {k: v for k, v in [("text_encoder", args.text_encoder),
                                         ("user_tower", args.user_tower),
                                         ("user_cache_size", args.user_cache_size)]
                 if v is not None}
@@ -337,7 +337,7 @@ def main() -> None:
             else:
                 results["load"].append(row)
             print(row, flush=True)
-        results["server"] = {k: before[k] for k in ("workers_seen", "encoder", "user_tower")}
+        results["server"] = {k: before[k] for k in ("workers_seen", "text_encoder", "user_tower")}
         if args.calls:  # every worker applies catalog changes made through any of them
             results["probes"] = timed_calls(server.url, list(sequences), items, args.calls)
             print(results["probes"], flush=True)

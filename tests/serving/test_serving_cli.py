@@ -41,3 +41,16 @@ def test_several_workers_need_the_shared_sqlite_store(app: typer.Typer, tmp_path
                                       "--memory-store"])
     assert result.exit_code == 2
     assert "SQLite" in re.sub(r"[\s│╭╮╰╯─]+", " ", result.output)
+
+
+def test_serving_only_file_sets_the_runtime_fields(tmp_path: Path) -> None:
+    from shelflm.config import load_serving_config
+
+    cfg = tmp_path / "serve.toml"
+    cfg.write_text('text_encoder = "pytorch"\nuser_tower = "pytorch"\nuser_cache_size = 5\n'
+                   "[store]\nrecent_length = 7\n")
+    got = load_serving_config(cfg, environ={})
+    assert (got.text_encoder, got.user_tower, got.user_cache_size) == ("pytorch", "pytorch", 5)
+    assert got.store.recent_length == 7
+    env = load_serving_config(None, environ={"SHELFLM_SERVING__TEXT_ENCODER": "onnx-int8"})
+    assert env.text_encoder == "onnx-int8"

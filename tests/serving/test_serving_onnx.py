@@ -59,15 +59,15 @@ def test_engine_defaults_to_onnx_and_pytorch_stays_selectable(trained_artifact: 
     store = StoreConfig(path=tmp_path / "events.sqlite")
     engine = Engine.from_artifact(trained_artifact, ServingConfig(store=store,
                                                                   onnx_cache_dir=onnx_cache))
-    assert ServingConfig().encoder == "onnx"
+    assert ServingConfig().text_encoder == "onnx"
     engine.upsert_items(NEW)
     assert engine.search("argan hair oil", 1).items[0].item_id in {"n1", "i6"}
-    assert engine.info()["encoder"] == "onnx" and engine.info()["user_tower"] == "onnx"
+    assert engine.info()["text_encoder"] == "onnx" and engine.info()["user_tower"] == "onnx"
     assert any(onnx_cache.rglob("model.onnx"))  # the export is cached on disk
     engine.close()
     slow = Engine.from_artifact(trained_artifact, ServingConfig(
-        store=store, encoder="pytorch", onnx_cache_dir=onnx_cache))
-    assert slow.info()["encoder"] == "pytorch"
+        store=store, text_encoder="pytorch", onnx_cache_dir=onnx_cache))
+    assert slow.info()["text_encoder"] == "pytorch"
     assert slow.search("argan hair oil", 2).items
     slow.close()
 
@@ -76,7 +76,7 @@ def test_unknown_encoder_is_refused(trained_artifact: Path) -> None:
     with pytest.raises(ValueError, match="encoder"):
         load_artifact(trained_artifact).use_text_encoder("tensorrt")
     with pytest.raises(ValueError, match="encoder"):
-        ServingConfig(encoder="tensorrt")
+        ServingConfig(text_encoder="tensorrt")
 
 
 def test_onnx_user_tower_equals_pytorch(trained_artifact: Path, tmp_path: Path) -> None:

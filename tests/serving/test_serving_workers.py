@@ -75,7 +75,7 @@ def test_artifact_vectors_are_shared_memory_maps_and_never_written(trained_artif
     assert all(isinstance(model._vectors[k], np.memmap) for k in saved)
     assert all(np.array_equal(model._vectors[k], v) for k, v in saved.items())
     engine = Engine(model, SqliteEventStore(tmp_path / "e.sqlite"), ServingConfig(
-        encoder="pytorch", user_tower="pytorch"))
+        text_encoder="pytorch", user_tower="pytorch"))
     items = engine._state.items
     assert np.shares_memory(items.text, model.text_vectors)  # adopted, not copied
     engine.delete_items(["i0"])  # writes a zero text row: copy-on-write, the file keeps it

@@ -91,7 +91,7 @@ class ServingConfig(BaseModel):
     user_cache_size: int = Field(
         100_000, ge=0, description="users whose history inputs and user vector are kept "
         "(LRU); an event for a user drops its entry, so answers stay fresh (0 = off)")
-    encoder: Literal["onnx", "onnx-int8", "pytorch"] = Field(
+    text_encoder: Literal["onnx", "onnx-int8", "pytorch"] = Field(
         "onnx", description="language model runtime for queries and new items' text: "
         "onnx (exported once, cosine >= 0.99 to PyTorch), onnx-int8 (quantised weights) or "
         "pytorch (exactly as the saved vectors were made)")

@@ -124,7 +124,7 @@ class Engine:
         cfg = self.config
         # Optional runtime switches of a ServingModel (load_artifact's has both).
         if hasattr(model, "use_text_encoder"):
-            model.use_text_encoder(cfg.encoder, cfg.onnx_cache_dir, cfg.encoder_threads)
+            model.use_text_encoder(cfg.text_encoder, cfg.onnx_cache_dir, cfg.encoder_threads)
         if hasattr(model, "use_user_tower"):
             model.use_user_tower(cfg.user_tower, cfg.onnx_cache_dir, cfg.encoder_threads)
         text = model.text_vectors
@@ -215,7 +215,7 @@ class Engine:
             return {"version": st.model.version, "artifact_dir": str(st.artifact_dir or ""),
                     "dim": st.model.dim, "items": len(st.items),
                     "index": type(st.index).__name__, "index_size": len(st.index),
-                    "encoder": getattr(st.model, "text_encoder", "n/a"),
+                    "text_encoder": getattr(st.model, "text_encoder", "n/a"),
                     "user_tower": getattr(st.model, "user_tower", "n/a"),
                     "user_cache": self._users.stats(), "worker_pid": os.getpid()}
 
