@@ -78,7 +78,7 @@ def test_sessions_bypass_the_cache_and_the_lru_is_bounded(model) -> None:
 
 def test_cache_off_and_generation_mismatch() -> None:
     cache = UserCache(0)
-    state = UserState([], np.empty(0, np.int64), np.empty(0, np.int64), generation=1)
+    state = UserState(np.empty(0, np.int64), np.empty(0, np.int64), generation=1)
     cache.put("u", state)
     assert cache.get("u", 1) is None
     cache = UserCache(5)

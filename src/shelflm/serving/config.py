@@ -89,8 +89,9 @@ class ServingConfig(BaseModel):
         "shelflm.models.artifact:load_artifact",
         description="'module:function' turning an artifact directory into a ServingModel")
     user_cache_size: int = Field(
-        100_000, ge=0, description="users whose history inputs and user vector are kept "
-        "(LRU); an event for a user drops its entry, so answers stay fresh (0 = off)")
+        50_000, ge=0, description="users whose history inputs, user vector and last two "
+        "answers are kept (LRU; ~11 KB each on Beauty, mostly the answer and its JSON); an "
+        "event for a user drops its entry, so answers stay fresh (0 = off)")
     text_encoder: Literal["onnx", "onnx-int8", "pytorch"] = Field(
         "onnx", description="language model runtime for queries and new items' text: "
         "onnx (exported once, cosine >= 0.99 to PyTorch), onnx-int8 (quantised weights) or "

@@ -250,11 +250,10 @@ class Engine:
     def _user_state(self, st: _State, history: list[Event], bought: set[str]) -> UserState:
         slots = np.array([st.items.slot(e.item_id) for e in history], np.int64)
         known = slots >= 0
-        kept = [e for e, ok in zip(history, known.tolist(), strict=True) if ok]
-        events = np.array([_EVENT_INDEX[e.event] for e in kept], np.int64)
+        events = np.array([_EVENT_INDEX[e.event] for e in history], np.int64)[known]
         slots = slots[known]
-        vector = st.model.user_vector(st.items.history[slots], events) if len(kept) else None
-        return UserState(kept, slots, events, bought, vector, self._generation)
+        vector = st.model.user_vector(st.items.history[slots], events) if len(slots) else None
+        return UserState(slots, events, bought, vector, self._generation)
 
     def recommend_session(self, events: Sequence[tuple[str, str]], k: int = 10,
                           filters: Filters | None = None) -> Answer:
@@ -277,7 +276,7 @@ class Engine:
             return self._popular(st, k, filters)
         mask = self._mask(st, filters, user.bought)
         answer = self._retrieve(st, user.vector, k, mask, source)
-        self._explain(st, answer, user.slots, user.history)
+        self._explain(st, answer, user.slots, user.events)
         return answer
 
     def similar(self, item_id: str, k: int = 10, filters: Filters | None = None) -> Answer:
@@ -368,7 +367,7 @@ class Engine:
         return Answer("popular", items, st.model.version)
 
     def _explain(self, st: _State, answer: Answer, slots: np.ndarray,
-                 history: list[Event]) -> None:
+                 events: np.ndarray) -> None:
         """Attach to each item the recent event whose item is most similar to it."""
         if not answer.items:
             return
@@ -378,10 +377,10 @@ class Engine:
         norms = st.items.norms
         best = (sims / norms[slots][None, :]).argmax(axis=1)
         for rec, j in zip(answer.items, best.tolist(), strict=True):
-            ev = history[j]
-            title = st.items.titles[slots[j]]
-            rec.because = {"item_id": ev.item_id, "event": ev.event, "title": title,
-                           "text": f"because you {_VERBS[ev.event]} {title or ev.item_id}"}
+            slot, event = int(slots[j]), EVENT_TYPES[events[j]]
+            item, title = st.items.ids[slot], st.items.titles[slot]
+            rec.because = {"item_id": item, "event": event, "title": title,
+                           "text": f"because you {_VERBS[event]} {title or item}"}
 
     # -- writing ----------------------------------------------------------------------
     def ingest(self, events: Sequence[Event]) -> int:

@@ -11,22 +11,19 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from shelflm.serving.store import Event
-
 
 @dataclass
 class UserState:
     """A user's serving inputs; `vector` is None when no history item is in the catalog."""
 
-    history: list[Event]  # recent events whose items are live, oldest first
-    slots: np.ndarray  # their item slots
-    events: np.ndarray  # their event-type indices
+    slots: np.ndarray  # item slots of the recent events whose items are live, oldest first
+    events: np.ndarray  # their event-type indices (EVENT_TYPES order)
     bought: set[str] = field(default_factory=set)  # items excluded by the rules
     vector: np.ndarray | None = None
     generation: int = 0  # the catalog generation it was computed under
     answers: dict = field(default_factory=dict)  # (k, filters) -> Answer, a few kept
 
-    def remember(self, key: object, answer: object, keep: int = 4) -> None:
+    def remember(self, key: object, answer: object, keep: int = 2) -> None:
         """Keep an answer for this exact request; the oldest goes past `keep`."""
         if len(self.answers) >= keep:
             self.answers.pop(next(iter(self.answers)))
