@@ -113,7 +113,7 @@ def start_server(artifact: Path, db: Path, loader: str, workers: int,
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL)
     proc.url = f"http://127.0.0.1:{port}"
-    for _ in range(600):
+    for _ in range(1500):  # warm_users can take a minute or two per worker
         try:
             if httpx.get(proc.url + "/health/ready", timeout=1).status_code == 200:
                 return proc
@@ -283,6 +283,8 @@ def main() -> None:
     ap.add_argument("--text-encoder", default=None, help="ServingConfig.text_encoder (onnx, "
                     "onnx-int8, pytorch); default: the config's")
     ap.add_argument("--user-tower", default=None, help="ServingConfig.user_tower (onnx, pytorch)")
+    ap.add_argument("--warm-users", type=int, default=None,
+                    help="ServingConfig.warm_users: users each worker caches before it is ready")
     ap.add_argument("--user-cache-size", type=int, default=None,
                     help="ServingConfig.user_cache_size (0 = every request runs the user tower)")
     ap.add_argument("--calls", type=int, default=200, help="freshness / upsert probes")
@@ -315,7 +317,8 @@ def main() -> None:
     users_file.write_text("\n".join(sequences) + "\n")
     settings = {k: v for k, v in [("text_encoder", args.text_encoder),
                                         ("user_tower", args.user_tower),
-                                        ("user_cache_size", args.user_cache_size)]
+                                        ("user_cache_size", args.user_cache_size),
+                                        ("warm_users", args.warm_users)]
                 if v is not None}
     results["workers"], results["settings"] = args.workers, settings
     server = start_server(artifact, work / "events.sqlite", loader, args.workers, settings)

@@ -99,3 +99,11 @@ def test_change_feed_marks_and_item_log(store: EventStore) -> None:
     assert got[0].row["price"] is None and np.array_equal(got[0].text, vec)
     assert got[0].model_version == "m" and got[1].vector is None
     assert [c.item_id for c in store.item_changes_since(got[0].version)] == ["a"]
+
+
+def test_recent_users_most_recently_active_first(store: EventStore) -> None:
+    store.append([Event("u", "a", "view", 1), Event("v", "a", "view", 2)])
+    store.append([Event("w", "b", "view", 3)])
+    store.append([Event("u", "c", "view", 4)])
+    assert store.recent_users(10) == ["u", "w", "v"]
+    assert store.recent_users(2) == ["u", "w"]

@@ -97,3 +97,16 @@ def test_personal_answers_are_reused_only_for_the_same_request(model) -> None:
     engine.ingest([Event("u", first.items[0].item_id, "purchase", 2)])
     assert first.items[0].item_id not in {r.item_id for r in engine.recommend("u", 3).items}
     assert engine.recommend("nobody", 3) is not engine.recommend("nobody", 3)  # popular: fresh
+
+
+def test_warm_up_caches_the_most_recent_users(model) -> None:
+    counting = CountingModel(model.catalog, dim=256)
+    engine = Engine(counting, MemoryEventStore(), ServingConfig(user_cache_size=10,
+                                                                warm_users=2))
+    engine.ingest([Event("old", "i0", "view", 1), Event("a", "i1", "view", 2),
+                   Event("b", "i10", "view", 3)])
+    assert engine.warm_up() == 2 and counting.calls == 2
+    engine.recommend("a", 3), engine.recommend("b", 3)
+    assert counting.calls == 2  # served from the warmed cache
+    engine.recommend("old", 3)
+    assert counting.calls == 3

@@ -99,6 +99,10 @@ class ServingConfig(BaseModel):
     onnx_cache_dir: Path | None = Field(
         None, description="folder for ONNX exports (None = $SHELFLM_CACHE/onnx or "
         "~/.cache/shelflm/onnx); the first use of a model pays the export")
+    warm_users: int = Field(
+        0, ge=0, description="at start, before /health/ready, compute the cached inputs and "
+        "vectors of this many most recently active users (each worker; ~1 ms per user), so "
+        "returning shoppers skip the user tower on their first request")
     user_tower: Literal["onnx", "pytorch"] = Field(
         "onnx", description="runtime of the user tower: onnx (exported once per artifact, "
         "checked against PyTorch on load) or pytorch")

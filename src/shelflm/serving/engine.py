@@ -437,9 +437,17 @@ class Engine:
         self.last_reload_seconds = time.perf_counter() - started
         return state.model.version
 
-    def warm_up(self) -> None:
-        """Load the text encoder now (ONNX export or session) so no shopper waits for it."""
+    def warm_up(self) -> int:
+        """Load the text encoder now (ONNX export or session) so no shopper waits for it, and
+        fill the user cache with the `warm_users` most recently active users; returns how
+        many users were cached."""
         self._state.model.encode_query("warm up")
+        limit = min(self.config.warm_users, self.config.user_cache_size)
+        users = self.store.recent_users(limit) if limit else []
+        for user in reversed(users):  # the most recent end up last used in the LRU
+            with self._lock:  # one user at a time: requests may interleave
+                self._user(self._sync(), user)
+        return len(users)
 
     def close(self) -> None:
         """Close the event store."""

@@ -76,6 +76,9 @@ class EventStore(Protocol):
     def popularity_snapshot(self) -> tuple[int, dict[str, int]]:
         """(event mark, events per item up to that mark), read consistently."""
 
+    def recent_users(self, limit: int) -> list[str]:
+        """Up to `limit` users with a recent sequence, the most recently active first."""
+
     def changed(self) -> bool:
         """Cheap: may anything have been written (by any process) since the last call?"""
 

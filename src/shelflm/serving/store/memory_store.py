@@ -60,6 +60,12 @@ class MemoryEventStore:
         with self._lock:
             return len(self._events), dict(Counter(e.item_id for e in self._events))
 
+    def recent_users(self, limit: int) -> list[str]:
+        """Most recently active users first."""
+        with self._lock:
+            order = {e.user_id: i for i, e in enumerate(self._events)}
+        return sorted(order, key=order.get, reverse=True)[:limit]
+
     def changed(self) -> bool:
         """Whether anything was appended or logged since the last call."""
         with self._lock:

@@ -144,6 +144,13 @@ class SqliteEventStore:
                             "GROUP BY item_id", (mark,))
         return mark, {item: int(n) for item, n in rows}
 
+    def recent_users(self, limit: int) -> list[str]:
+        """Most recently active users first: INSERT OR REPLACE gives an updated user's row a
+        new rowid, so rowid order is the order of last activity."""
+        rows = self._reader().execute(
+            "SELECT user_id FROM recent ORDER BY rowid DESC LIMIT ?", (limit,)).fetchall()
+        return [r[0] for r in rows]
+
     def changed(self) -> bool:
         """Whether any connection committed since the last call (PRAGMA data_version)."""
         with self._watch_lock:
