@@ -85,3 +85,19 @@ def test_artifact_vectors_are_shared_memory_maps_and_never_written(trained_artif
     engine.close()
     again = load_file(str(path))
     assert all(np.array_equal(again[k], v) for k, v in saved.items())
+
+
+def test_a_new_artifact_keeps_its_vectors_for_rows_it_was_trained_on(model: HashingModel,
+                                                                     tmp_path: Path) -> None:
+    db = tmp_path / "events.sqlite"
+    old = _worker(model, db)
+    row = model.catalog.items.iloc[[3]].copy()
+    old.upsert_items(row)  # logged unchanged under the old model
+    old.upsert_items(pd.DataFrame([LIPSTICK]))  # a new item the next artifact has not seen
+    old.close()
+    trained = HashingModel(model.catalog, dim=256, seed=7)
+    new = _worker(trained, db)
+    slot = new._state.items.slot_of["i3"]
+    assert (new._state.items.vectors[slot] == trained.item_vectors[3]).all()  # not re-encoded
+    assert new._state.items.slot("n1") >= 0  # the new item is re-encoded by the new model
+    new.close()

@@ -192,8 +192,12 @@ class Engine:
             vectors = np.stack([c.vector for c in run])
             history = np.stack([c.history for c in run])
             text = np.stack([c.text for c in run])
-        else:  # logged under another model (a reload elsewhere): encode with ours
+        else:  # logged under another model (a reload elsewhere, an older artifact)
             rows = Catalog.from_frame(rows, "item log").items
+            rows = rows[~_in_trained_catalog(rows, st.model.catalog.items)].reset_index(
+                drop=True)  # a newer artifact trained on that very row: keep its vectors
+            if rows.empty:
+                return
             vectors, history = st.model.encode_items(rows)
             text = st.model.encode_item_texts(rows)
         slots = st.items.upsert(rows, vectors, history, text)
@@ -452,6 +456,18 @@ class Engine:
     def close(self) -> None:
         """Close the event store."""
         self.store.close()
+
+
+def _in_trained_catalog(rows: pd.DataFrame, catalog: pd.DataFrame) -> np.ndarray:
+    """Which logged rows equal the model's own catalog row of the same item, field by field."""
+    merged = rows.merge(catalog, on="item_id", how="left", suffixes=("", "_trained"),
+                        indicator=True)
+    same = (merged["_merge"] == "both").to_numpy().copy()
+    for col in ITEM_COLUMNS:
+        if col != "item_id":
+            a, b = merged[col], merged[f"{col}_trained"]
+            same = same & ((a == b) | (a.isna() & b.isna())).fillna(False).to_numpy(bool)
+    return same
 
 
 def _top(scores: np.ndarray, mask: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
