@@ -14,10 +14,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from shelflm.data.schema import EVENT_TYPES, ITEM_COLUMNS, Catalog
+from shelflm.data.schema import EVENT_TYPES, Catalog
 from shelflm.models.serving_model import ServingModel
 from shelflm.serving.config import ServingConfig
 from shelflm.serving.index import VectorIndex, make_index
+from shelflm.serving.item_log import apply_item_changes
 from shelflm.serving.items import ItemTable
 from shelflm.serving.store import Event, EventStore, ItemChange, make_store
 from shelflm.serving.user_cache import UserCache, UserState
@@ -162,46 +163,13 @@ class Engine:
             self._apply_items(st, changes)
 
     def _apply_items(self, st: _State, changes: list[ItemChange]) -> None:
-        """Replay logged catalog changes in order; vectors another model made are re-encoded."""
         if not changes:
             return
-        slot_of = st.items.slot_of
-        if any(c.deleted or c.item_id in slot_of for c in changes):
-            self._generation += 1
-        start = 0
-        for end in range(1, len(changes) + 1):  # runs of upserts, or of deletes, in order
-            if end < len(changes) and changes[end].deleted == changes[start].deleted:
-                continue
-            run = changes[start:end]
-            if run[0].deleted:
-                slots = st.items.delete([c.item_id for c in run])
-                st.index.remove(slots)
-            else:
-                self._upsert_run(st, run)
-            start = end
+        if apply_item_changes(st.model, st.items, st.index, changes):
+            self._generation += 1  # an existing item changed or went: user vectors are stale
         st.item_mark = changes[-1].version
         st._base = None
-        self._catalog_generation += 1
-
-    def _upsert_run(self, st: _State, run: list[ItemChange]) -> None:
-        latest = {c.item_id: c for c in run}  # a later change of the same item wins
-        run = list(latest.values())
-        # Logged rows hold every catalog column (written from a validated frame).
-        rows = pd.DataFrame([c.row for c in run], columns=list(ITEM_COLUMNS))
-        if all(c.model_version == st.model.version and c.vector is not None for c in run):
-            vectors = np.stack([c.vector for c in run])
-            history = np.stack([c.history for c in run])
-            text = np.stack([c.text for c in run])
-        else:  # logged under another model (a reload elsewhere, an older artifact)
-            rows = Catalog.from_frame(rows, "item log").items
-            rows = rows[~_in_trained_catalog(rows, st.model.catalog.items)].reset_index(
-                drop=True)  # a newer artifact trained on that very row: keep its vectors
-            if rows.empty:
-                return
-            vectors, history = st.model.encode_items(rows)
-            text = st.model.encode_item_texts(rows)
-        slots = st.items.upsert(rows, vectors, history, text)
-        st.index.upsert(slots, st.items.vectors[slots])
+        self._catalog_generation += 1  # every cached answer is stale
 
     # -- reading ----------------------------------------------------------------------
     @property
@@ -456,18 +424,6 @@ class Engine:
     def close(self) -> None:
         """Close the event store."""
         self.store.close()
-
-
-def _in_trained_catalog(rows: pd.DataFrame, catalog: pd.DataFrame) -> np.ndarray:
-    """Which logged rows equal the model's own catalog row of the same item, field by field."""
-    merged = rows.merge(catalog, on="item_id", how="left", suffixes=("", "_trained"),
-                        indicator=True)
-    same = (merged["_merge"] == "both").to_numpy().copy()
-    for col in ITEM_COLUMNS:
-        if col != "item_id":
-            a, b = merged[col], merged[f"{col}_trained"]
-            same = same & ((a == b) | (a.isna() & b.isna())).fillna(False).to_numpy(bool)
-    return same
 
 
 def _top(scores: np.ndarray, mask: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:

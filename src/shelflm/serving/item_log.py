@@ -1,0 +1,65 @@
+"""Replaying the store's catalog change log (`ItemChange`s) into a worker's ItemTable and
+vector index: how an item added or deleted through one worker, or before a restart, reaches
+every worker. Vectors logged under another model version are made again with this one."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from shelflm.data.schema import ITEM_COLUMNS, Catalog
+from shelflm.models.serving_model import ServingModel
+from shelflm.serving.index import VectorIndex
+from shelflm.serving.items import ItemTable
+from shelflm.serving.store import ItemChange
+
+
+def apply_item_changes(model: ServingModel, items: ItemTable, index: VectorIndex,
+                       changes: list[ItemChange]) -> bool:
+    """Apply changes in log order; True when an item that existed changed or went (the
+    user-tower inputs of histories holding it may differ now)."""
+    existing = any(c.deleted or c.item_id in items.slot_of for c in changes)
+    start = 0
+    for end in range(1, len(changes) + 1):  # runs of upserts, or of deletes, in order
+        if end < len(changes) and changes[end].deleted == changes[start].deleted:
+            continue
+        run = changes[start:end]
+        if run[0].deleted:
+            index.remove(items.delete([c.item_id for c in run]))
+        else:
+            _upsert_run(model, items, index, run)
+        start = end
+    return existing
+
+
+def _upsert_run(model: ServingModel, items: ItemTable, index: VectorIndex,
+                run: list[ItemChange]) -> None:
+    run = list({c.item_id: c for c in run}.values())  # a later change of an item wins
+    # Logged rows hold every catalog column (written from a validated frame).
+    rows = pd.DataFrame([c.row for c in run], columns=list(ITEM_COLUMNS))
+    if all(c.model_version == model.version and c.vector is not None for c in run):
+        vectors = np.stack([c.vector for c in run])
+        history = np.stack([c.history for c in run])
+        text = np.stack([c.text for c in run])
+    else:  # logged under another model (a reload elsewhere, an older artifact)
+        rows = Catalog.from_frame(rows, "item log").items
+        rows = rows[~in_trained_catalog(rows, model.catalog.items)].reset_index(
+            drop=True)  # a newer artifact trained on that very row: keep its vectors
+        if rows.empty:
+            return
+        vectors, history = model.encode_items(rows)
+        text = model.encode_item_texts(rows)
+    slots = items.upsert(rows, vectors, history, text)
+    index.upsert(slots, items.vectors[slots])
+
+
+def in_trained_catalog(rows: pd.DataFrame, catalog: pd.DataFrame) -> np.ndarray:
+    """Which logged rows equal the model's own catalog row of the same item, field by field."""
+    merged = rows.merge(catalog, on="item_id", how="left", suffixes=("", "_trained"),
+                        indicator=True)
+    same = (merged["_merge"] == "both").to_numpy().copy()
+    for col in ITEM_COLUMNS:
+        if col != "item_id":
+            a, b = merged[col], merged[f"{col}_trained"]
+            same = same & ((a == b) | (a.isna() & b.isna())).fillna(False).to_numpy(bool)
+    return same
