@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
+import onnx
 import pytest
 import torch
 
@@ -56,11 +58,27 @@ def test_int8_stays_close_to_pytorch(reference, cache_dir: Path) -> None:
                                             quantize=True))
     assert enc.onnx_path.name.startswith("model.int8")
     assert "|int8-" in enc.identity
+    ops = Counter(n.op_type for n in onnx.load(str(enc.onnx_path),
+                                               load_external_data=False).graph.node)
+    # The default quantises the fused attention's QKV projection and all but the kept
+    # MatMuls: 5 QAttention (layer 0 kept), 18 - 3 (layer 0) - 2 (FFN out, layers 1-2) = 13.
+    assert ops["QAttention"] == 5 and ops["Attention"] == 1
+    assert ops["MatMul"] == 5 and ops["MatMulInteger"] + ops["DynamicQuantizeMatMul"] == 13
     cos = _cosines(enc.encode(TITLES), reference)
     real = np.array([bool(t) for t in TITLES])
     assert cos[real].min() >= 0.99
     # "" is [CLS][SEP] only; int8 noise weighs more there, so it is held to a looser bar.
     assert cos[~real].min() >= 0.95
+
+
+def test_quantisation_settings_change_the_cache_key(cache_dir: Path) -> None:
+    default = OnnxTextEncoder(OnnxEncoderConfig(encoder=ENCODER, cache_dir=cache_dir,
+                                                quantize=True))
+    per_tensor = OnnxTextEncoder(OnnxEncoderConfig(encoder=ENCODER, cache_dir=cache_dir,
+                                                   quantize=True, int8_per_channel=False))
+    assert per_tensor.onnx_path != default.onnx_path
+    assert per_tensor.identity != default.identity
+    assert per_tensor.onnx_path.parent == default.onnx_path.parent  # one fp32 export
 
 
 def test_decoder_style_model_exports_with_last_pooling(tmp_path: Path) -> None:
