@@ -40,7 +40,8 @@ def test_onnx_matches_pytorch_on_the_artifacts_settings(trained_artifact: Path, 
     q_ref = np.stack([torch_model.encode_query(q) for q in QUERIES])
     q_fast = np.stack([fast.encode_query(q) for q in QUERIES])
     assert fast.text_encoder == kind  # no silent fall-back to PyTorch
-    assert _cos(q_ref, q_fast).min() >= 0.99
+    # int8 is opt-in: its noise weighs more on tiny texts ("x"), so a looser bar there.
+    assert _cos(q_ref, q_fast).min() >= (0.99 if kind == "onnx" else 0.98)
     assert np.allclose(np.linalg.norm(q_fast, axis=1), 1, atol=1e-4)
     assert _cos(torch_model.encode_item_texts(NEW), fast.encode_item_texts(NEW)).min() >= 0.99
     ref_items, _ = torch_model.encode_items(NEW)

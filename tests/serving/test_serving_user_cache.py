@@ -88,15 +88,28 @@ def test_cache_off_and_generation_mismatch() -> None:
 
 def test_personal_answers_are_reused_only_for_the_same_request(model) -> None:
     engine = _engine(model)
+    encoded: list = []
+
+    def encode(answer) -> bytes:
+        encoded.append(answer)
+        return repr([r.item_id for r in answer.items]).encode()
+
+    def ask(user: str, k: int, filters: Filters | None = None) -> bytes:
+        return engine.recommend_encoded(user, k, filters or Filters(), encode)
+
     engine.ingest([Event("u", "i0", "view", 1)])
-    first = engine.recommend("u", 3)
-    assert engine.recommend("u", 3) is first  # nothing changed: the very same answer
-    assert engine.recommend("u", 4) is not first and len(engine.recommend("u", 4).items) == 4
-    lips = engine.recommend("u", 3, Filters(category="Beauty > Makeup > Lips", exclude=("i1",)))
-    assert all("Lips" in r.category and r.item_id != "i1" for r in lips.items)
-    engine.ingest([Event("u", first.items[0].item_id, "purchase", 2)])
-    assert first.items[0].item_id not in {r.item_id for r in engine.recommend("u", 3).items}
-    assert engine.recommend("nobody", 3) is not engine.recommend("nobody", 3)  # popular: fresh
+    first = ask("u", 3)
+    assert ask("u", 3) is first and len(encoded) == 1  # nothing changed: the same bytes
+    assert ask("u", 4) != first and len(encoded) == 2
+    lips = Filters(category="Beauty > Makeup > Lips", exclude=("i1",))
+    ask("u", 3, lips)
+    assert all("Lips" in r.category and r.item_id != "i1" for r in encoded[-1].items)
+    top = encoded[0].items[0].item_id
+    engine.ingest([Event("u", top, "purchase", 2)])
+    ask("u", 3)
+    assert len(encoded) == 4 and top not in {r.item_id for r in encoded[-1].items}
+    ask("nobody", 3), ask("nobody", 3)
+    assert len(encoded) == 6  # popular answers are made fresh every time
 
 
 def test_warm_up_caches_the_most_recent_users(model) -> None:

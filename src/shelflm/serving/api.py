@@ -6,6 +6,7 @@ text or load an artifact are plain `def`, so FastAPI runs them in its thread poo
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import time
@@ -69,12 +70,14 @@ def _loc(loc: tuple) -> str:
     return out or ".".join(map(str, loc))
 
 
+def _encode(a: Answer) -> bytes:
+    return json.dumps({"source": a.source, "model_version": a.model_version, "items": [
+        {"item_id": r.item_id, "score": round(r.score, 6), "title": r.title,
+         "category": r.category, "because": r.because} for r in a.items]}).encode()
+
+
 def _answer(a: Answer) -> Response:
-    if a.encoded is None:  # the engine hands out a cached answer again until it goes stale
-        a.encoded = json.dumps({"source": a.source, "model_version": a.model_version, "items": [
-            {"item_id": r.item_id, "score": round(r.score, 6), "title": r.title,
-             "category": r.category, "because": r.because} for r in a.items]}).encode()
-    return Response(a.encoded, 200, media_type="application/json")
+    return Response(_encode(a), 200, media_type="application/json")
 
 
 def create_app(engine: Engine, config: ApiConfig | None = None) -> FastAPI:
@@ -157,7 +160,8 @@ def create_app(engine: Engine, config: ApiConfig | None = None) -> FastAPI:
         if len(user_id) > 128:
             raise ApiError(422, "user_id", "user_id: at most 128 characters")
         k, f = parse_recommend_query(params, config.max_k)
-        return _answer(engine.recommend(user_id, k, Filters(**f)))
+        body = engine.recommend_encoded(user_id, k, Filters(**f), _encode)
+        return Response(body, 200, media_type="application/json")
 
     @app.post("/sessions/recommendations", dependencies=reads, tags=["recommend"])
     async def session_recommendations(body: SessionRequest) -> Response:
@@ -284,4 +288,10 @@ def app_from_env() -> FastAPI:
     config = ServingConfig.model_validate_json(os.environ.get(CONFIG_ENV, "{}"))
     engine = Engine.from_artifact(os.environ[ARTIFACT_ENV], config)
     engine.warm_up()  # before /health/ready answers, not on the first search
-    return create_app(engine, config.api)
+    app = create_app(engine, config.api)
+    # The model, tokenizer and library objects live as long as the worker: moved out of the
+    # collector's sight, a full collection stops walking ~0.5 M objects (~0.4 s measured on
+    # the Beauty artifact, a p99 spike each time).
+    gc.collect()
+    gc.freeze()
+    return app

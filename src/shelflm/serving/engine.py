@@ -60,13 +60,11 @@ class Recommendation:
 
 @dataclass
 class Answer:
-    """A ranked list and which source produced it. A personal answer is reused while the
-    user's history and the catalog are unchanged: treat it as read-only."""
+    """A ranked list and which source produced it."""
 
     source: str  # personal | session | popular | similar | search | search+user
     items: list[Recommendation] = field(default_factory=list)
     model_version: str = ""
-    encoded: bytes | None = field(default=None, repr=False, compare=False)  # the API's JSON
 
 
 @dataclass
@@ -196,16 +194,25 @@ class Engine:
         filters = filters or Filters()
         with self._lock:
             st = self._sync()
+            return self._personal(st, self._user(st, user_id), k, filters, "personal")
+
+    def recommend_encoded(self, user_id: str, k: int, filters: Filters,
+                          encode: Callable[[Answer], bytes]) -> bytes:
+        """recommend() rendered by `encode` (the API's JSON). A personal answer's bytes are
+        kept with the user's cached state until their history or the catalog changes: bytes,
+        not objects, so tens of thousands of cached answers give the garbage collector
+        nothing to walk."""
+        with self._lock:
+            st = self._sync()
             user = self._user(st, user_id)
-            # Same history, catalog and request: the same answer (popular ones change with
-            # every event anywhere, so only personal answers are kept).
             key = (self._catalog_generation, k, filters)
-            answer = user.answers.get(key)
-            if answer is None:
+            data = user.answers.get(key)
+            if data is None:
                 answer = self._personal(st, user, k, filters, "personal")
-                if answer.source == "personal":
-                    user.remember(key, answer)
-            return answer
+                data = encode(answer)
+                if answer.source == "personal":  # popular ones change with any event
+                    user.remember(key, data)
+            return data
 
     def _user(self, st: _State, user_id: str) -> UserState:
         """The user's inputs and vector: cached, or read from the store and computed once."""

@@ -21,9 +21,9 @@ class UserState:
     bought: set[str] = field(default_factory=set)  # items excluded by the rules
     vector: np.ndarray | None = None
     generation: int = 0  # the catalog generation it was computed under
-    answers: dict = field(default_factory=dict)  # (k, filters) -> Answer, a few kept
+    answers: dict = field(default_factory=dict)  # (generation, k, filters) -> encoded answer
 
-    def remember(self, key: object, answer: object, keep: int = 2) -> None:
+    def remember(self, key: object, answer: bytes, keep: int = 2) -> None:
         """Keep an answer for this exact request; the oldest goes past `keep`."""
         if len(self.answers) >= keep:
             self.answers.pop(next(iter(self.answers)))
