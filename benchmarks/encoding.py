@@ -6,6 +6,12 @@ PyTorch fp32 over all titles, and single-title latency p50/p99. Prints a Markdow
 and writes a JSON result file.
 
     .venv/bin/python benchmarks/encoding.py --runs 3 --threads 2 --out runs/encoding.json
+
+The default runs every path; to skip the slow unsorted one:
+
+    --paths "pytorch fp32 (length-sorted)" "pytorch fp32 (length-sorted, batch small)" \
+            "onnx fp32 (length-sorted)" "onnx int8 (length-sorted)" \
+            "onnx int8 (length-sorted, batch small)"
 """
 
 from __future__ import annotations
