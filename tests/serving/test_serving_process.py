@@ -167,3 +167,46 @@ def test_two_workers_share_new_items_deletes_and_events(artifact: Path, tmp_path
         assert len(pids) == 2  # both workers answered, and both knew everything
     finally:
         server.stop()
+
+
+def test_a_reload_reaches_every_worker_without_a_failed_request(make_artifact,
+                                                                 tmp_path: Path) -> None:
+    first, second = make_artifact("a"), make_artifact("b", seed=1)
+    server = Server(first, "--workers", "2", "--events-db", str(tmp_path / "events.sqlite"))
+    failures: list[str] = []
+    stop = threading.Event()
+
+    def shopper(n: int) -> None:
+        for _ in range(2000):  # bounded; a fresh connection each time reaches both workers
+            if stop.is_set():
+                return
+            try:
+                r = httpx.get(f"{server.url}/users/s{n}/recommendations", params={"k": 5})
+                if r.status_code != 200 or not r.json()["items"]:
+                    failures.append(f"{r.status_code} {r.text[:200]}")
+            except httpx.HTTPError as exc:
+                failures.append(repr(exc))
+
+    threads = [threading.Thread(target=shopper, args=(n,)) for n in range(2)]
+    try:
+        for t in threads:
+            t.start()
+        r = httpx.post(server.url + "/admin/reload", headers=KEY, timeout=30,
+                       json={"artifact_dir": str(second)})
+        assert r.status_code == 200, r.text
+        version = r.json()["model_version"]
+        seen: dict[int, str] = {}
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            info = httpx.get(server.url + "/model").json()
+            seen[info["worker_pid"]] = info["version"]
+            if len(seen) == 2 and set(seen.values()) == {version}:
+                break
+            time.sleep(0.05)
+        assert len(seen) == 2 and set(seen.values()) == {version}, seen
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(60)
+        server.stop()
+    assert failures == []

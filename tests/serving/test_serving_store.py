@@ -107,3 +107,12 @@ def test_recent_users_most_recently_active_first(store: EventStore) -> None:
     store.append([Event("u", "c", "view", 4)])
     assert store.recent_users(10) == ["u", "w", "v"]
     assert store.recent_users(2) == ["u", "w"]
+
+
+def test_reloads_are_numbered_and_the_newest_wins(store: EventStore) -> None:
+    assert store.latest_reload() == (0, "")
+    store.changed()
+    assert store.log_reload("/models/a") == 1
+    assert store.changed()  # a reload is a change every worker's check sees
+    assert store.log_reload("/models/b") == 2
+    assert store.latest_reload() == (2, "/models/b")

@@ -3,6 +3,7 @@ through one are seen by the other before its next answer, and survive a restart.
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -13,6 +14,7 @@ from shelflm.serving.hashing_model import HashingModel
 from shelflm.serving.store import Event
 from shelflm.serving.store.sqlite_store import SqliteEventStore
 
+LOADER = "shelflm.serving.hashing_model:load_hashing_artifact"
 LIPSTICK = {"item_id": "n1", "title": "red matte lipstick", "category": "Beauty > Makeup > Lips",
             "price": 7.5}
 
@@ -101,3 +103,47 @@ def test_a_new_artifact_keeps_its_vectors_for_rows_it_was_trained_on(model: Hash
     assert (new._state.items.vectors[slot] == trained.item_vectors[3]).all()  # not re-encoded
     assert new._state.items.slot("n1") >= 0  # the new item is re-encoded by the new model
     new.close()
+
+
+def _until(condition, seconds: float = 30.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.02)
+
+
+def test_a_reload_through_one_worker_reaches_the_other(make_artifact, tmp_path: Path) -> None:
+    first, second = make_artifact("a"), make_artifact("b", seed=3)
+    db = tmp_path / "events.sqlite"
+    cfg = ServingConfig(store=StoreConfig(path=db), model_loader=LOADER)
+    a, b = Engine.from_artifact(first, cfg), Engine.from_artifact(first, cfg)
+    b.ingest([Event("u", "i0", "view", 1)])
+    old = b.recommend("u", 3)
+    assert old.source == "personal"
+    version = a.reload(second)
+    assert version != old.model_version and a.reload_generation == 1
+    answers = []  # b keeps answering from its old model while it loads the new one aside
+    _until(lambda: answers.append(b.recommend("u", 3)) or b.model_version == version)
+    assert all(x.source == "personal" and x.items for x in answers)
+    assert b.recommend("u", 3).model_version == version  # cached answers went with the swap
+    info = b.info()
+    assert info["artifact_dir"] == str(second.resolve()) and info["reload_generation"] == 1
+    a.ingest([Event("u", "i15", "purchase", 2)])  # the new state keeps following the store
+    assert "i15" not in {r.item_id for r in b.recommend("u", 20).items}
+    a.close(), b.close()
+    c = Engine.from_artifact(first, cfg)  # a restart serves the artifact it is given
+    assert c.model_version == old.model_version and c.reload_generation == 1
+    c.close()
+
+
+def test_a_reload_that_fails_in_a_follower_keeps_it_serving(make_artifact,
+                                                           tmp_path: Path) -> None:
+    first = make_artifact("a")
+    db = tmp_path / "events.sqlite"
+    cfg = ServingConfig(store=StoreConfig(path=db), model_loader=LOADER)
+    a, b = Engine.from_artifact(first, cfg), Engine.from_artifact(first, cfg)
+    a.store.log_reload(str(tmp_path / "gone"))  # as if the directory vanished after a reload
+    b.recommend("u", 3)  # its change check starts the load, which fails
+    _until(lambda: b.reload_generation == 1)
+    assert b.info()["artifact_dir"] == str(first) and b.similar("i0", 2).items
+    a.close(), b.close()

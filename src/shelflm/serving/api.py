@@ -219,7 +219,7 @@ def create_app(engine: Engine, config: ApiConfig | None = None) -> FastAPI:
 
     @app.post("/admin/reload", dependencies=[write], tags=["admin"])
     def reload(body: ReloadRequest) -> Response:
-        """Swap in another artifact directory without dropping a request."""
+        """Swap in another artifact directory in every worker without dropping a request."""
         directory = Path(body.artifact_dir)
         if not directory.is_dir():
             raise ApiError(422, "artifact_dir", f"artifact_dir: {directory} is not a directory")
@@ -227,7 +227,8 @@ def create_app(engine: Engine, config: ApiConfig | None = None) -> FastAPI:
             version = engine.reload(directory)
         except (OSError, ValueError, KeyError) as exc:
             raise ApiError(422, "artifact_dir", f"artifact_dir: cannot load: {exc}") from exc
-        return _json({"model_version": version})
+        # Every other worker follows on its next change check (the store records it).
+        return _json({"model_version": version, "reload_generation": engine.reload_generation})
 
     hot_route = next(r for r in app.routes if getattr(r, "path", "") == HOT_PATH)
     app.add_middleware(lambda inner: _hot_path(inner, recommend_response, hot_route, config))

@@ -3,12 +3,11 @@ reacting to every event and catalog change at once. Knows nothing about HTTP."""
 
 from __future__ import annotations
 
-import importlib
+import logging
 import os
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -17,15 +16,15 @@ import pandas as pd
 from shelflm.data.schema import EVENT_TYPES, Catalog
 from shelflm.models.serving_model import ServingModel
 from shelflm.serving.config import ServingConfig
-from shelflm.serving.index import VectorIndex, make_index
 from shelflm.serving.item_log import apply_item_changes
-from shelflm.serving.items import ItemTable
+from shelflm.serving.ranking import Answer, Filters, explain, filter_mask, popular, rank, top, unit
+from shelflm.serving.state import ServingState, build_state, load_model
 from shelflm.serving.store import Event, EventStore, ItemChange, make_store
 from shelflm.serving.user_cache import UserCache, UserState
 
+__all__ = ["Answer", "Engine", "Filters", "UnknownIdError", "load_model"]
 _EVENT_INDEX = {e: i for i, e in enumerate(EVENT_TYPES)}
-_VERBS = {"view": "viewed", "click": "clicked", "add_to_cart": "added to your cart",
-          "purchase": "bought", "rating": "rated"}
+_log = logging.getLogger(__name__)
 
 
 class UnknownIdError(ValueError):
@@ -36,69 +35,12 @@ class UnknownIdError(ValueError):
         super().__init__(f"{field_name}: unknown item id {item_id!r}")
 
 
-@dataclass(frozen=True)
-class Filters:
-    """Per-request business rules on top of the configured ones."""
-
-    category: str | None = None  # category path prefix, e.g. "Beauty > Makeup"
-    min_price: float | None = None
-    max_price: float | None = None
-    exclude: tuple[str, ...] = ()
-    in_stock_only: bool = True
-
-
-@dataclass
-class Recommendation:
-    """One answered item; `because` explains it from the user's recent events."""
-
-    item_id: str
-    score: float
-    title: str
-    category: str
-    because: dict | None = None
-
-
-@dataclass
-class Answer:
-    """A ranked list and which source produced it."""
-
-    source: str  # personal | session | popular | similar | search | search+user
-    items: list[Recommendation] = field(default_factory=list)
-    model_version: str = ""
-
-
-@dataclass
-class _State:
-    """Everything a request reads; a reload swaps one _State for another in one assignment."""
-
-    model: ServingModel
-    items: ItemTable
-    index: VectorIndex
-    artifact_dir: Path | None
-    event_mark: int = 0  # last store event applied (popularity, user-cache invalidation)
-    item_mark: int = 0  # last catalog change applied from the store's item log
-    _base: np.ndarray | None = None  # alive & in stock, rebuilt after a catalog change
-
-    def base_mask(self) -> np.ndarray:
-        """Live, in-stock slots (shared: copy before changing it)."""
-        if self._base is None:
-            self._base = self.items.alive & self.items.in_stock
-        return self._base
-
-
-def load_model(spec: str, directory: Path) -> ServingModel:
-    """Import 'module:function' and call it on the artifact directory."""
-    module, _, name = spec.partition(":")
-    loader: Callable[[Path], ServingModel] = getattr(importlib.import_module(module), name)
-    return loader(directory)
-
-
 class Engine:
     """Thread-safe: every request holds one lock (the GIL serialises the work anyway).
 
     The store is the source of truth shared by every worker process: before answering,
     a request applies what was written since it last looked (one PRAGMA when nothing was),
-    so events and catalog changes made through any worker count at once.
+    so events, catalog changes and reloads made through any worker count at once.
     """
 
     def __init__(self, model: ServingModel, store: EventStore, config: ServingConfig | None = None,
@@ -110,7 +52,10 @@ class Engine:
         # Bumped when an existing item changes or goes (users' cached vectors go stale) and
         # on every catalog change (cached answers go stale); a new item leaves vectors valid.
         self._generation = self._catalog_generation = 0
-        self._state = self._build(model, artifact_dir)
+        # Reloads recorded before this start are history: a (re)started server serves the
+        # artifact it was given. `_loading` is the newest reload a background load is for.
+        self._reload_mark = self._loading = store.latest_reload()[0]
+        self._state = build_state(model, store, self.config, artifact_dir)
 
     @classmethod
     def from_artifact(cls, directory: str | Path, config: ServingConfig | None = None) -> Engine:
@@ -119,35 +64,15 @@ class Engine:
         model = load_model(config.model_loader, Path(directory))
         return cls(model, make_store(config.store), config, Path(directory))
 
-    def _build(self, model: ServingModel, artifact_dir: Path | None) -> _State:
-        cfg = self.config
-        # Optional runtime switches of a ServingModel (load_artifact's has both).
-        if hasattr(model, "use_text_encoder"):
-            model.use_text_encoder(cfg.text_encoder, cfg.onnx_cache_dir, cfg.encoder_threads)
-        if hasattr(model, "use_user_tower"):
-            model.use_user_tower(cfg.user_tower, cfg.onnx_cache_dir, cfg.encoder_threads)
-        text = model.text_vectors
-        items = ItemTable(model.dim, model.history_vectors.shape[1], text.shape[1])
-        slots = items.upsert(model.catalog.items, model.item_vectors, model.history_vectors, text)
-        index = make_index(self.config.index, model.dim, len(slots))
-        index.upsert(slots, items.vectors[slots])
-        mark, counts = self.store.popularity_snapshot()
-        for item, n in counts.items():
-            if item in items.slot_of:
-                items.popularity[items.slot_of[item]] = n
-        state = _State(model, items, index, artifact_dir, event_mark=mark)
-        self._apply_items(state, self.store.item_changes_since(0))  # items added while serving
-        return state
-
     # -- keeping up with the store -----------------------------------------------------
-    def _sync(self) -> _State:
+    def _sync(self) -> ServingState:
         """Under the lock: the current state, with whatever was stored since last time."""
         st = self._state
         if self.store.changed():
             self._catch_up(st)
         return st
 
-    def _catch_up(self, st: _State) -> None:
+    def _catch_up(self, st: ServingState) -> None:
         st.event_mark, pairs = self.store.events_since(st.event_mark)
         if pairs:
             self._users.invalidate({user for user, _ in pairs})
@@ -159,8 +84,13 @@ class Engine:
         changes = self.store.item_changes_since(st.item_mark)
         if changes:
             self._apply_items(st, changes)
+        generation, directory = self.store.latest_reload()
+        if generation > max(self._reload_mark, self._loading):  # another worker reloaded
+            self._loading = generation
+            threading.Thread(target=self._follow_reload, args=(generation, Path(directory)),
+                             name=f"reload-{generation}", daemon=True).start()
 
-    def _apply_items(self, st: _State, changes: list[ItemChange]) -> None:
+    def _apply_items(self, st: ServingState, changes: list[ItemChange]) -> None:
         if not changes:
             return
         if apply_item_changes(st.model, st.items, st.index, changes):
@@ -187,7 +117,8 @@ class Engine:
                     "index": type(st.index).__name__, "index_size": len(st.index),
                     "text_encoder": getattr(st.model, "text_encoder", "n/a"),
                     "user_tower": getattr(st.model, "user_tower", "n/a"),
-                    "user_cache": self._users.stats(), "worker_pid": os.getpid()}
+                    "user_cache": self._users.stats(), "worker_pid": os.getpid(),
+                    "reload_generation": self._reload_mark}
 
     def recommend(self, user_id: str, k: int = 10, filters: Filters | None = None) -> Answer:
         """Top-k for a user from their events as stored right now; popular items otherwise."""
@@ -214,7 +145,7 @@ class Engine:
                     user.remember(key, data)
             return data
 
-    def _user(self, st: _State, user_id: str) -> UserState:
+    def _user(self, st: ServingState, user_id: str) -> UserState:
         """The user's inputs and vector: cached, or read from the store and computed once."""
         cached = self._users.get(user_id, self._generation)
         if cached is not None:
@@ -226,7 +157,7 @@ class Engine:
         self._users.put(user_id, state)
         return state
 
-    def _user_state(self, st: _State, history: list[Event], bought: set[str]) -> UserState:
+    def _user_state(self, st: ServingState, history: list[Event], bought: set[str]) -> UserState:
         slots = np.array([st.items.slot(e.item_id) for e in history], np.int64)
         known = slots >= 0
         events = np.array([_EVENT_INDEX[e.event] for e in history], np.int64)[known]
@@ -249,13 +180,13 @@ class Engine:
             user = self._user_state(st, history, bought)
             return self._personal(st, user, k, filters or Filters(), "session")
 
-    def _personal(self, st: _State, user: UserState, k: int, filters: Filters,
+    def _personal(self, st: ServingState, user: UserState, k: int, filters: Filters,
                   source: str) -> Answer:
         if user.vector is None:
-            return self._popular(st, k, filters)
+            return popular(st.items, self._mask(st, filters, set()), k, st.model.version)
         mask = self._mask(st, filters, user.bought)
         answer = self._retrieve(st, user.vector, k, mask, source)
-        self._explain(st, answer, user.slots, user.events)
+        explain(st.items, answer, user.slots, user.events)
         return answer
 
     def similar(self, item_id: str, k: int = 10, filters: Filters | None = None) -> Answer:
@@ -288,78 +219,29 @@ class Engine:
             rules = self.config.rules
             wanted = k * rules.oversample if (rules.diversity_cap or personal) else k
             # Exact scan: one (n, d_text) product is cheap next to encoding the query.
-            keys, scores = _top(st.items.text @ _unit(q), mask, wanted)
+            keys, scores = top(st.items.text @ unit(q), mask, wanted)
             if not personal:
                 return self._rank(st, keys, scores, k, "search")
             # Cosine, so the user's score sits on the query's scale whatever the vector norms.
-            taste = st.items.vectors[keys] @ _unit(user.vector) / st.items.norms[keys]
+            taste = st.items.vectors[keys] @ unit(user.vector) / st.items.norms[keys]
             w = rules.query_weight
             blended = w * scores + (1 - w) * taste
             order = np.argsort(-blended, kind="stable")
             return self._rank(st, keys[order], blended[order], k, "search+user")
 
-    def _mask(self, st: _State, filters: Filters, bought: set[str]) -> np.ndarray:
-        items = st.items
-        mask = st.base_mask().copy() if filters.in_stock_only else items.alive.copy()
-        if filters.category:
-            mask &= items.category_mask(filters.category)
-        if filters.min_price is not None:
-            mask &= items.price >= filters.min_price  # unknown (NaN) prices fail both tests
-        if filters.max_price is not None:
-            mask &= items.price <= filters.max_price
-        for item in (*filters.exclude, *bought):
-            s = items.slot_of.get(item)
-            if s is not None:
-                mask[s] = False
-        return mask
+    def _mask(self, st: ServingState, filters: Filters, bought: set[str]) -> np.ndarray:
+        return filter_mask(st.items, st.base_mask(), filters, bought)
 
-    def _retrieve(self, st: _State, vector: np.ndarray, k: int, mask: np.ndarray,
+    def _retrieve(self, st: ServingState, vector: np.ndarray, k: int, mask: np.ndarray,
                   source: str) -> Answer:
         wanted = k * self.config.rules.oversample if self.config.rules.diversity_cap else k
         keys, scores = st.index.search(vector, wanted, mask)
         return self._rank(st, keys, scores, k, source)
 
-    def _rank(self, st: _State, keys: np.ndarray, scores: np.ndarray, k: int,
+    def _rank(self, st: ServingState, keys: np.ndarray, scores: np.ndarray, k: int,
               source: str) -> Answer:
-        """The first k of ranked candidates, at most `diversity_cap` per leaf category."""
-        cap = self.config.rules.diversity_cap
-        out, per_leaf = [], {}
-        for key, score in zip(keys.tolist(), scores.tolist(), strict=True):
-            leaf = st.items.leaf[key]
-            if cap and leaf:
-                if per_leaf.get(leaf, 0) >= cap:
-                    continue
-                per_leaf[leaf] = per_leaf.get(leaf, 0) + 1
-            out.append(Recommendation(st.items.ids[key], score, st.items.titles[key],
-                                      st.items.categories[key]))
-            if len(out) == k:
-                break
-        return Answer(source, out, st.model.version)
-
-    def _popular(self, st: _State, k: int, filters: Filters) -> Answer:
-        mask = self._mask(st, filters, set())
-        allowed = np.flatnonzero(mask)
-        pop = st.items.popularity[allowed]
-        top = allowed[np.lexsort((allowed, -pop))[:k]]  # most events first, stable ties
-        items = [Recommendation(st.items.ids[s], float(st.items.popularity[s]),
-                                st.items.titles[s], st.items.categories[s]) for s in top]
-        return Answer("popular", items, st.model.version)
-
-    def _explain(self, st: _State, answer: Answer, slots: np.ndarray,
-                 events: np.ndarray) -> None:
-        """Attach to each item the recent event whose item is most similar to it."""
-        if not answer.items:
-            return
-        recs = [st.items.slot_of[r.item_id] for r in answer.items]
-        # Cosine, not inner product: a long history vector must not win every explanation.
-        sims = st.items.vectors[recs] @ st.items.vectors[slots].T
-        norms = st.items.norms
-        best = (sims / norms[slots][None, :]).argmax(axis=1)
-        for rec, j in zip(answer.items, best.tolist(), strict=True):
-            slot, event = int(slots[j]), EVENT_TYPES[events[j]]
-            item, title = st.items.ids[slot], st.items.titles[slot]
-            rec.because = {"item_id": item, "event": event, "title": title,
-                           "text": f"because you {_VERBS[event]} {title or item}"}
+        return rank(st.items, keys, scores, k, self.config.rules.diversity_cap, source,
+                    st.model.version)
 
     # -- writing ----------------------------------------------------------------------
     def ingest(self, events: Sequence[Event]) -> int:
@@ -403,18 +285,46 @@ class Engine:
         return len(live)
 
     def reload(self, directory: str | Path) -> str:
-        """Load another artifact and swap it in atomically; requests never see half of it."""
-        directory = Path(directory)
+        """Load another artifact and swap it in atomically; requests never see half of it.
+        The reload is recorded in the store, so every other worker follows it."""
+        directory = Path(directory).resolve()
         started = time.perf_counter()
-        state = self._build(load_model(self.config.model_loader, directory), directory)
-        with self._lock:
-            self._state = state
-            self._catch_up(state)  # what was stored while it loaded
-            self._generation += 1
-            self._catalog_generation += 1
-            self._users.clear()
+        state = build_state(load_model(self.config.model_loader, directory), self.store,
+                            self.config, directory)
+        with self._lock:  # recorded only once it loaded: a broken directory reaches no one
+            self._swap(state, self.store.log_reload(str(directory)))
         self.last_reload_seconds = time.perf_counter() - started
         return state.model.version
+
+    def _follow_reload(self, generation: int, directory: Path) -> None:
+        """Background thread: load a reload another worker recorded, then swap it in; the old
+        state answers meanwhile, so no request waits for the load or fails."""
+        try:
+            state = build_state(load_model(self.config.model_loader, directory), self.store,
+                                self.config, directory)
+        except Exception:  # the worker that recorded it loaded it: keep serving, say why
+            _log.exception("reload %d of %s failed in worker %d", generation, directory,
+                           os.getpid())
+            with self._lock:
+                self._reload_mark = max(self._reload_mark, generation)
+            return
+        with self._lock:
+            if generation > self._reload_mark:  # not overtaken by a newer reload
+                self._swap(state, generation)
+
+    def _swap(self, state: ServingState, generation: int) -> None:
+        """Under the lock: serve `state` from now on; every cached user and answer goes."""
+        self._reload_mark = max(self._reload_mark, generation)
+        self._state = state
+        self._catch_up(state)  # what was stored while it loaded
+        self._generation += 1
+        self._catalog_generation += 1
+        self._users.clear()
+
+    @property
+    def reload_generation(self) -> int:
+        """The store's number of the last reload this worker serves (0: its start artifact)."""
+        return self._reload_mark
 
     def warm_up(self) -> int:
         """Load the text encoder now (ONNX export or session) so no shopper waits for it, and
@@ -432,16 +342,3 @@ class Engine:
         """Close the event store."""
         self.store.close()
 
-
-def _top(scores: np.ndarray, mask: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """Keys and scores of the k best allowed entries, best first (ties by key)."""
-    allowed = np.flatnonzero(mask)
-    if len(allowed) > k:
-        allowed = allowed[np.argpartition(-scores[allowed], k - 1)[:k]]
-    order = np.lexsort((allowed, -scores[allowed]))
-    return allowed[order], scores[allowed[order]].astype(np.float32)
-
-
-def _unit(v: np.ndarray) -> np.ndarray:
-    n = float(np.linalg.norm(v))
-    return (v / n if n > 0 else v).astype(np.float32)

@@ -91,6 +91,13 @@ class EventStore(Protocol):
     def item_changes_since(self, version: int) -> list[ItemChange]:
         """Catalog changes logged after `version`, oldest first (with their versions)."""
 
+    def log_reload(self, artifact_dir: str) -> int:
+        """Record durably that the workers should serve `artifact_dir`; returns the reload's
+        generation (increasing from 1)."""
+
+    def latest_reload(self) -> tuple[int, str]:
+        """(generation, artifact dir) of the newest recorded reload; (0, "") when none."""
+
     def close(self) -> None:
         """Release files and connections."""
 

@@ -20,6 +20,7 @@ class MemoryEventStore:
         self._recent: dict[str, list[Event]] = {}
         self._by_user: dict[str, list[Event]] = defaultdict(list)
         self._items: list[ItemChange] = []
+        self._reloads: list[str] = []
         self._seen_writes = self._writes = 0
 
     def append(self, events: Sequence[Event]) -> None:
@@ -89,6 +90,18 @@ class MemoryEventStore:
         """Catalog changes after `version` (versions count from 1)."""
         with self._lock:
             return self._items[version:]
+
+    def log_reload(self, artifact_dir: str) -> int:
+        """Record a reload (one process: only its own engine ever reads it)."""
+        with self._lock:
+            self._reloads.append(artifact_dir)
+            self._writes += 1
+            return len(self._reloads)
+
+    def latest_reload(self) -> tuple[int, str]:
+        """(generation, artifact dir) of the newest reload; (0, "") when none."""
+        with self._lock:
+            return (len(self._reloads), self._reloads[-1]) if self._reloads else (0, "")
 
     def close(self) -> None:
         """Nothing to release."""

@@ -1,6 +1,7 @@
 """SQLite event store: WAL journal and synchronous commits, so an acknowledged event survives
 a crash; every event in `events`, each user's compressed recent sequence in `recent`, and the
-catalog changes made while serving in `item_log` (every worker process replays them)."""
+catalog changes made while serving in `item_log` (every worker process replays them) and
+the artifact reloads in `reloads` (every worker follows the newest)."""
 
 from __future__ import annotations
 
@@ -24,6 +25,8 @@ CREATE TABLE IF NOT EXISTS recent (user_id TEXT PRIMARY KEY, seq TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS item_log (
     version INTEGER PRIMARY KEY AUTOINCREMENT, item_id TEXT NOT NULL, deleted INTEGER NOT NULL,
     row TEXT NOT NULL, model_version TEXT NOT NULL, vector BLOB, history BLOB, text BLOB);
+CREATE TABLE IF NOT EXISTS reloads (
+    generation INTEGER PRIMARY KEY AUTOINCREMENT, artifact_dir TEXT NOT NULL);
 """
 
 
@@ -191,6 +194,19 @@ class SqliteEventStore:
         return [ItemChange(item, bool(deleted), json.loads(row), model, _array(vec),
                            _array(hist), _array(text), int(v))
                 for v, item, deleted, row, model, vec, hist, text in rows]
+
+    def log_reload(self, artifact_dir: str) -> int:
+        """Record a reload in its own transaction; durable when this returns."""
+        with self._lock:
+            cur = self._writer.execute("INSERT INTO reloads (artifact_dir) VALUES (?)",
+                                       (artifact_dir,))
+            return int(cur.lastrowid)
+
+    def latest_reload(self) -> tuple[int, str]:
+        """(generation, artifact dir) of the newest reload; (0, "") when none."""
+        row = self._reader().execute("SELECT generation, artifact_dir FROM reloads "
+                                     "ORDER BY generation DESC LIMIT 1").fetchone()
+        return (int(row[0]), row[1]) if row else (0, "")
 
     def close(self) -> None:
         """Close every connection this store opened."""

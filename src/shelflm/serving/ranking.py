@@ -1,0 +1,120 @@
+"""Answer assembly over an ItemTable: the per-request business rules (filters, diversity cap),
+the popularity fallback and the "because you viewed X" explanations. No state of its own."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from shelflm.data.schema import EVENT_TYPES
+from shelflm.serving.items import ItemTable
+
+_VERBS = {"view": "viewed", "click": "clicked", "add_to_cart": "added to your cart",
+          "purchase": "bought", "rating": "rated"}
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Per-request business rules on top of the configured ones."""
+
+    category: str | None = None  # category path prefix, e.g. "Beauty > Makeup"
+    min_price: float | None = None
+    max_price: float | None = None
+    exclude: tuple[str, ...] = ()
+    in_stock_only: bool = True
+
+
+@dataclass
+class Recommendation:
+    """One answered item; `because` explains it from the user's recent events."""
+
+    item_id: str
+    score: float
+    title: str
+    category: str
+    because: dict | None = None
+
+
+@dataclass
+class Answer:
+    """A ranked list and which source produced it."""
+
+    source: str  # personal | session | popular | similar | search | search+user
+    items: list[Recommendation] = field(default_factory=list)
+    model_version: str = ""
+
+
+def filter_mask(items: ItemTable, base: np.ndarray, filters: Filters,
+                bought: set[str]) -> np.ndarray:
+    """Allowed slots: `base` (live and in stock, shared, so copied) or every live slot, then
+    the request's category, price and exclude rules and the user's excluded (bought) items."""
+    mask = base.copy() if filters.in_stock_only else items.alive.copy()
+    if filters.category:
+        mask &= items.category_mask(filters.category)
+    if filters.min_price is not None:
+        mask &= items.price >= filters.min_price  # unknown (NaN) prices fail both tests
+    if filters.max_price is not None:
+        mask &= items.price <= filters.max_price
+    for item in (*filters.exclude, *bought):
+        s = items.slot_of.get(item)
+        if s is not None:
+            mask[s] = False
+    return mask
+
+
+def rank(items: ItemTable, keys: np.ndarray, scores: np.ndarray, k: int, cap: int,
+         source: str, version: str) -> Answer:
+    """The first k of ranked candidates, at most `cap` per leaf category (0: no cap)."""
+    out, per_leaf = [], {}
+    for key, score in zip(keys.tolist(), scores.tolist(), strict=True):
+        leaf = items.leaf[key]
+        if cap and leaf:
+            if per_leaf.get(leaf, 0) >= cap:
+                continue
+            per_leaf[leaf] = per_leaf.get(leaf, 0) + 1
+        out.append(Recommendation(items.ids[key], score, items.titles[key],
+                                  items.categories[key]))
+        if len(out) == k:
+            break
+    return Answer(source, out, version)
+
+
+def popular(items: ItemTable, mask: np.ndarray, k: int, version: str) -> Answer:
+    """The fallback: the k allowed items with the most events (stable ties by slot)."""
+    allowed = np.flatnonzero(mask)
+    pop = items.popularity[allowed]
+    best = allowed[np.lexsort((allowed, -pop))[:k]]
+    return Answer("popular", [Recommendation(items.ids[s], float(items.popularity[s]),
+                                             items.titles[s], items.categories[s])
+                              for s in best], version)
+
+
+def explain(items: ItemTable, answer: Answer, slots: np.ndarray, events: np.ndarray) -> None:
+    """Attach to each item the recent event whose item is most similar to it."""
+    if not answer.items:
+        return
+    recs = [items.slot_of[r.item_id] for r in answer.items]
+    # Cosine, not inner product: a long history vector must not win every explanation.
+    sims = items.vectors[recs] @ items.vectors[slots].T
+    best = (sims / items.norms[slots][None, :]).argmax(axis=1)
+    for rec, j in zip(answer.items, best.tolist(), strict=True):
+        slot, event = int(slots[j]), EVENT_TYPES[events[j]]
+        item, title = items.ids[slot], items.titles[slot]
+        rec.because = {"item_id": item, "event": event, "title": title,
+                       "text": f"because you {_VERBS[event]} {title or item}"}
+
+
+def top(scores: np.ndarray, mask: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Keys and scores of the k best allowed entries, best first (ties by key)."""
+    allowed = np.flatnonzero(mask)
+    if len(allowed) > k:
+        allowed = allowed[np.argpartition(-scores[allowed], k - 1)[:k]]
+    order = np.lexsort((allowed, -scores[allowed]))
+    return allowed[order], scores[allowed[order]].astype(np.float32)
+
+
+def unit(v: np.ndarray) -> np.ndarray:
+    """`v` scaled to length 1 (a zero vector stays zero), float32."""
+    n = float(np.linalg.norm(v))
+    return (v / n if n > 0 else v).astype(np.float32)

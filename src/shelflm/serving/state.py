@@ -1,0 +1,72 @@
+"""What a request reads, built in one piece from a model and the shared store: the model, the
+ItemTable, the vector index and the marks of what was applied. A reload builds a new one
+aside and the engine swaps it in with one assignment."""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from shelflm.models.serving_model import ServingModel
+from shelflm.serving.config import ServingConfig
+from shelflm.serving.index import VectorIndex, make_index
+from shelflm.serving.item_log import apply_item_changes
+from shelflm.serving.items import ItemTable
+from shelflm.serving.store import EventStore
+
+
+@dataclass
+class ServingState:
+    """Everything a request reads; never half replaced."""
+
+    model: ServingModel
+    items: ItemTable
+    index: VectorIndex
+    artifact_dir: Path | None
+    event_mark: int = 0  # last store event applied (popularity, user-cache invalidation)
+    item_mark: int = 0  # last catalog change applied from the store's item log
+    _base: np.ndarray | None = None  # alive & in stock, rebuilt after a catalog change
+
+    def base_mask(self) -> np.ndarray:
+        """Live, in-stock slots (shared: copy before changing it)."""
+        if self._base is None:
+            self._base = self.items.alive & self.items.in_stock
+        return self._base
+
+
+def load_model(spec: str, directory: Path) -> ServingModel:
+    """Import 'module:function' and call it on the artifact directory."""
+    module, _, name = spec.partition(":")
+    loader: Callable[[Path], ServingModel] = getattr(importlib.import_module(module), name)
+    return loader(directory)
+
+
+def build_state(model: ServingModel, store: EventStore, config: ServingConfig,
+                artifact_dir: Path | None) -> ServingState:
+    """Index the model's items, count popularity from the stored events and replay the item
+    log (items added or deleted while serving, by any worker)."""
+    # Optional runtime switches of a ServingModel (load_artifact's has both).
+    if hasattr(model, "use_text_encoder"):
+        model.use_text_encoder(config.text_encoder, config.onnx_cache_dir,
+                               config.encoder_threads)
+    if hasattr(model, "use_user_tower"):
+        model.use_user_tower(config.user_tower, config.onnx_cache_dir, config.encoder_threads)
+    text = model.text_vectors
+    items = ItemTable(model.dim, model.history_vectors.shape[1], text.shape[1])
+    slots = items.upsert(model.catalog.items, model.item_vectors, model.history_vectors, text)
+    index = make_index(config.index, model.dim, len(slots))
+    index.upsert(slots, items.vectors[slots])
+    mark, counts = store.popularity_snapshot()
+    for item, n in counts.items():
+        if item in items.slot_of:
+            items.popularity[items.slot_of[item]] = n
+    state = ServingState(model, items, index, artifact_dir, event_mark=mark)
+    changes = store.item_changes_since(0)
+    if changes:
+        apply_item_changes(model, items, index, changes)
+        state.item_mark = changes[-1].version
+    return state
