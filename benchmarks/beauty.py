@@ -91,6 +91,9 @@ def parse() -> argparse.Namespace:
     p.add_argument("--lm-lr", type=float, default=None, help="learning rate of the tuner")
     p.add_argument("--text-only-weight", type=float, default=0.0,
                    help="weight of the text-only (cold-item) auxiliary loss")
+    p.add_argument("--cold-neighbours", type=int, default=0,
+                   help="with --cold: also score cold items with their k text neighbours' "
+                        "mean ID embedding (ItemTowerConfig.cold_id_neighbours)")
     p.add_argument("--device", default="cpu", help="torch device (cuda where one exists)")
     p.add_argument("--cold", type=float, default=0.0, help="share of items held out as cold")
     p.add_argument("--threads", type=int, default=1)
@@ -159,6 +162,13 @@ def main() -> None:
     if args.cold:
         for subset in ("cold", "warm"):
             result[f"test_{subset}"] = evaluate_ranking(rec, split.test, subset=subset)
+    if args.cold and args.cold_neighbours:
+        rec.model.item_tower.config.cold_id_neighbours = args.cold_neighbours
+        rec.refresh()
+        result["test_borrowed_ids"] = evaluate_ranking(rec, split.test, popularity=pop)
+        for subset in ("cold", "warm"):
+            result[f"test_{subset}_borrowed_ids"] = evaluate_ranking(rec, split.test,
+                                                                     subset=subset)
     result["valid_best_ndcg@10"] = max(r.get("valid_ndcg@10", -1) for r in rec.history)
     path = write_result(tag, result)
     t = result["test"]
@@ -167,6 +177,9 @@ def main() -> None:
     if args.cold:
         print(f"  cold NDCG@10 {result['test_cold']['ndcg@10']:.4f} "
               f"warm NDCG@10 {result['test_warm']['ndcg@10']:.4f}")
+    if "test_cold_borrowed_ids" in result:
+        print(f"  borrowed IDs: cold NDCG@10 {result['test_cold_borrowed_ids']['ndcg@10']:.4f} "
+              f"warm {result['test_warm_borrowed_ids']['ndcg@10']:.4f}")
     np.set_printoptions(precision=4)
 
 

@@ -26,6 +26,22 @@ def test_cold_item_vector_is_its_text_part_only():
     assert not torch.allclose(table[:3], text_only[:3])
 
 
+def test_cold_item_borrows_its_text_neighbours_mean_id_when_asked():
+    torch.manual_seed(0)
+    # Items 0 and 1 point one way, 2 the other; cold item 3 is closest in text to 0 and 1.
+    text = np.array([[1, 0.1], [1, -0.1], [-1, 0], [1, 0]], dtype=np.float32)
+    has_id = np.array([1, 1, 1, 0], dtype=np.float32)
+    config = ItemTowerConfig(hidden=4, id_dropout=0.0, whiten=False, cold_id_neighbours=2)
+    tower = ItemTower(config, 4, text, has_id).eval()
+    with torch.no_grad():
+        table = tower.all_items()
+        text_part = tower.encode_text_vectors(torch.from_numpy(text))
+        ids = tower.id_embedding.weight
+    assert torch.allclose(table[3], text_part[3] + (ids[0] + ids[1]) / 2, atol=1e-6)
+    assert torch.allclose(table[:3], text_part[:3] + ids[:3], atol=1e-6)  # warm: unchanged
+    assert torch.allclose(tower.all_items(text_only=True), text_part, atol=1e-6)
+
+
 def test_id_dropout_only_in_training():
     torch.manual_seed(0)
     text = np.random.default_rng(0).normal(size=(50, 6)).astype(np.float32)

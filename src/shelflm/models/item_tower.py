@@ -25,12 +25,19 @@ class ItemTowerConfig:
     use_id: bool = True  # add a learned ID embedding for items with training interactions
     id_dropout: float = 0.1  # chance, per training lookup, of hiding the ID part (cold-start drill)
     whiten: bool = True  # decorrelate LM vectors (PCA whitening) before the linear head
+    # Scoring only: an item without training events borrows the mean ID embedding of its k
+    # nearest trained items by LM text vector, so it competes with warm items on the same
+    # footing instead of with a text part alone (0 = text only).
+    cold_id_neighbours: int = 0
 
     def __post_init__(self) -> None:
         if self.hidden <= 0:
             raise ValueError(f"ItemTowerConfig: hidden must be positive, got {self.hidden}")
         if not (self.use_text or self.use_id):
             raise ValueError("ItemTowerConfig: at least one of use_text / use_id must be on")
+        if self.cold_id_neighbours < 0:
+            raise ValueError("ItemTowerConfig: cold_id_neighbours must be >= 0, got "
+                             f"{self.cold_id_neighbours}")
         if not 0.0 <= self.id_dropout < 1.0:
             raise ValueError(
                 f"ItemTowerConfig: id_dropout must be in [0, 1), got {self.id_dropout}"
@@ -138,6 +145,24 @@ class ItemTower(nn.Module):
             if self.training and self.config.use_text and self.config.id_dropout > 0:
                 keep = keep * (torch.rand_like(keep) >= self.config.id_dropout).float()
             out = out + self.id_embedding.weight * keep.unsqueeze(-1)
+            if not self.training and self.config.cold_id_neighbours and not text_only:
+                out = out + self._borrowed_ids()
+        return out
+
+    def _borrowed_ids(self) -> torch.Tensor:
+        """(num_items, hidden): for items without an ID, their text neighbours' mean ID."""
+        out = torch.zeros(self.num_items, self.config.hidden, device=self._device())
+        if self.tuner is not None or not self.config.use_text:
+            return out  # neighbours are found by cached LM vectors (the plain text path)
+        cold = (self.has_id == 0).nonzero().flatten()
+        warm = (self.has_id > 0).nonzero().flatten()
+        if len(cold) == 0 or len(warm) == 0:
+            return out
+        k = min(self.config.cold_id_neighbours, len(warm))
+        text = torch.nn.functional.normalize(self.text_vectors, dim=-1)
+        for part in cold.split(4096):  # bounded (part x warm) similarity blocks
+            near = (text[part] @ text[warm].T).topk(k, dim=1).indices
+            out[part] = self.id_embedding.weight[warm[near]].mean(1)
         return out
 
     def forward(self, item_idx: torch.Tensor) -> torch.Tensor:
