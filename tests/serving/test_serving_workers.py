@@ -147,3 +147,25 @@ def test_a_reload_that_fails_in_a_follower_keeps_it_serving(make_artifact,
     _until(lambda: b.reload_generation == 1)
     assert b.info()["artifact_dir"] == str(first) and b.similar("i0", 2).items
     a.close(), b.close()
+
+
+def test_an_upsert_indexes_its_own_rows_and_replays_others_in_log_order(
+        model: HashingModel, tmp_path: Path) -> None:
+    import numpy as np
+
+    db = tmp_path / "events.sqlite"
+    a, b = _worker(model, db), _worker(model, db)
+    b.upsert_items(pd.DataFrame([LIPSTICK]))  # a has not looked since
+    a.upsert_items(pd.DataFrame([{**LIPSTICK, "item_id": "n2", "price": None}]))
+    assert a._state.item_mark == 2 and a._state.items.slot("n1") >= 0  # b's came first
+    a.upsert_items(pd.DataFrame([{"item_id": "n3", "title": "argan oil shampoo"}]))
+    assert a._state.item_mark == 3  # nothing between: indexed from the rows in hand
+    replayed = _worker(model, db)  # ...and the log replays to the very same table
+    for item in ("n1", "n2", "n3"):
+        x, y = a._state.items, replayed._state.items
+        sx, sy = x.slot_of[item], y.slot_of[item]
+        assert np.array_equal(x.vectors[sx], y.vectors[sy]) and x.titles[sx] == y.titles[sy]
+        assert x.categories[sx] == y.categories[sy] and x.in_stock[sx] == y.in_stock[sy]
+        assert np.array_equal(x.price[sx], y.price[sy], equal_nan=True)
+    assert a.similar("n3", 1).items[0].item_id == "i15"  # same text as argan oil shampoo
+    a.close(), b.close(), replayed.close()

@@ -91,11 +91,15 @@ class Engine:
                              name=f"reload-{generation}", daemon=True).start()
 
     def _apply_items(self, st: ServingState, changes: list[ItemChange]) -> None:
-        if not changes:
-            return
-        if apply_item_changes(st.model, st.items, st.index, changes):
+        if changes:
+            existing = apply_item_changes(st.model, st.items, st.index, changes)
+            self._applied(st, changes[-1].version, existing)
+
+    def _applied(self, st: ServingState, version: int, existing: bool) -> None:
+        """Bookkeeping after catalog changes up to log `version` were applied to `st`."""
+        if existing:
             self._generation += 1  # an existing item changed or went: user vectors are stale
-        st.item_mark = changes[-1].version
+        st.item_mark = version
         st._base = None
         self._catalog_generation += 1  # every cached answer is stale
 
@@ -264,13 +268,19 @@ class Engine:
         # The slow part, outside the lock.
         vectors, history = model.encode_items(rows)
         text = model.encode_item_texts(rows)
-        # object + None: NaN prices and missing strings survive the JSON round trip as nulls.
-        records = rows.astype(object).where(rows.notna(), None).to_dict("records")
-        self.store.log_items([
-            ItemChange(str(r["item_id"]), False, r, model.version, vectors[i], history[i],
-                       text[i]) for i, r in enumerate(records)])
-        with self._lock:  # a reload meanwhile? _apply_items re-encodes with the new model
-            self._catch_up(self._state)
+        changes = [ItemChange(str(r["item_id"]), False, r, model.version, vectors[i],
+                              history[i], text[i]) for i, r in enumerate(_json_records(rows))]
+        last = self.store.log_items(changes)  # durable (fsynced) before anything answers
+        with self._lock:
+            st = self._state
+            if st.model is model and st.item_mark == last - len(changes):
+                # Nothing else was logged in between: index the rows in hand instead of
+                # reading them back and rebuilding a frame from JSON (a third of the call).
+                existing = any(c.item_id in st.items.slot_of for c in changes)
+                slots = st.items.upsert(rows, vectors, history, text)
+                st.index.upsert(slots, st.items.vectors[slots])
+                self._applied(st, last, existing)
+            self._catch_up(st)  # otherwise (or a reload meanwhile) replay the log in order
         return rows["item_id"].astype(str).tolist()
 
     def delete_items(self, ids: Sequence[str]) -> int:
@@ -342,3 +352,8 @@ class Engine:
         """Close the event store."""
         self.store.close()
 
+
+def _json_records(rows: pd.DataFrame) -> list[dict]:
+    """Catalog rows as plain dicts for the item log, missing values as None (JSON null)."""
+    return [{k: None if v is None or v is pd.NA or (isinstance(v, float) and v != v) else v
+             for k, v in r.items()} for r in rows.to_dict("records")]

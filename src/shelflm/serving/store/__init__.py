@@ -85,8 +85,9 @@ class EventStore(Protocol):
     def events_since(self, mark: int) -> tuple[int, list[tuple[str, str]]]:
         """(new mark, (user_id, item_id) of every event stored after `mark`, in order)."""
 
-    def log_items(self, changes: Sequence[ItemChange]) -> None:
-        """Append catalog changes durably, in order."""
+    def log_items(self, changes: Sequence[ItemChange]) -> int:
+        """Append catalog changes durably, in order; returns the version of the last one
+        (the changes hold versions last - len + 1 .. last)."""
 
     def item_changes_since(self, version: int) -> list[ItemChange]:
         """Catalog changes logged after `version`, oldest first (with their versions)."""

@@ -79,12 +79,13 @@ class MemoryEventStore:
             new = self._events[mark:]
             return mark + len(new), [(e.user_id, e.item_id) for e in new]
 
-    def log_items(self, changes: Sequence[ItemChange]) -> None:
-        """Append catalog changes."""
+    def log_items(self, changes: Sequence[ItemChange]) -> int:
+        """Append catalog changes; returns the last one's version."""
         with self._lock:
             for c in changes:
                 self._items.append(replace(c, version=len(self._items) + 1))
             self._writes += 1
+            return len(self._items)
 
     def item_changes_since(self, version: int) -> list[ItemChange]:
         """Catalog changes after `version` (versions count from 1)."""

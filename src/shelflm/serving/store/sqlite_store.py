@@ -169,10 +169,12 @@ class SqliteEventStore:
         ).fetchall()
         return (int(rows[-1][0]) if rows else mark), [(u, i) for _, u, i in rows]
 
-    def log_items(self, changes: Sequence[ItemChange]) -> None:
-        """Append catalog changes in one transaction; durable when this returns."""
+    def log_items(self, changes: Sequence[ItemChange]) -> int:
+        """Append catalog changes in one transaction; durable when this returns. Returns the
+        last one's version (BEGIN IMMEDIATE: no other writer can interleave its rows)."""
         if not changes:
-            return
+            return int(self._reader().execute(
+                "SELECT COALESCE(MAX(version), 0) FROM item_log").fetchone()[0])
         rows = [(c.item_id, int(c.deleted), json.dumps(c.row), c.model_version,
                  _blob(c.vector), _blob(c.history), _blob(c.text)) for c in changes]
         with self._lock:
@@ -181,10 +183,12 @@ class SqliteEventStore:
             try:
                 w.executemany("INSERT INTO item_log (item_id, deleted, row, model_version, "
                               "vector, history, text) VALUES (?,?,?,?,?,?,?)", rows)
+                last = int(w.execute("SELECT MAX(version) FROM item_log").fetchone()[0])
                 w.execute("COMMIT")
             except BaseException:
                 w.execute("ROLLBACK")
                 raise
+        return last
 
     def item_changes_since(self, version: int) -> list[ItemChange]:
         """Catalog changes with version > `version`, oldest first."""
