@@ -53,16 +53,17 @@ class Catalog:
             raise DataError(source, "missing required column", field="item_id")
         if "title" not in frame.columns:
             raise DataError(source, "missing required column", field="title")
-        out = pd.DataFrame(index=range(len(frame)))
+        # Columns built first, one frame made once: column-by-column assignment cost ~6 ms of
+        # pandas overhead per call, which a one-item PUT /items pays on every request.
+        columns = {}
         for col, dtype in ITEM_COLUMNS.items():
             if col in frame.columns:
                 values = frame[col].to_numpy()
             else:
                 values = np.full(len(frame), np.nan if dtype == "float64" else "", dtype=object)
-            out[col] = pd.Series(values).astype(dtype)
-        for col, dtype in ITEM_COLUMNS.items():
-            if dtype == "string":
-                out[col] = out[col].fillna("")
+            column = pd.Series(values).astype(dtype)
+            columns[col] = column.fillna("") if dtype == "string" else column
+        out = pd.DataFrame(columns)  # every column has the same RangeIndex: no alignment
         if (out["item_id"] == "").any():
             row = int(np.flatnonzero((out["item_id"] == "").to_numpy())[0])
             raise DataError(source, "empty item id", line=row + 1, field="item_id")
