@@ -53,6 +53,14 @@ def test_fp32_matches_pytorch_and_export_is_reused(reference, cache_dir: Path) -
     assert again.onnx_path == enc.onnx_path and again.onnx_path.stat().st_mtime_ns == stamp
 
 
+def test_batches_side_by_side_give_the_same_vectors(reference, cache_dir: Path) -> None:
+    enc = OnnxTextEncoder(OnnxEncoderConfig(encoder=ENCODER, cache_dir=cache_dir,
+                                            parallel_batches=2))
+    # 7 titles in batches of 3: three batches over two threads, written back in input order.
+    out = enc.encode(TITLES)
+    assert _cosines(out, reference).min() >= 0.999
+
+
 def test_int8_stays_close_to_pytorch(reference, cache_dir: Path) -> None:
     enc = OnnxTextEncoder(OnnxEncoderConfig(encoder=ENCODER, cache_dir=cache_dir,
                                             quantize=True))
