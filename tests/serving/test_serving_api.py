@@ -160,3 +160,4 @@ def test_reload_route_swaps_the_artifact(engine: Engine, make_artifact, tmp_path
     bad = c.post("/admin/reload", json={"artifact_dir": str(tmp_path / "broken")}, headers=KEY)
     assert bad.status_code == 422 and "no config.json" in bad.json()["error"]
     assert c.get("/model").json()["version"] == r.json()["model_version"]  # still serving
+    assert c.get("/model").json()["reload_generation"] == r.json()["reload_generation"] == 1
