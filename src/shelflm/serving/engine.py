@@ -3,7 +3,6 @@ reacting to every event and catalog change at once. Knows nothing about HTTP."""
 
 from __future__ import annotations
 
-import logging
 import os
 import threading
 import time
@@ -15,16 +14,17 @@ import pandas as pd
 
 from shelflm.data.schema import EVENT_TYPES, Catalog
 from shelflm.models.serving_model import ServingModel
+from shelflm.serving import ranking
 from shelflm.serving.config import ServingConfig
 from shelflm.serving.item_log import apply_item_changes
-from shelflm.serving.ranking import Answer, Filters, explain, filter_mask, popular, rank, top, unit
+from shelflm.serving.ranking import Answer, Filters
+from shelflm.serving.reloads import ReloadFollower
 from shelflm.serving.state import ServingState, build_state, load_model
 from shelflm.serving.store import Event, EventStore, ItemChange, make_store
 from shelflm.serving.user_cache import UserCache, UserState
 
 __all__ = ["Answer", "Engine", "Filters", "UnknownIdError", "load_model"]
 _EVENT_INDEX = {e: i for i, e in enumerate(EVENT_TYPES)}
-_log = logging.getLogger(__name__)
 
 
 class UnknownIdError(ValueError):
@@ -52,9 +52,7 @@ class Engine:
         # Bumped when an existing item changes or goes (users' cached vectors go stale) and
         # on every catalog change (cached answers go stale); a new item leaves vectors valid.
         self._generation = self._catalog_generation = 0
-        # Reloads recorded before this start are history: a (re)started server serves the
-        # artifact it was given. `_loading` is the newest reload a background load is for.
-        self._reload_mark = self._loading = store.latest_reload()[0]
+        self._reloads = ReloadFollower(store, self._lock, self._load_state, self._swap)
         self._state = build_state(model, store, self.config, artifact_dir)
 
     @classmethod
@@ -84,11 +82,7 @@ class Engine:
         changes = self.store.item_changes_since(st.item_mark)
         if changes:
             self._apply_items(st, changes)
-        generation, directory = self.store.latest_reload()
-        if generation > max(self._reload_mark, self._loading):  # another worker reloaded
-            self._loading = generation
-            threading.Thread(target=self._follow_reload, args=(generation, Path(directory)),
-                             name=f"reload-{generation}", daemon=True).start()
+        self._reloads.check()  # another worker reloaded? load it aside
 
     def _apply_items(self, st: ServingState, changes: list[ItemChange]) -> None:
         if changes:
@@ -122,7 +116,7 @@ class Engine:
                     "text_encoder": getattr(st.model, "text_encoder", "n/a"),
                     "user_tower": getattr(st.model, "user_tower", "n/a"),
                     "user_cache": self._users.stats(), "worker_pid": os.getpid(),
-                    "reload_generation": self._reload_mark}
+                    "reload_generation": self._reloads.mark}
 
     def recommend(self, user_id: str, k: int = 10, filters: Filters | None = None) -> Answer:
         """Top-k for a user from their events as stored right now; popular items otherwise."""
@@ -187,10 +181,10 @@ class Engine:
     def _personal(self, st: ServingState, user: UserState, k: int, filters: Filters,
                   source: str) -> Answer:
         if user.vector is None:
-            return popular(st.items, self._mask(st, filters, set()), k, st.model.version)
+            return ranking.popular(st.items, self._mask(st, filters, set()), k, st.model.version)
         mask = self._mask(st, filters, user.bought)
         answer = self._retrieve(st, user.vector, k, mask, source)
-        explain(st.items, answer, user.slots, user.events)
+        ranking.explain(st.items, answer, user.slots, user.events)
         return answer
 
     def similar(self, item_id: str, k: int = 10, filters: Filters | None = None) -> Answer:
@@ -223,18 +217,15 @@ class Engine:
             rules = self.config.rules
             wanted = k * rules.oversample if (rules.diversity_cap or personal) else k
             # Exact scan: one (n, d_text) product is cheap next to encoding the query.
-            keys, scores = top(st.items.text @ unit(q), mask, wanted)
+            keys, scores = ranking.top(st.items.text @ ranking.unit(q), mask, wanted)
             if not personal:
                 return self._rank(st, keys, scores, k, "search")
-            # Cosine, so the user's score sits on the query's scale whatever the vector norms.
-            taste = st.items.vectors[keys] @ unit(user.vector) / st.items.norms[keys]
-            w = rules.query_weight
-            blended = w * scores + (1 - w) * taste
-            order = np.argsort(-blended, kind="stable")
-            return self._rank(st, keys[order], blended[order], k, "search+user")
+            keys, scores = ranking.blend_with_user(st.items, keys, scores, user.vector,
+                                           rules.query_weight)
+            return self._rank(st, keys, scores, k, "search+user")
 
     def _mask(self, st: ServingState, filters: Filters, bought: set[str]) -> np.ndarray:
-        return filter_mask(st.items, st.base_mask(), filters, bought)
+        return ranking.filter_mask(st.items, st.base_mask(), filters, bought)
 
     def _retrieve(self, st: ServingState, vector: np.ndarray, k: int, mask: np.ndarray,
                   source: str) -> Answer:
@@ -244,7 +235,7 @@ class Engine:
 
     def _rank(self, st: ServingState, keys: np.ndarray, scores: np.ndarray, k: int,
               source: str) -> Answer:
-        return rank(st.items, keys, scores, k, self.config.rules.diversity_cap, source,
+        return ranking.rank(st.items, keys, scores, k, self.config.rules.diversity_cap, source,
                     st.model.version)
 
     # -- writing ----------------------------------------------------------------------
@@ -299,32 +290,19 @@ class Engine:
         The reload is recorded in the store, so every other worker follows it."""
         directory = Path(directory).resolve()
         started = time.perf_counter()
-        state = build_state(load_model(self.config.model_loader, directory), self.store,
-                            self.config, directory)
+        state = self._load_state(directory)
         with self._lock:  # recorded only once it loaded: a broken directory reaches no one
             self._swap(state, self.store.log_reload(str(directory)))
         self.last_reload_seconds = time.perf_counter() - started
         return state.model.version
 
-    def _follow_reload(self, generation: int, directory: Path) -> None:
-        """Background thread: load a reload another worker recorded, then swap it in; the old
-        state answers meanwhile, so no request waits for the load or fails."""
-        try:
-            state = build_state(load_model(self.config.model_loader, directory), self.store,
-                                self.config, directory)
-        except Exception:  # the worker that recorded it loaded it: keep serving, say why
-            _log.exception("reload %d of %s failed in worker %d", generation, directory,
-                           os.getpid())
-            with self._lock:
-                self._reload_mark = max(self._reload_mark, generation)
-            return
-        with self._lock:
-            if generation > self._reload_mark:  # not overtaken by a newer reload
-                self._swap(state, generation)
+    def _load_state(self, directory: Path) -> ServingState:
+        return build_state(load_model(self.config.model_loader, directory), self.store,
+                           self.config, directory)
 
     def _swap(self, state: ServingState, generation: int) -> None:
         """Under the lock: serve `state` from now on; every cached user and answer goes."""
-        self._reload_mark = max(self._reload_mark, generation)
+        self._reloads.served(generation)
         self._state = state
         self._catch_up(state)  # what was stored while it loaded
         self._generation += 1
@@ -334,7 +312,7 @@ class Engine:
     @property
     def reload_generation(self) -> int:
         """The store's number of the last reload this worker serves (0: its start artifact)."""
-        return self._reload_mark
+        return self._reloads.mark
 
     def warm_up(self) -> int:
         """Load the text encoder now (ONNX export or session) so no shopper waits for it, and

@@ -105,6 +105,16 @@ def explain(items: ItemTable, answer: Answer, slots: np.ndarray, events: np.ndar
                        "text": f"because you {_VERBS[event]} {title or item}"}
 
 
+def blend_with_user(items: ItemTable, keys: np.ndarray, scores: np.ndarray,
+                    user_vector: np.ndarray, w: float) -> tuple[np.ndarray, np.ndarray]:
+    """Text candidates re-ranked by w * query cosine + (1 - w) * the user's cosine."""
+    # Cosine, so the user's score sits on the query's scale whatever the vector norms.
+    taste = items.vectors[keys] @ unit(user_vector) / items.norms[keys]
+    blended = w * scores + (1 - w) * taste
+    order = np.argsort(-blended, kind="stable")
+    return keys[order], blended[order]
+
+
 def top(scores: np.ndarray, mask: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     """Keys and scores of the k best allowed entries, best first (ties by key)."""
     allowed = np.flatnonzero(mask)
