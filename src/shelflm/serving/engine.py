@@ -297,8 +297,10 @@ class Engine:
         return state.model.version
 
     def _load_state(self, directory: Path) -> ServingState:
-        return build_state(load_model(self.config.model_loader, directory), self.store,
-                           self.config, directory)
+        state = build_state(load_model(self.config.model_loader, directory), self.store,
+                            self.config, directory)
+        state.model.encode_query("warm up")  # the ONNX session loads now, not in a request
+        return state
 
     def _swap(self, state: ServingState, generation: int) -> None:
         """Under the lock: serve `state` from now on; every cached user and answer goes."""
