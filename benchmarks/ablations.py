@@ -84,11 +84,17 @@ def main() -> None:
     p.add_argument("--device", default="cpu")
     p.add_argument("--parallel", type=int, default=2, help="jobs at once (one thread each)")
     p.add_argument("--deadline", type=float, default=None, help="seconds for the whole grid")
+    p.add_argument("--only", nargs="+", default=None, help="run only tags containing one of these")
+    p.add_argument("--budget", type=float, default=None,
+                   help="training seconds per job (default: 1080 Beauty, 900 ML-100K)")
     args = p.parse_args()
     start = time.monotonic()
-    warm_caches(args.groups, args.device)
+    if args.device != "cpu" or args.parallel > 1:
+        warm_caches(args.groups, args.device)
     (RUNS / "logs").mkdir(parents=True, exist_ok=True)
-    todo = [j for j in jobs(args.groups) if not (RUNS / "results" / f"{j[0]}.json").exists()]
+    todo = [(tag, flags, args.budget or budget) for tag, flags, budget in jobs(args.groups)
+            if not (RUNS / "results" / f"{tag}.json").exists()
+            and (not args.only or any(part in tag for part in args.only))]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
     running: dict[str, subprocess.Popen] = {}
     left = lambda: (args.deadline or 1e12) - (time.monotonic() - start)  # noqa: E731
