@@ -85,7 +85,7 @@ def _load(source: Path, fmt: str | None, mapping: list[str] | None) -> Dataset:
 
 
 def _fail(exc: Exception) -> typer.Exit:
-    Console(stderr=True).print(f"[red]error:[/red] {exc}", highlight=False)
+    Console(stderr=True, soft_wrap=True).print(f"[red]error:[/red] {exc}", highlight=False)
     return typer.Exit(code=2)
 
 
