@@ -13,6 +13,7 @@ import json
 import logging
 import os
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Literal
 
@@ -103,6 +104,9 @@ class OnnxTextEncoder:
             options.inter_op_num_threads = 1
         self.session = ort.InferenceSession(str(self.onnx_path), options,
                                             providers=["CPUExecutionProvider"])
+        # One pool for the encoder's lifetime: a query path must not start threads per call.
+        self._pool = (ThreadPoolExecutor(self.config.parallel_batches)
+                      if self.config.parallel_batches > 1 else None)
         self.dim = int(AutoConfig.from_pretrained(self.model_path,
                                                   local_files_only=True).hidden_size)
 
@@ -130,13 +134,8 @@ class OnnxTextEncoder:
             return rows, self.session.run(None, {"input_ids": input_ids,
                                                  "attention_mask": mask})[0]
 
-        if self.config.parallel_batches == 1:
-            results = map(run, batches)
-        else:  # onnxruntime releases the GIL while a batch runs
-            from concurrent.futures import ThreadPoolExecutor
-
-            with ThreadPoolExecutor(self.config.parallel_batches) as pool:
-                results = list(pool.map(run, batches))
+        # onnxruntime releases the GIL while a batch runs, so the pool's threads overlap.
+        results = map(run, batches) if self._pool is None else self._pool.map(run, batches)
         for rows, vectors in results:
             out[rows] = vectors
         return out

@@ -36,7 +36,7 @@ from shelflm.serving.schemas import (
     items_frame,
     parse_recommend_query,
 )
-from shelflm.serving.security import API_KEY_HEADER, key_dependency, key_is_valid
+from shelflm.serving.security import API_KEY_HEADER, key_dependency, key_problem
 from shelflm.serving.store import Event
 
 
@@ -259,15 +259,11 @@ def _hot_path(app, respond, route: object, config: ApiConfig):
             given = next((v for k, v in scope["headers"] if k == _KEY_HEADER), None)
             if given is not None and len(given) > 256:
                 return await app(scope, receive, send)  # the route's 422 for the header
-            if given is None:
-                response = _error(401, None, f"header {API_KEY_HEADER}: missing API key")
-            elif not key_is_valid(given.decode("latin-1"), config.api_keys):
-                response = _error(403, None, f"header {API_KEY_HEADER}: wrong API key")
-            else:
-                response = None
-            if response is not None:
+            problem = key_problem(None if given is None else given.decode("latin-1"),
+                                  config.api_keys)
+            if problem is not None:
                 scope["route"] = route
-                return await response(scope, receive, send)
+                return await _error(problem[0], None, problem[1])(scope, receive, send)
         try:
             response = respond(user_id, QueryParams(scope.get("query_string", b"")))
         except ApiError as exc:

@@ -20,6 +20,15 @@ def key_is_valid(given: str | None, keys: list[str]) -> bool:
     return ok
 
 
+def key_problem(given: str | None, keys: list[str]) -> tuple[int, str] | None:
+    """(status, message) when `given` is not an accepted key (401 missing, 403 wrong)."""
+    if given is None:
+        return 401, f"header {API_KEY_HEADER}: missing API key"
+    if not key_is_valid(given, keys):
+        return 403, f"header {API_KEY_HEADER}: wrong API key"
+    return None
+
+
 def key_dependency(keys: list[str], required: bool):
     """A dependency that rejects requests without a valid key (401 missing, 403 wrong)."""
 
@@ -27,9 +36,8 @@ def key_dependency(keys: list[str], required: bool):
     async def check(x_api_key: str | None = Header(None, max_length=256)) -> None:
         if not required or not keys:
             return
-        if x_api_key is None:
-            raise HTTPException(401, f"header {API_KEY_HEADER}: missing API key")
-        if not key_is_valid(x_api_key, keys):
-            raise HTTPException(403, f"header {API_KEY_HEADER}: wrong API key")
+        problem = key_problem(x_api_key, keys)
+        if problem is not None:
+            raise HTTPException(*problem)
 
     return check
