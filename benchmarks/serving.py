@@ -11,7 +11,9 @@ text-hash vectors, no training) is built for the 12,101 Beauty items. Every Beau
 history is loaded as purchase events. Load comes from wrk (apt) over loopback, paced with
 a Lua delay per connection; its Lua script draws a random Beauty user per request. After
 each level the workers' user-cache counters are read from GET /model (a miss runs the user
-tower; a hit reuses the user's vector and answer until their next event).
+tower; a hit reuses the user's vector and answer until their next event). A last level
+runs the top rate again while `--flows` shoppers per second post a view and at once ask
+for recommendations, timing both calls.
 """
 
 from __future__ import annotations
@@ -164,6 +166,32 @@ def wrk(url: str, users_file: Path, rate: float | None, duration: float, conns: 
             "server_cpu_ms_per_request": round(cpu_ms, 3)}
 
 
+def shopper_flows(url: str, users: list[str], items: list[str], rate: float,
+                  duration: float) -> dict:
+    """Shoppers acting while wrk runs: every 1/rate s a random user posts a view and at once
+    asks for recommendations (the page view that follows). Returns both calls' p50/p99."""
+    import httpx
+
+    rng = random.Random(1)
+    post, get, errors = [], [], 0
+    q = lambda xs, p: round(float(np.percentile(np.array(xs) * 1e3, p)), 2)  # noqa: E731
+    start = time.perf_counter()
+    with httpx.Client(base_url=url, timeout=10, headers={"X-API-Key": KEY}) as c:
+        for n in range(int(rate * duration)):
+            time.sleep(max(0.0, start + n / rate - time.perf_counter()))
+            user, item = rng.choice(users), rng.choice(items)
+            t = time.perf_counter()
+            r = c.post("/events", json={"events": [{"user_id": user, "item_id": item}]})
+            post.append(time.perf_counter() - t)
+            t = time.perf_counter()
+            rec = c.get(f"/users/{user}/recommendations", params={"k": 10})
+            get.append(time.perf_counter() - t)
+            errors += r.status_code != 200 or rec.status_code != 200
+    return {"flows": len(post), "post_p50_ms": q(post, 50), "post_p99_ms": q(post, 99),
+            "get_after_event_p50_ms": q(get, 50), "get_after_event_p99_ms": q(get, 99),
+            "errors": errors}
+
+
 def worker_stats(url: str, tries: int = 40) -> dict:
     """Encoder, user tower and user-cache counters summed over the workers that answered
     `tries` fresh connections (each worker has its own cache)."""
@@ -291,6 +319,9 @@ def main() -> None:
     ap.add_argument("--warm", type=int, default=0, help="request every user this many times "
                     "before the load levels (a steady state of returning shoppers; with N "
                     "workers, N passes cache most users in every worker)")
+    ap.add_argument("--flows", type=float, default=50, help="shopper flows per second (post "
+                    "a view, then ask for recommendations) during an extra level at the top "
+                    "rate (0 = skip it)")
     ap.add_argument("--out", type=Path, help="write the results as JSON here")
     args = ap.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -321,7 +352,9 @@ def main() -> None:
                                         ("warm_users", args.warm_users)]
                 if v is not None}
     results["workers"], results["settings"] = args.workers, settings
+    t = time.perf_counter()
     server = start_server(artifact, work / "events.sqlite", loader, args.workers, settings)
+    results["ready_seconds"] = round(time.perf_counter() - t, 1)  # incl. warm_users
     try:
         wrk(server.url, users_file, None, 3, args.connections, server.pid)  # warm-up
         if args.warm:
@@ -340,6 +373,18 @@ def main() -> None:
             else:
                 results["load"].append(row)
             print(row, flush=True)
+        rates = [float(r) for r in args.rates.split(",") if r]
+        if args.flows and rates:  # wrk's random users plus shoppers whose event just landed
+            from concurrent.futures import ThreadPoolExecutor
+
+            with ThreadPoolExecutor(1) as pool:
+                flows = pool.submit(shopper_flows, server.url, list(sequences),
+                                    items["item_id"].tolist(), args.flows, args.duration)
+                row = wrk(server.url, users_file, rates[-1], args.duration, args.connections,
+                          server.pid)
+                results["mixed"] = {**row, "shopper_flows": flows.result()}
+            print(results["mixed"], flush=True)
+            before = worker_stats(server.url)
         results["server"] = {k: before[k] for k in ("workers_seen", "text_encoder", "user_tower")}
         if args.calls:  # every worker applies catalog changes made through any of them
             results["probes"] = timed_calls(server.url, list(sequences), items, args.calls)

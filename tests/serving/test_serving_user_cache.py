@@ -24,8 +24,10 @@ class CountingModel(HashingModel):
         return super().user_vector(history, events)
 
 
-def _engine(model: HashingModel, size: int = 100) -> Engine:
-    return Engine(model, MemoryEventStore(), ServingConfig(user_cache_size=size))
+def _engine(model: HashingModel, size: int = 100, refresh: int = 0) -> Engine:
+    """An engine that (by default) computes users lazily, on their next request."""
+    return Engine(model, MemoryEventStore(), ServingConfig(user_cache_size=size,
+                                                           refresh_on_ingest=refresh))
 
 
 def test_user_tower_runs_once_per_history_and_an_event_invalidates(model) -> None:
@@ -114,8 +116,8 @@ def test_personal_answers_are_reused_only_for_the_same_request(model) -> None:
 
 def test_warm_up_caches_the_most_recent_users(model) -> None:
     counting = CountingModel(model.catalog, dim=256)
-    engine = Engine(counting, MemoryEventStore(), ServingConfig(user_cache_size=10,
-                                                                warm_users=2))
+    engine = Engine(counting, MemoryEventStore(), ServingConfig(
+        user_cache_size=10, warm_users=2, refresh_on_ingest=0))
     engine.ingest([Event("old", "i0", "view", 1), Event("a", "i1", "view", 2),
                    Event("b", "i10", "view", 3)])
     assert engine.warm_up() == 2 and counting.calls == 2
@@ -123,3 +125,25 @@ def test_warm_up_caches_the_most_recent_users(model) -> None:
     assert counting.calls == 2  # served from the warmed cache
     engine.recommend("old", 3)
     assert counting.calls == 3
+
+
+def test_ingest_computes_the_new_state_so_the_next_request_is_a_fresh_hit(model) -> None:
+    counting = CountingModel(model.catalog, dim=256)
+    engine = _engine(counting, refresh=2)
+    engine.ingest([Event("u", "i0", "view", 1)])
+    assert counting.calls == 1  # computed by the POST, not by the next request
+    assert "Lips" in engine.recommend("u", 3).items[0].category
+    engine.ingest([Event("u", "i15", "purchase", 2), Event("u", "i17", "add_to_cart", 3)])
+    assert counting.calls == 2
+    after = engine.recommend("u", 3)
+    assert counting.calls == 2 and engine.info()["user_cache"]["hits"] == 2
+    assert "Hair" in after.items[0].category and "i15" not in {r.item_id for r in after.items}
+    engine.ingest([Event(u, "i0", "view", 4) for u in "abc"])  # past refresh_on_ingest ...
+    assert counting.calls == 4
+    engine.recommend("c", 3)  # ... the rest are computed on their next request
+    assert counting.calls == 5
+
+
+def test_default_config_warms_and_refreshes() -> None:
+    config = ServingConfig()
+    assert config.warm_users >= config.user_cache_size > 0 and config.refresh_on_ingest > 0

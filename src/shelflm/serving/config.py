@@ -100,9 +100,14 @@ class ServingConfig(BaseModel):
         None, description="folder for ONNX exports (None = $SHELFLM_CACHE/onnx or "
         "~/.cache/shelflm/onnx); the first use of a model pays the export")
     warm_users: int = Field(
-        0, ge=0, description="at start, before /health/ready, compute the cached inputs and "
-        "vectors of this many most recently active users (each worker; ~1 ms per user), so "
-        "returning shoppers skip the user tower on their first request")
+        50_000, ge=0, description="at start, before /health/ready, compute the cached inputs "
+        "and vectors of this many most recently active users (capped by user_cache_size; each "
+        "worker; ~0.7 ms per user), so returning shoppers skip the store and the user tower "
+        "on their first request (0 = start at once, cold)")
+    refresh_on_ingest: int = Field(
+        100, ge=0, description="users of a POST /events batch whose cached state is recomputed "
+        "before the call returns, so their next request is a cache hit; users past this many "
+        "(a bulk import) are computed on their next request")
     user_tower: Literal["onnx", "pytorch"] = Field(
         "onnx", description="runtime of the user tower: onnx (exported once per artifact, "
         "checked against PyTorch on load) or pytorch")

@@ -249,7 +249,19 @@ class Engine:
         self.store.append(events)
         with self._lock:  # the users' cached vectors go now: the next request sees the events
             self._catch_up(self._state)
+        self._refresh_users(dict.fromkeys(e.user_id for e in events))
         return len(events)
+
+    def _refresh_users(self, users: Sequence[str]) -> None:
+        """Compute the new state of users whose history just changed, so their next request
+        (which usually follows at once) runs neither the store reads nor the user tower. One
+        user per lock hold, so requests interleave; past `refresh_on_ingest` users a batch
+        (a bulk import) leaves the rest to their next request."""
+        if self.config.user_cache_size <= 0:
+            return
+        for user in list(users)[: self.config.refresh_on_ingest]:
+            with self._lock:
+                self._user(self._sync(), user)
 
     def upsert_items(self, frame: pd.DataFrame) -> list[str]:
         """Encode new or changed items from their text and index them before returning; the
