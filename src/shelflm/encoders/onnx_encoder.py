@@ -69,7 +69,12 @@ class OnnxEncoderConfig(BaseModel):
         "Measured on MiniLM over 12,101 Beauty titles: quantising everything gives min "
         "cosine vs PyTorch 0.974; the first layer and the feed-forward output projections of "
         "layers 1-2 (their GELU outputs carry outliers that a per-tensor activation scale "
-        "flattens) cost most of it. Keeping those 3 of 24 nodes float holds cosine >= 0.99.")
+        "flattens) cost most of it. Keeping those 3 of 24 nodes float holds cosine >= 0.99. "
+        "Tried on 2,000 Beauty titles, 1 thread, batch 32, against this path: static QDQ "
+        "(MinMax) 0.91x at cosine 0.956; 4/8-bit MatMulNBits 0.67x/0.51x; SmoothQuant "
+        "worse cosine; GELU approximation and denormals-as-zero no change; keeping only 2 "
+        "outlier channels of the kept MatMuls in float 1.07-1.08x at 0.9916; quantising "
+        "all 24 nodes, the ceiling, 1.12x at 0.983.")
     int8_weight_type: Literal["QInt8", "QUInt8"] = Field(
         "QInt8", description="Weight type. QInt8 runs the u8s8 kernel (VPMADDUBSW on AVX2), "
         "~15% faster than QUInt8's u8u8 on a 2-core AVX2 machine, slightly less accurate.")
