@@ -41,6 +41,7 @@ COLD_VARIANTS = {
     "base": "", "idd0.3": "--id-dropout 0.3", "idd0.5": "--id-dropout 0.5",
     "tow0.5": "--text-only-weight 0.5", "tow1": "--text-only-weight 1.0",
     "idd0.3-tow0.5": "--id-dropout 0.3 --text-only-weight 0.5",
+    "sasrec-id": "--model sasrec-id",  # the ID-only baseline on the same cold split
 }
 
 
