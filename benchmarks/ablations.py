@@ -30,6 +30,7 @@ ML = ("--dataset ml-100k --dropout 0.2 --id-dropout 0.1 --lr 2e-3 --id-lr-scale 
       "--eval-every 1 --patience 5")
 ML_VARIANTS = {  # tag -> extra flags (base = the measured default)
     "base": "", "sasrec-id": "--model sasrec-id",
+    "do0.5": "--dropout 0.5", "sasrec-id-do0.5": "--model sasrec-id --dropout 0.5",
     "fgm0.1": "--adv fgm --adv-eps 0.1", "fgm0.5": "--adv fgm --adv-eps 0.5",
     "aug0.02": "--aug-weight 0.02", "aug0.1": "--aug-weight 0.1",
     "tpl-title": "--template title", "tpl-attributes": "--template attributes",
