@@ -52,6 +52,8 @@ def jobs(groups: list[str]) -> list[tuple[str, str, float]]:
     if "beauty" in groups:
         for seed in SEEDS:
             out.append((f"beauty-shelflm-s{seed}", f"{BEAUTY} --seed {seed}", 1080))
+            out.append((f"beauty-adaptor-s{seed}", f"{BEAUTY} --tuning adaptor --seed {seed}",
+                        1080))
             for scale in (1, 10):
                 for drop in (0.2, 0.5):
                     out.append((f"beauty-sasrec-id-lr{scale}-do{drop}-s{seed}",
