@@ -77,8 +77,9 @@ def test_config_survives_json_with_tuples_intact():
 
 def test_bad_items_and_indices_get_clear_errors(tiny_bert):
     config = AdaptorConfig(base_model=str(tiny_bert), max_length=8)
-    with pytest.raises(ValueError, match="item text 1 is empty"):
-        build_tuner(config, ["lipstick", "  "])
+    with pytest.raises(ValueError, match="item text 1 is not a str"):
+        build_tuner(config, ["lipstick", None])
+    assert build_tuner(config, ["lipstick", ""]).num_items == 2  # a product without a title
     with pytest.raises(ValueError, match="no item texts"):
         build_tuner(config, [])
     tuner = build_tuner(config, TITLES)

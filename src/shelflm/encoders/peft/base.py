@@ -113,8 +113,10 @@ class ItemTuner(torch.nn.Module):
         if not texts:
             raise ValueError(f"{type(self).__name__}: the catalog has no item texts")
         for i, text in enumerate(texts):
-            if not isinstance(text, str) or not text.strip():
-                raise ValueError(f"{type(self).__name__}: item text {i} is empty or not a str: "
+            # An empty text is a real catalog row (a product without a title): it gets the
+            # model's vector of an empty input, as the frozen-vector path gives it.
+            if not isinstance(text, str):
+                raise ValueError(f"{type(self).__name__}: item text {i} is not a str: "
                                  f"{text!r}")
         self.config, self.item_texts, self.tokenizer = config, texts, tokenizer
         self.d_in = int(model.config.hidden_size)
