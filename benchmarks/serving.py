@@ -166,6 +166,11 @@ def wrk(url: str, users_file: Path, rate: float | None, duration: float, conns: 
             "server_cpu_ms_per_request": round(cpu_ms, 3)}
 
 
+def _ms(seconds: list[float], p: float) -> float:
+    """The p-th percentile of durations in seconds, as milliseconds (2 decimals)."""
+    return round(float(np.percentile(np.array(seconds) * 1e3, p)), 2)
+
+
 def shopper_flows(url: str, users: list[str], items: list[str], rate: float,
                   duration: float) -> dict:
     """Shoppers acting while wrk runs: every 1/rate s a random user posts a view and at once
@@ -174,7 +179,6 @@ def shopper_flows(url: str, users: list[str], items: list[str], rate: float,
 
     rng = random.Random(1)
     post, get, errors = [], [], 0
-    q = lambda xs, p: round(float(np.percentile(np.array(xs) * 1e3, p)), 2)  # noqa: E731
     start = time.perf_counter()
     with httpx.Client(base_url=url, timeout=10, headers={"X-API-Key": KEY}) as c:
         for n in range(int(rate * duration)):
@@ -187,8 +191,8 @@ def shopper_flows(url: str, users: list[str], items: list[str], rate: float,
             rec = c.get(f"/users/{user}/recommendations", params={"k": 10})
             get.append(time.perf_counter() - t)
             errors += r.status_code != 200 or rec.status_code != 200
-    return {"flows": len(post), "post_p50_ms": q(post, 50), "post_p99_ms": q(post, 99),
-            "get_after_event_p50_ms": q(get, 50), "get_after_event_p99_ms": q(get, 99),
+    return {"flows": len(post), "post_p50_ms": _ms(post, 50), "post_p99_ms": _ms(post, 99),
+            "get_after_event_p50_ms": _ms(get, 50), "get_after_event_p99_ms": _ms(get, 99),
             "errors": errors}
 
 
@@ -258,10 +262,9 @@ def timed_calls(url: str, users: list[str], items: pd.DataFrame, n: int) -> dict
             # the trained vectors, where a text-only new item may sit away from the original.
             in_similar += any(x["item_id"] == new["item_id"] for x in sim["items"])
             in_search += any(x["item_id"] == new["item_id"] for x in hit["items"])
-    q = lambda xs, p: round(float(np.percentile(np.array(xs) * 1e3, p)), 2)  # noqa: E731
-    return {"ingest_p50_ms": q(post, 50), "ingest_p99_ms": q(post, 99),
+    return {"ingest_p50_ms": _ms(post, 50), "ingest_p99_ms": _ms(post, 99),
             "next_request_reflects_event": f"{fresh}/{n}",
-            "upsert_p50_ms": q(upsert, 50), "upsert_p99_ms": q(upsert, 99),
+            "upsert_p50_ms": _ms(upsert, 50), "upsert_p99_ms": _ms(upsert, 99),
             "new_item_in_search_at_once": f"{in_search}/{n}",
             "new_item_in_similar_of_its_original_at_once": f"{in_similar}/{n}"}
 
@@ -362,7 +365,8 @@ def main() -> None:
                                        for _ in range(args.warm)]
         results["load"] = []
         before = worker_stats(server.url)
-        for rate in [float(r) for r in args.rates.split(",") if r] + [None]:
+        rates = [float(r) for r in args.rates.split(",") if r]
+        for rate in [*rates, None]:
             row = wrk(server.url, users_file, rate, args.duration, args.connections, server.pid)
             after = worker_stats(server.url)
             hits, misses = (after[k] - before[k] for k in ("cache_hits", "cache_misses"))
@@ -373,7 +377,6 @@ def main() -> None:
             else:
                 results["load"].append(row)
             print(row, flush=True)
-        rates = [float(r) for r in args.rates.split(",") if r]
         if args.flows and rates:  # wrk's random users plus shoppers whose event just landed
             from concurrent.futures import ThreadPoolExecutor
 

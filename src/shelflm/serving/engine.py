@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -254,12 +254,16 @@ class Engine:
 
     def _refresh_users(self, users: Sequence[str]) -> None:
         """Compute the new state of users whose history just changed, so their next request
-        (which usually follows at once) runs neither the store reads nor the user tower. One
-        user per lock hold, so requests interleave; past `refresh_on_ingest` users a batch
-        (a bulk import) leaves the rest to their next request."""
-        if self.config.user_cache_size <= 0:
-            return
-        for user in list(users)[: self.config.refresh_on_ingest]:
+        (which usually follows at once) runs neither the store reads nor the user tower; past
+        `refresh_on_ingest` users a batch (a bulk import) leaves the rest to their next
+        request."""
+        if self.config.user_cache_size > 0:
+            self._cache_users(list(users)[: self.config.refresh_on_ingest])
+
+    def _cache_users(self, users: Iterable[str]) -> None:
+        """Compute and cache each user's state, one user per lock hold so requests
+        interleave (the last one given ends up most recently used)."""
+        for user in users:
             with self._lock:
                 self._user(self._sync(), user)
 
@@ -335,9 +339,7 @@ class Engine:
         self._state.model.encode_query("warm up")
         limit = min(self.config.warm_users, self.config.user_cache_size)
         users = self.store.recent_users(limit) if limit else []
-        for user in reversed(users):  # the most recent end up last used in the LRU
-            with self._lock:  # one user at a time: requests may interleave
-                self._user(self._sync(), user)
+        self._cache_users(reversed(users))  # the most recent end up last used in the LRU
         return len(users)
 
     def close(self) -> None:
