@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from tiny_artifact import TinyTrained, train_tiny
+
 SHARED_DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
 
 
@@ -15,3 +17,15 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip(f"shared datasets not found at {SHARED_DATA}")
     return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def tiny_trained(tmp_path_factory: pytest.TempPathFactory) -> TinyTrained:
+    """The one shared tiny trained model (12 titled items, item 11 cold) and its artifact."""
+    return train_tiny(tmp_path_factory.mktemp("trained") / "model")
+
+
+@pytest.fixture(scope="session")
+def trained_artifact(tiny_trained: TinyTrained) -> Path:
+    """The shared tiny model's artifact directory (read it, never write into it)."""
+    return tiny_trained.directory

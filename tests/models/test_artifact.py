@@ -3,55 +3,23 @@
 import json
 
 import numpy as np
-import pandas as pd
 import pytest
 import torch
 
-from shelflm.data.schema import Catalog, Dataset, Interactions
-from shelflm.models.artifact import TextSettings, load_artifact, save_artifact
-from shelflm.models.item_tower import ItemTowerConfig
-from shelflm.models.sequence import SequenceEncoderConfig
+from shelflm.models.artifact import load_artifact, save_artifact
+from shelflm.models.config import ItemTowerConfig, SequenceEncoderConfig, ShelfModelConfig
 from shelflm.models.serving_model import ServingModel
-from shelflm.models.shelf_model import ShelfModelConfig, ShelfRecommender
-from shelflm.training.toy import toy_leave_one_out
-from shelflm.training.trainer import TrainConfig
+from shelflm.models.shelf_model import ShelfRecommender
+from shelflm.training.config import TrainConfig
+from tiny_artifact import TITLES
 
 torch.set_num_threads(1)
-TITLES = ["red lipstick", "pink lip gloss", "matte lip liner", "nude lipstick",
-          "shampoo for dry hair", "hair conditioner", "argan hair oil", "hair mask",
-          "sunscreen spf 50", "face moisturiser", "night cream", "eye cream"]
-
-
-def _lm_vectors(texts):
-    from shelflm.encoders.lm import load_language_model, mean_pool
-
-    tok, lm = load_language_model()
-    with torch.no_grad():
-        b = tok(texts, padding=True, truncation=True, max_length=64, return_tensors="pt")
-        return torch.nn.functional.normalize(
-            mean_pool(lm(**b).last_hidden_state, b["attention_mask"]), dim=-1).numpy()
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-    items = pd.DataFrame({"item_id": [f"i{k}" for k in range(12)], "title": TITLES})
-    rng = np.random.default_rng(0)
-    rows = []
-    for u in range(60):
-        group = u % 3
-        for t, k in enumerate(rng.permutation(4)):
-            rows.append((f"u{u}", f"i{group * 4 + k}", t, "view" if t % 2 else "purchase"))
-    events = pd.DataFrame(rows, columns=["user_id", "item_id", "timestamp", "event"])
-    dataset = Dataset("tiny", Catalog.from_frame(items), Interactions.from_frame(events))
-    split = toy_leave_one_out(dataset, cold_items=np.array([11]))  # "eye cream" is cold
-    config = ShelfModelConfig(SequenceEncoderConfig(hidden=16, max_len=6, dropout=0.1),
-                              ItemTowerConfig(hidden=16, id_dropout=0.3))
-    rec = ShelfRecommender(config, TrainConfig(epochs=3, batch_size=16, progress=False),
-                           _lm_vectors(TITLES))
-    rec.fit(split)
-    directory = save_artifact(rec, tmp_path_factory.mktemp("art") / "model", dataset.catalog,
-                              TextSettings(item_format="{title}"))
-    return rec, split, dataset, directory
+def trained(tiny_trained):
+    """tests/conftest.py's shared tiny model: 12 titled items, item 11 ("eye cream") cold."""
+    return tiny_trained.rec, tiny_trained.split, tiny_trained.dataset, tiny_trained.directory
 
 
 def test_reloaded_artifact_gives_the_same_scores(trained):

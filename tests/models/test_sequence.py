@@ -3,7 +3,8 @@
 import pytest
 import torch
 
-from shelflm.models.sequence import SequenceEncoder, SequenceEncoderConfig
+from shelflm.models.config import SequenceEncoderConfig
+from shelflm.models.sequence import SequenceEncoder
 
 
 def _encoder(**kw):

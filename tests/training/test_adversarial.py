@@ -4,11 +4,11 @@ import pytest
 import torch
 
 from shelflm.training.adversarial import (
-    AdversarialConfig,
     adversarial_loss,
     fgm_perturbation,
     pgd_perturbation,
 )
+from shelflm.training.config import AdversarialConfig
 
 
 def _linear_setup():

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from shelflm.training.augment import AugmentConfig, augment, crop, info_nce, mask, reorder
+from shelflm.training.augment import augment, crop, info_nce, mask, reorder
+from shelflm.training.config import AugmentConfig
 
 SEQ = np.arange(10, 20)
 

@@ -7,13 +7,10 @@ import pytest
 import torch
 
 from shelflm.evaluation.protocol import evaluate_ranking, item_popularity
-from shelflm.models.item_tower import ItemTowerConfig
-from shelflm.models.sequence import SequenceEncoderConfig
-from shelflm.models.shelf_model import ShelfModelConfig, ShelfRecommender, sasrec_id
-from shelflm.training.adversarial import AdversarialConfig
-from shelflm.training.augment import AugmentConfig
-from shelflm.training.toy import toy_leave_one_out, toy_shop
-from shelflm.training.trainer import TrainConfig
+from shelflm.models.config import ItemTowerConfig, SequenceEncoderConfig, ShelfModelConfig
+from shelflm.models.shelf_model import ShelfRecommender, sasrec_id
+from shelflm.training.config import AdversarialConfig, AugmentConfig, TrainConfig
+from toy_shop import toy_leave_one_out, toy_shop
 
 torch.set_num_threads(1)
 

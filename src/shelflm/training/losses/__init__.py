@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Literal
-
 import numpy as np
 from torch import nn
 
+from shelflm.training.config import RANKING_LOSSES
 from shelflm.training.losses.bpr import BPRLoss
 from shelflm.training.losses.full_softmax import FullSoftmaxLoss
 from shelflm.training.losses.mse import MSELoss
 from shelflm.training.losses.sampled_softmax import SampledSoftmaxLoss
-
-RankingLossName = Literal["full_softmax", "sampled_softmax", "bpr"]
-RANKING_LOSSES: tuple[str, ...] = ("full_softmax", "sampled_softmax", "bpr")
 
 __all__ = ["BPRLoss", "FullSoftmaxLoss", "MSELoss", "SampledSoftmaxLoss", "build_ranking_loss"]
 

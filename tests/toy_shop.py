@@ -1,4 +1,4 @@
-"""A tiny patterned shop for tests and smoke runs: learnable sequences, informative text.
+"""Test fixture: a tiny patterned shop with learnable sequences and informative text.
 
 Items fall into groups; a shopper walks through one group in order (item k -> k + 1), with
 some random jumps. Popularity cannot predict the next item, a sequence model can, and each
@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from shelflm.data.schema import Catalog, Dataset, Interactions
-from shelflm.data.splits import EvalCases, Split
+from shelflm.data.splits import LeaveOneOutSplit, Split
 
 
 def toy_shop(
@@ -42,23 +42,15 @@ def toy_shop(
 
 
 def toy_leave_one_out(dataset: Dataset, cold_items: np.ndarray | None = None) -> Split:
-    """Last event of each user = test, second to last = valid; cold items leave train."""
-    enc = dataset.encoded()
-    cold = np.zeros(dataset.num_items, dtype=bool)
-    if cold_items is not None:
-        cold[cold_items] = True
-    groups = {u: g for u, g in enc.groupby("user")}
-    users = np.array(sorted(groups))
-    seqs = [groups[u]["item"].to_numpy() for u in users]
-    evs = [groups[u]["event_idx"].to_numpy() for u in users]
-
-    def cases(drop: int) -> EvalCases:
-        tgt = np.array([s[len(s) - drop] for s in seqs])
-        return EvalCases(users, tgt, [s[: len(s) - drop] for s in seqs],
-                        [e[: len(e) - drop] for e in evs], cold[tgt])
-
-    pos_from_end = enc.groupby("user").cumcount(ascending=False).to_numpy()
-    keep = (pos_from_end >= 2) & ~cold[enc["item"].to_numpy()]
-    cols = ["user_id", "item_id", "timestamp", "event", "value"]
-    train = dataset.with_interactions(enc.loc[keep, cols].reset_index(drop=True))
-    return Split(train, cases(2), cases(1), np.flatnonzero(cold))
+    """LeaveOneOutSplit (last event = test, second to last = valid), with `cold_items` (item
+    indices) also held out of train entirely and their targets marked cold."""
+    split = LeaveOneOutSplit().split(dataset)
+    if cold_items is None:
+        return split
+    cold = np.unique(np.asarray(cold_items, dtype=np.int64))
+    events = split.train.interactions.events
+    train = split.train.with_interactions(
+        events[~events["item_id"].isin(dataset.item_ids[cold])].reset_index(drop=True))
+    for cases in (split.valid, split.test):
+        cases.target_is_cold = cases.target_is_cold | np.isin(cases.targets, cold)
+    return Split(train, split.valid, split.test, cold)

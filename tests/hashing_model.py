@@ -1,8 +1,12 @@
-"""A ServingModel that needs no training: item and query text become sums of fixed random
-token vectors (hashing bag of words), a user is a recency- and event-weighted mean.
+"""Test double: a ServingModel that needs no training. Item and query text become sums of
+fixed random token vectors (hashing bag of words), a user is a recency- and event-weighted
+mean.
 
-It lets serving be developed, tested and benchmarked before a trained artifact exists, and
-is a floor any trained model must beat. Its artifact directory has the house layout.
+It lets serving be tested and benchmarked without a trained artifact, and is a floor any
+trained model must beat. Its artifact directory has the house layout. It lives with the
+tests, not in the package: import it as `hashing_model` (pyproject puts tests/ on the
+pytest path), and name its loader `hashing_model:load_hashing_artifact` (a subprocess
+needs tests/ on PYTHONPATH, see LOADER_PATH).
 """
 
 from __future__ import annotations
@@ -21,6 +25,8 @@ from safetensors.numpy import load_file, save_file
 from shelflm.data.schema import EVENT_TYPES, Catalog
 
 FORMAT = "shelflm-hashing"
+LOADER = "hashing_model:load_hashing_artifact"
+LOADER_PATH = str(Path(__file__).resolve().parent)  # for PYTHONPATH of a server subprocess
 # Stronger events say more about a shopper, in EVENT_TYPES order (view ... rating).
 EVENT_WEIGHTS = np.array([1.0, 1.5, 2.0, 3.0, 2.0], np.float32)
 RECENCY_DECAY = 0.9
