@@ -1,9 +1,17 @@
 """The config loader: TOML plus SHELFLM_ environment overrides, with errors naming the field."""
 
-import pytest
-from pydantic import Field
+from dataclasses import dataclass, field
 
-from shelflm.config import ConfigError, StrictModel, env_overrides, load_config
+import pytest
+from pydantic import BaseModel, ConfigDict, Field
+
+from shelflm.config import ConfigError, env_overrides, field_help, load_config, to_toml
+
+
+class StrictModel(BaseModel):
+    """The machinery validates pydantic models as well as config dataclasses."""
+
+    model_config = ConfigDict(extra="forbid")
 
 
 class Serving(StrictModel):
@@ -61,3 +69,44 @@ def test_every_error_is_listed(tmp_path):
     with pytest.raises(ConfigError) as err:
         load_config(Root, path, environ={})
     assert "serving.port" in str(err.value) and "serving.host" in str(err.value)
+
+
+@dataclass
+class Api:
+    """A config dataclass in house style: help in metadata, checks in __post_init__."""
+
+    __pydantic_config__ = ConfigDict(extra="forbid")
+
+    port: int = field(default=8000, metadata={"help": "TCP port."})
+    name: str | None = field(default=None, metadata={"help": "Shown in logs."})
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.port <= 65535:
+            raise ValueError(f"port: must be in [1, 65535], got {self.port}")
+
+
+@dataclass
+class Tree:
+    __pydantic_config__ = ConfigDict(extra="forbid")
+
+    api: Api = field(default_factory=Api, metadata={"help": "The HTTP API."})
+
+
+def test_dataclass_errors_name_the_field(tmp_path):
+    path = tmp_path / "c.toml"
+    path.write_text("[api]\nport = 0\n")
+    with pytest.raises(ConfigError, match=r"c.toml: field 'api.port': .*must be in \[1, 65535\]"):
+        load_config(Tree, path, environ={})
+    with pytest.raises(ConfigError, match=r"variable SHELFLM_API__PORT: field 'api.port'"):
+        load_config(Tree, None, environ={"SHELFLM_API__PORT": "0"})
+    path.write_text("[api]\nprot = 1\n")
+    with pytest.raises(ConfigError, match=r"field 'api.prot'"):
+        load_config(Tree, path, environ={})
+    assert load_config(Tree, None, environ={"SHELFLM_API__PORT": "9"}) == Tree(Api(port=9))
+
+
+def test_help_comes_from_field_metadata():
+    assert field_help(Api) == {"port": "TCP port.", "name": "Shown in logs."}
+    text = to_toml(Tree(), comments=True)
+    assert "# The HTTP API." in text and "# TCP port.\nport = 8000" in text
+    assert "# Shown in logs.\n# name = (unset)" in text

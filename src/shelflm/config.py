@@ -1,7 +1,9 @@
 """Loading typed configs from TOML with `SHELFLM_` environment overrides, and writing them back.
 
-Each part of shelflm defines its own config next to its code; `shelflm.settings.ShelfConfig`
-gathers them into one tree. This module holds the machinery every config shares:
+Each part of shelflm defines its own config next to its code: a torch-free dataclass whose
+fields carry their help text as `field(..., metadata={"help": ...})` and whose
+`__post_init__` raises ValueError("<field>: <reason>"); `shelflm.settings.ShelfConfig`
+gathers them into one tree, validated by pydantic. This module holds the machinery they share:
 `SHELFLM_TRAINING__EPOCHS=5` overrides `[training] epochs`: sections and fields are joined by
 a double underscore, and values are parsed as TOML values where they can be
 (`SHELFLM_SERVING__API__API_KEYS='["k1"]'`), else taken as strings. Errors name the file or
@@ -11,40 +13,34 @@ the environment variable, and the field's dotted TOML path.
 from __future__ import annotations
 
 import dataclasses
-import inspect
-import io
 import json
 import os
-import tokenize
+import re
 import tomllib
+import typing
 from collections.abc import Callable, Mapping
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 import tomlkit
-from pydantic import BaseModel, ConfigDict, ValidationError
-
-if TYPE_CHECKING:
-    from shelflm.serving.config import ServingConfig
+from pydantic import TypeAdapter, ValidationError
 
 ENV_PREFIX = "SHELFLM_"
-# The sections of shelflm.settings.ShelfConfig (a test keeps the two in step); known here so
-# `shelflm serve` can tell a whole-run file from a serving-only one without importing torch.
-ROOT_SECTIONS = ("data", "text", "encoder", "tuning", "model", "training", "serving")
-SERVING_SECTIONS = ("index", "store", "rules", "api", "model_loader")
-M = TypeVar("M", bound=BaseModel)
+T = TypeVar("T")
 FieldPath = tuple[str, ...]
+# A config's __post_init__ names the field it refuses as "field: reason" (house style).
+_FIELD_MESSAGE = re.compile(r"(?:Value error, )?([a-z_][a-z0-9_]*): (.*)", re.S)
 
 
 class ConfigError(ValueError):
     """A configuration file or environment variable that does not fit the config tree."""
 
 
-class StrictModel(BaseModel):
-    """Base for config sections: unknown keys are errors, not silently ignored."""
-
-    model_config = ConfigDict(extra="forbid")
+@cache
+def config_adapter(model: type[T]) -> TypeAdapter[T]:
+    """The pydantic validator/serialiser of a config class (a dataclass tree), built once."""
+    return TypeAdapter(model)
 
 
 def _parse_scalar(raw: str) -> Any:
@@ -112,10 +108,10 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
 
 
 def validate_config(
-    model: type[M], data: dict[str, Any], source: str | Path | None = None,
+    model: type[T], data: dict[str, Any], source: str | Path | None = None,
     environ: Mapping[str, str] | None = None,
     relocate: Callable[[FieldPath], FieldPath | None] | None = None, shown_prefix: FieldPath = (),
-) -> M:
+) -> T:
     """Validate `data` (read from `source`) plus environment overrides into `model`.
 
     `relocate` maps an environment variable's field path into `model`'s tree (None drops
@@ -126,106 +122,78 @@ def validate_config(
         moved = {relocate(p): v for p, v in entries.items()}
         entries = {p: v for p, v in moved.items() if p}
     try:
-        return model.model_validate(merge(data, _nest(entries)))
+        return config_adapter(model).validate_python(merge(data, _nest(entries)))
     except ValidationError as exc:
         lines = []
         for err in exc.errors():
-            loc = tuple(str(p) for p in err["loc"])
+            loc, msg = _error_field(model, err)
             # An env var explains an error at its own field, above it (a section's check)
             # or below it (a table given as one variable).
             env = [var for p, (var, _) in entries.items() if p[:len(loc)] == loc
                    or loc[:len(p)] == p]
             where = (f"environment variable {', '.join(env)}" if env
                      else str(source or "defaults"))
-            lines.append(f"{where}: field {'.'.join(shown_prefix + loc)!r}: {err['msg']}")
+            lines.append(f"{where}: field {'.'.join(shown_prefix + loc)!r}: {msg}")
         raise ConfigError("\n".join(lines)) from exc
 
 
+def _error_field(model: type, err: Any) -> tuple[FieldPath, str]:
+    """An error's field path and message; a section's "field: reason" moves to that field."""
+    loc = tuple(str(p) for p in err["loc"])
+    found = _FIELD_MESSAGE.fullmatch(err["msg"]) if err["type"] == "value_error" else None
+    if found and found[1] in _field_types(model, loc):
+        return (*loc, found[1]), f"Value error, {found[2]}"
+    return loc, err["msg"]
+
+
+def _field_types(model: Any, loc: FieldPath) -> dict[str, Any]:
+    """{field: type} of the config dataclass at `loc` inside `model` ({} where there is none)."""
+    cls = model
+    for part in loc:
+        hint = _dataclass_fields(cls).get(part)
+        # `Section | None` fields: follow the dataclass of the union.
+        cls = next((t for t in typing.get_args(hint) or (hint,) if dataclasses.is_dataclass(t)),
+                   None)
+    return _dataclass_fields(cls)
+
+
+def _dataclass_fields(cls: Any) -> dict[str, Any]:
+    if not (isinstance(cls, type) and dataclasses.is_dataclass(cls)):
+        return {}
+    try:
+        hints = typing.get_type_hints(cls)
+    except (NameError, TypeError):  # a type named only for type checkers: names still help
+        hints = {}
+    return {f.name: hints.get(f.name) for f in dataclasses.fields(cls)}
+
+
 def load_config(
-    model: type[M], path: str | Path | None = None, environ: Mapping[str, str] | None = None,
-) -> M:
+    model: type[T], path: str | Path | None = None, environ: Mapping[str, str] | None = None,
+) -> T:
     """Validate TOML file contents (optional) plus environment overrides into `model`."""
     data = read_config_file(path) if path is not None else {}
     return validate_config(model, data, path, environ)
 
 
-def load_serving_config(path: str | Path | None = None,
-                        environ: Mapping[str, str] | None = None) -> ServingConfig:
-    """ServingConfig from a serving-only file ([index], [store], ...) or a whole-run file.
-
-    A whole-run file (any of ROOT_SECTIONS at the top) gives its [serving] table. Either way
-    SHELFLM_SERVING__STORE__PATH and the short SHELFLM_STORE__PATH both override, and
-    variables of the other run sections (SHELFLM_TRAINING__...) are left to `shelflm train`.
-    """
-    from shelflm.serving.config import ServingConfig
-
-    data = read_config_file(path) if path is not None else {}
-    prefix: FieldPath = ()
-    if set(data) & set(ROOT_SECTIONS):
-        stray = sorted(set(data) - set(ROOT_SECTIONS))
-        if stray:
-            raise ConfigError(f"{path}: unknown sections {stray} in a whole-run file; "
-                              f"sections are {list(ROOT_SECTIONS)}")
-        data, prefix = data.get("serving", {}), ("serving",)
-
-    def relocate(p: FieldPath) -> FieldPath | None:
-        if p[0] == "serving":
-            return p[1:] or None
-        return None if p[0] in ROOT_SECTIONS else p
-
-    return validate_config(ServingConfig, data, path, environ, relocate, prefix)
-
-
 # ----- writing configs back as TOML ---------------------------------------------------------
 
-@cache
-def _source_comments(cls: type) -> dict[str, str]:
-    """Trailing `# comments` of a dataclass's field lines: the help of dataclasses that
-    document fields that way (TrainConfig, ShelfModelConfig...), kept in one place."""
-    out: dict[str, str] = {}
-    for klass in reversed(cls.__mro__):
-        try:
-            source = inspect.getsource(klass)
-        except (OSError, TypeError):
-            continue
-        name, trailing, above, depth = None, "", [], 0
-        for tok in tokenize.generate_tokens(io.StringIO(source).readline):
-            if tok.type == tokenize.INDENT:
-                depth += 1
-            elif tok.type == tokenize.DEDENT:
-                depth -= 1
-            elif depth != 1:
-                continue
-            elif tok.type == tokenize.NAME and tok.start[1] == 4 and name is None:
-                name = tok.string
-            elif tok.type == tokenize.COMMENT:
-                if name:
-                    trailing = tok.string.lstrip("# ").strip()
-                else:  # a comment line above a field explains it
-                    above.append(tok.string.lstrip("# ").strip())
-            elif tok.type == tokenize.NEWLINE:
-                if name and (trailing or above):
-                    out[name] = trailing or " ".join(above)
-                name, trailing, above = None, "", []
-    return out
+def field_help(config: Any) -> dict[str, str]:
+    """Help text per field of a config dataclass (instance or class): its metadata["help"]."""
+    cls = config if isinstance(config, type) else type(config)
+    if not dataclasses.is_dataclass(cls):
+        return {}
+    return {f.name: f.metadata.get("help", "") for f in dataclasses.fields(cls)}
 
 
-def field_help(obj: Any) -> dict[str, str]:
-    """Help text per field of a pydantic model or a dataclass (instance or class)."""
-    cls = obj if isinstance(obj, type) else type(obj)
-    if isinstance(obj, BaseModel) or (isinstance(cls, type) and issubclass(cls, BaseModel)):
-        return {n: f.description or "" for n, f in cls.model_fields.items()}
-    if dataclasses.is_dataclass(cls):
-        comments = _source_comments(cls)
-        return {f.name: f.metadata.get("help") or comments.get(f.name, "")
-                for f in dataclasses.fields(cls)}
-    return {}
+def to_dict(config: Any) -> dict[str, Any]:
+    """The config as plain JSON-ready data (paths as strings, tuples as lists)."""
+    return config_adapter(type(config)).dump_python(config, mode="json")
 
 
-def to_toml(config: BaseModel, comments: bool = False) -> str:
+def to_toml(config: Any, comments: bool = False) -> str:
     """The config as TOML (None values, which TOML cannot hold, become comments)."""
     doc = tomlkit.document()
-    _fill(doc, config.model_dump(mode="json"), config, comments)
+    _fill(doc, to_dict(config), config, comments)
     return tomlkit.dumps(doc)
 
 

@@ -1,83 +1,85 @@
 """`ShelfConfig`: the whole run in one typed tree, one section per part of shelflm.
 
-The sections reuse each part's own config type (dataclasses and pydantic models alike;
-pydantic validates both), so a field is declared once, next to the code it configures:
+Each section is its part's own torch-free config dataclass, declared once next to the code
+it configures (help text in each field's metadata["help"]):
 
     [data]      DataConfig: dataset path/format, which split and its options
     [text]      TextConfig: the item text template
-    [encoder]   shelflm.encoders.lm.TextEncoderConfig: language model, pooling, threads...
+    [encoder]   shelflm.encoders.config.EncoderConfig: language model, pooling, threads...
     [tuning]    method = "none" or a shelflm.encoders.peft method, plus that method's fields
-    [model]     shelflm.models.shelf_model.ShelfModelConfig ([model.sequence], [model.items])
-    [training]  shelflm.training.trainer.TrainConfig ([training.adversarial], [...augment])
+    [model]     shelflm.models.config.ShelfModelConfig ([model.sequence], [model.items])
+    [training]  shelflm.training.config.TrainConfig ([training.adversarial], [...augment])
     [serving]   shelflm.serving.config.ServingConfig
 
 Loaded by `load_shelf_config(path)` from TOML (or an artifact's config.json) plus
-SHELFLM_<SECTION>__<FIELD> environment overrides; `to_toml` writes it back.
+SHELFLM_<SECTION>__<FIELD> environment overrides, validated by pydantic; `to_toml` writes it
+back. `load_serving_config` reads what `shelflm serve` needs. None of this imports torch.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, is_dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import (
-    Field,
-    PlainSerializer,
-    PlainValidator,
-    ValidationError,
-    field_validator,
-    model_validator,
-)
+from pydantic import ConfigDict, PlainSerializer, PlainValidator, ValidationError
 
 from shelflm.config import (
-    SERVING_SECTIONS,
     ConfigError,
-    StrictModel,
+    FieldPath,
+    config_adapter,
     read_config_file,
+    to_dict,
     to_toml,
     validate_config,
 )
+from shelflm.data.loaders import FORMATS
 from shelflm.data.splits import ColdStartItemSplit, LeaveOneOutSplit, Splitter, TemporalSplit
-from shelflm.encoders.lm import TextEncoderConfig
-from shelflm.encoders.peft.base import TunerConfig
-from shelflm.models.artifact import DEFAULT_LM, TextSettings
-from shelflm.models.shelf_model import ShelfModelConfig
+from shelflm.encoders.config import EncoderConfig
+from shelflm.models.config import ShelfModelConfig
 from shelflm.serving.config import ServingConfig
 from shelflm.text.templates import PRESETS, ItemTemplate
-from shelflm.training.trainer import TrainConfig
+from shelflm.training.config import TrainConfig
 
 ARTIFACT_KEY = "shelflm_config"  # where an artifact's config.json records its run
 NO_TUNING = "none"
+SPLITS = ("leave-one-out", "temporal", "cold-start")
+# Unknown keys in a config file are errors, not silently ignored.
+_STRICT = ConfigDict(extra="forbid")
 
 
-class DataConfig(StrictModel):
+@dataclass
+class DataConfig:
     """Which dataset a run reads and how it is split into train / validation / test."""
 
-    path: Path | None = Field(None, description="Dataset file or folder (any supported "
-                              "format); the DATA argument of `shelflm train` overrides it.")
-    format: str | None = Field(None, description="Format name (project, movielens, "
-                               "sequences, table, ...); unset = detected from the path.")
-    split: Literal["leave-one-out", "temporal", "cold-start"] = Field(
-        "leave-one-out", description="Which splitter of the three tables below is used.")
-    leave_one_out: LeaveOneOutSplit = Field(
-        default_factory=LeaveOneOutSplit, description="Per user: last event test, "
-        "second-to-last validation.")
-    temporal: TemporalSplit = Field(default_factory=TemporalSplit,
-                                    description="A global time cut.")
-    cold_start: ColdStartItemSplit = Field(
-        default_factory=ColdStartItemSplit, description="Leave-one-out with a share of items "
-        "held out of train (cold items).")
+    __pydantic_config__ = _STRICT
 
-    @field_validator("format")
-    @classmethod
-    def _known_format(cls, value: str | None) -> str | None:
-        from shelflm.data.loaders import FORMATS
+    path: Path | None = field(default=None, metadata={"help": (
+        "Dataset file or folder (any supported format); the DATA argument of `shelflm "
+        "train` overrides it.")})
+    format: str | None = field(default=None, metadata={"help": (
+        "Format name (project, movielens, sequences, table, ...); unset = detected from the "
+        "path.")})
+    split: Literal["leave-one-out", "temporal", "cold-start"] = field(
+        default="leave-one-out", metadata={
+            "help": "Which splitter of the three tables below is used."})
+    leave_one_out: LeaveOneOutSplit = field(default_factory=LeaveOneOutSplit, metadata={
+        "help": "Per user: last event test, second-to-last validation."})
+    temporal: TemporalSplit = field(default_factory=TemporalSplit, metadata={
+        "help": "A global time cut."})
+    cold_start: ColdStartItemSplit = field(default_factory=ColdStartItemSplit, metadata={
+        "help": "Leave-one-out with a share of items held out of train (cold items)."})
 
-        if value is not None and value not in FORMATS:
-            raise ValueError(f"unknown format {value!r}; known: {', '.join(FORMATS)}")
-        return value
+    def __post_init__(self) -> None:
+        if self.path is not None:
+            self.path = Path(self.path)
+        if self.format is not None and self.format not in FORMATS:
+            raise ValueError(f"format: unknown format {self.format!r}; known: "
+                             f"{', '.join(FORMATS)}")
+        if self.split not in SPLITS:
+            raise ValueError(f"split: {self.split!r} is not one of {SPLITS}")
 
     def splitter(self) -> Splitter:
         """The configured splitter."""
@@ -85,109 +87,123 @@ class DataConfig(StrictModel):
                 "cold-start": self.cold_start}[self.split]
 
 
-class TextConfig(StrictModel):
+@dataclass
+class TextConfig:
     """How a catalog row becomes the text the language model reads."""
 
-    template: str = Field("title", description="A preset (title, attributes, full) or a "
-                          "format string such as '{title}. Brand: {brand}'; the LM reads at "
-                          "most [encoder] max_length tokens of it.")
+    __pydantic_config__ = _STRICT
 
-    @field_validator("template")
-    @classmethod
-    def _valid_template(cls, value: str) -> str:
-        if value not in PRESETS:
-            if "{" not in value:
-                raise ValueError(f"{value!r} is neither a preset ({', '.join(PRESETS)}) nor a "
-                                 "format string with {fields}")
-            try:
-                ItemTemplate(format=value)
-            except ValidationError as exc:  # its message names the unknown {field}
-                raise ValueError(exc.errors()[0]["msg"].removeprefix("Value error, ")) from exc
-        return value
+    template: str = field(default="title", metadata={"help": (
+        "A preset (title, attributes, full) or a format string such as '{title}. Brand: "
+        "{brand}'; the LM reads at most [encoder] max_length tokens of it.")})
+
+    def __post_init__(self) -> None:
+        if self.template in PRESETS:
+            return
+        if "{" not in self.template:
+            raise ValueError(f"template: {self.template!r} is neither a preset "
+                             f"({', '.join(PRESETS)}) nor a format string with {{fields}}")
+        try:
+            ItemTemplate(format=self.template)
+        except ValidationError as exc:  # its message names the unknown {field}
+            reason = exc.errors()[0]["msg"].removeprefix("Value error, ")
+            raise ValueError(f"template: {reason}") from exc
 
     def item_template(self) -> ItemTemplate:
         """The ItemTemplate this section names."""
         return PRESETS.get(self.template) or ItemTemplate(name="custom", format=self.template)
 
 
-def _tuner_config(value: Any) -> TunerConfig | None:
-    """A [tuning] table (`method` plus that method's fields) as the method's typed config."""
-    if value is None or isinstance(value, TunerConfig):
-        return value
+def _tuner_config(value: Any) -> Any:
+    """A [tuning] table (`method` plus that method's fields) as the method's TunerConfig."""
+    if value is None or (is_dataclass(value) and getattr(value, "method", "")):
+        return value  # None or a TunerConfig already
     if not isinstance(value, dict):
         raise ValueError(f"expected a table with a 'method' key, got {value!r}")
-    from dataclasses import fields
-
-    from pydantic import TypeAdapter
-
-    from shelflm.encoders.peft.registry import tuner_class
-
     options = dict(value)
     method = options.pop("method", NO_TUNING)
     if method == NO_TUNING:
         if options:
             raise ValueError(f"options {sorted(options)} given but method is {NO_TUNING!r}")
         return None
+    # The tuner configs live beside their torch modules, so only a config that names a
+    # fine-tuning method (and so will load the language model anyway) imports torch here.
+    from shelflm.encoders.peft.registry import tuner_class
+
     config_class = tuner_class(method).config_class  # raises naming the known methods
     known = {f.name for f in fields(config_class)}
     unknown = sorted(set(options) - known)
     if unknown:
         raise ValueError(f"unknown keys {unknown} for method {method!r}; known: {sorted(known)}")
-    return TypeAdapter(config_class).validate_python(options)
+    return config_adapter(config_class).validate_python(options)
 
 
-def _tuner_dict(config: TunerConfig | None) -> dict[str, Any]:
+def _tuner_dict(config: Any) -> dict[str, Any]:
     return {"method": NO_TUNING} if config is None else config.to_dict()
 
 
-TuningSection = Annotated[TunerConfig | None, PlainValidator(_tuner_config),
-                          PlainSerializer(_tuner_dict)]
+# A shelflm.encoders.peft TunerConfig, or None for no fine-tuning.
+TuningSection = Annotated[Any, PlainValidator(_tuner_config), PlainSerializer(_tuner_dict)]
 
 
-class ShelfConfig(StrictModel):
+@dataclass
+class ShelfConfig:
     """Every setting of a run: data, text, encoder, tuning, model, training, serving."""
 
-    data: DataConfig = Field(default_factory=DataConfig, description="Dataset and split.")
-    text: TextConfig = Field(default_factory=TextConfig, description="Item text template.")
-    encoder: TextEncoderConfig = Field(
-        default_factory=TextEncoderConfig, description="The language model that turns item "
-        "text into vectors (training and the artifact's search space).")
-    tuning: TuningSection = Field(
-        None, description="method = 'none' (frozen LM vectors through the item tower's "
-        "whitened head) or a fine-tuning method (adaptor, lora, adalora, top_layers, full) "
-        "with that method's fields in this table (its base_model is the LM it tunes).")
-    model: ShelfModelConfig = Field(default_factory=ShelfModelConfig,
-                                    description="User tower (sequence) and item tower (items).")
-    training: TrainConfig = Field(default_factory=TrainConfig,
-                                  description="Optimisation, stopping and regularisation.")
-    serving: ServingConfig = Field(default_factory=ServingConfig,
-                                   description="`shelflm serve`: index, store, rules, API.")
+    __pydantic_config__ = _STRICT
 
-    @model_validator(mode="after")
-    def _sections_agree(self) -> ShelfConfig:
-        # Artifacts encode new items and queries with mean pooling (TextSettings), so the
-        # training vectors must be made the same way or served vectors would not match.
-        if self.encoder.pooling != "mean":
-            raise ValueError(f"encoder.pooling = {self.encoder.pooling!r}: training and "
-                             "artifacts use mean pooling only")
+    data: DataConfig = field(default_factory=DataConfig, metadata={
+        "help": "Dataset and split."})
+    text: TextConfig = field(default_factory=TextConfig, metadata={
+        "help": "Item text template."})
+    encoder: EncoderConfig = field(default_factory=EncoderConfig, metadata={"help": (
+        "The language model that turns item text into vectors (training and the artifact's "
+        "search space).")})
+    tuning: TuningSection = field(default=None, metadata={"help": (
+        "method = 'none' (frozen LM vectors through the item tower's whitened head) or a "
+        "fine-tuning method (adaptor, lora, adalora, top_layers, full) with that method's "
+        "fields in this table (its base_model is the LM it tunes).")})
+    model: ShelfModelConfig = field(default_factory=ShelfModelConfig, metadata={
+        "help": "User tower (sequence) and item tower (items)."})
+    training: TrainConfig = field(default_factory=TrainConfig, metadata={
+        "help": "Optimisation, stopping and regularisation."})
+    serving: ServingConfig = field(default_factory=ServingConfig, metadata={
+        "help": "`shelflm serve`: index, store, rules, API."})
+
+    def __post_init__(self) -> None:
         if self.tuning is not None and not self.model.items.use_text:
             raise ValueError(f"tuning.method = {self.tuning.method!r} tunes the text path, "
                              "but model.items.use_text is false")
-        return self
-
-    def text_settings(self) -> TextSettings:
-        """How the artifact renders and encodes item text, from [text] and [encoder]."""
-        path = self.encoder.model_path
-        return TextSettings(item_format=self.text.item_template().format,
-                            language_model=DEFAULT_LM if path is None else str(path.resolve()),
-                            max_tokens=self.encoder.max_length, normalize=self.encoder.normalize)
 
     def to_toml(self, comments: bool = False) -> str:
         """This config as TOML (`comments`: each field's help above it)."""
         return to_toml(self, comments)
 
+    def to_dict(self) -> dict[str, Any]:
+        """This config as plain JSON-ready data (what an artifact records)."""
+        return to_dict(self)
 
-def _lift_serving(path: tuple[str, ...]) -> tuple[str, ...]:
+    def to_json(self, indent: int | None = None) -> str:
+        """This config as JSON."""
+        return json.dumps(self.to_dict(), indent=indent)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ShelfConfig:
+        """Validate a tree (as `to_dict` or a TOML file gives it); pydantic's errors on misfit."""
+        return config_adapter(cls).validate_python(data)
+
+    @classmethod
+    def from_json(cls, text: str) -> ShelfConfig:
+        """Validate the JSON `to_json` wrote."""
+        return config_adapter(cls).validate_json(text)
+
+
+# The top-level keys of a whole-run file and of a serving-only file, from the dataclasses.
+ROOT_SECTIONS: tuple[str, ...] = tuple(f.name for f in fields(ShelfConfig))
+SERVING_SECTIONS: tuple[str, ...] = tuple(f.name for f in fields(ServingConfig))
+
+
+def _lift_serving(path: FieldPath) -> FieldPath:
     # The serving-only short form (SHELFLM_STORE__PATH) also works with a whole-run file.
     return ("serving", *path) if path[0] in SERVING_SECTIONS else path
 
@@ -209,9 +225,34 @@ def load_shelf_config(path: str | Path | None = None,
     return validate_config(ShelfConfig, data, path, environ, _lift_serving)
 
 
+def load_serving_config(path: str | Path | None = None,
+                        environ: Mapping[str, str] | None = None) -> ServingConfig:
+    """ServingConfig from a serving-only file ([index], [store], ...) or a whole-run file.
+
+    A whole-run file (any of ROOT_SECTIONS at the top) gives its [serving] table. Either way
+    SHELFLM_SERVING__STORE__PATH and the short SHELFLM_STORE__PATH both override, and
+    variables of the other run sections (SHELFLM_TRAINING__...) are left to `shelflm train`.
+    """
+    data = read_config_file(path) if path is not None else {}
+    prefix: FieldPath = ()
+    if set(data) & set(ROOT_SECTIONS):
+        stray = sorted(set(data) - set(ROOT_SECTIONS))
+        if stray:
+            raise ConfigError(f"{path}: unknown sections {stray} in a whole-run file; "
+                              f"sections are {list(ROOT_SECTIONS)}")
+        data, prefix = data.get("serving", {}), ("serving",)
+    return validate_config(ServingConfig, data, path, environ, _into_serving, prefix)
+
+
+def _into_serving(path: FieldPath) -> FieldPath | None:
+    if path[0] == "serving":
+        return path[1:] or None
+    return None if path[0] in ROOT_SECTIONS else path
+
+
 def record_in_artifact(config: ShelfConfig, directory: str | Path) -> None:
     """Add the run's effective config to an artifact's config.json (reproducible runs)."""
     file = Path(directory) / "config.json"
     meta = json.loads(file.read_text())
-    meta[ARTIFACT_KEY] = config.model_dump(mode="json")
+    meta[ARTIFACT_KEY] = config.to_dict()
     file.write_text(json.dumps(meta, indent=2) + "\n")

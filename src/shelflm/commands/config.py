@@ -1,10 +1,16 @@
-"""`shelflm config show|init`: print the effective run config, or write a commented default."""
+"""`shelflm config show|init`: print the effective run config, or write a commented default.
+
+Loading a config never imports torch, so these commands (and `--help`) start quickly.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import typer
+
+from shelflm.config import ConfigError
+from shelflm.settings import ShelfConfig, load_shelf_config
 
 config_app = typer.Typer(help="Show or create the run config (TOML).", no_args_is_help=True)
 
@@ -22,15 +28,12 @@ def show(
     comments: bool = typer.Option(False, help="Each field's help as a comment above it."),
 ) -> None:
     """Print the effective config: defaults, then --config, then SHELFLM_* variables."""
-    from shelflm.config import ConfigError
-    from shelflm.settings import load_shelf_config
-
     try:
         cfg = load_shelf_config(config)
     except ConfigError as exc:  # the message names the file or variable and the field
         typer.secho(f"error: {exc}", err=True, fg="red")
         raise typer.Exit(2) from exc
-    typer.echo(cfg.model_dump_json(indent=2) if as_json else cfg.to_toml(comments), nl=as_json)
+    typer.echo(cfg.to_json(indent=2) if as_json else cfg.to_toml(comments), nl=as_json)
 
 
 @config_app.command("init")
@@ -39,8 +42,6 @@ def init(
     force: bool = typer.Option(False, help="Overwrite an existing file."),
 ) -> None:
     """Write the default config with every field's help as a comment."""
-    from shelflm.settings import ShelfConfig
-
     if path.exists() and not force:
         raise typer.BadParameter(f"{path} exists; pass --force to overwrite", param_hint="PATH")
     header = ("# shelflm run config: `shelflm train --config FILE`, `shelflm serve ... --config "

@@ -9,39 +9,11 @@ only the small head (the cheap CPU path of ../shared/DESIGN.md).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import torch
 from torch import nn
 
-
-@dataclass
-class ItemTowerConfig:
-    """Which parts make an item vector, and how the ID part is regularised."""
-
-    hidden: int = 64  # output width; must equal the user tower's hidden size
-    use_text: bool = True  # LM vectors through the text head (False: the SASRec-ID baseline)
-    use_id: bool = True  # add a learned ID embedding for items with training interactions
-    id_dropout: float = 0.1  # chance, per training lookup, of hiding the ID part (cold-start drill)
-    whiten: bool = True  # decorrelate LM vectors (PCA whitening) before the linear head
-    # Scoring only: an item without training events borrows the mean ID embedding of its k
-    # nearest trained items by LM text vector, so it competes with warm items on the same
-    # footing instead of with a text part alone (0 = text only).
-    cold_id_neighbours: int = 0
-
-    def __post_init__(self) -> None:
-        if self.hidden <= 0:
-            raise ValueError(f"ItemTowerConfig: hidden must be positive, got {self.hidden}")
-        if not (self.use_text or self.use_id):
-            raise ValueError("ItemTowerConfig: at least one of use_text / use_id must be on")
-        if self.cold_id_neighbours < 0:
-            raise ValueError("ItemTowerConfig: cold_id_neighbours must be >= 0, got "
-                             f"{self.cold_id_neighbours}")
-        if not 0.0 <= self.id_dropout < 1.0:
-            raise ValueError(
-                f"ItemTowerConfig: id_dropout must be in [0, 1), got {self.id_dropout}"
-            )
+from shelflm.models.config import ItemTowerConfig
 
 
 class WhitenedLinearHead(nn.Module):

@@ -9,38 +9,12 @@ Sequences are left-padded (the newest item always sits at the last position, as 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from shelflm.data.schema import EVENT_TYPES
-
-
-@dataclass
-class SequenceEncoderConfig:
-    """Shape and regularisation of the user tower."""
-
-    hidden: int = 64  # width of item vectors, attention and the user vector
-    num_blocks: int = 2  # transformer blocks
-    num_heads: int = 1  # attention heads; must divide `hidden`
-    max_len: int = 50  # most recent events kept; older ones are cut off
-    dropout: float = 0.5  # on embeddings, attention and MLP (high values suit sparse shops)
-    num_event_types: int = len(EVENT_TYPES)  # event-type vocabulary (view, click, ...)
-
-    def __post_init__(self) -> None:
-        if self.hidden <= 0 or self.num_blocks <= 0 or self.num_heads <= 0 or self.max_len <= 0:
-            raise ValueError(f"SequenceEncoderConfig: sizes must be positive, got {self}")
-        if self.hidden % self.num_heads:
-            raise ValueError(
-                f"SequenceEncoderConfig: hidden={self.hidden} is not divisible by "
-                f"num_heads={self.num_heads}"
-            )
-        if not 0.0 <= self.dropout < 1.0:
-            raise ValueError(
-                f"SequenceEncoderConfig: dropout must be in [0, 1), got {self.dropout}"
-            )
+from shelflm.models.config import SequenceEncoderConfig
 
 
 class CausalSelfAttention(nn.Module):

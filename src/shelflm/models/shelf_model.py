@@ -8,43 +8,20 @@ baseline: the same user tower and trainer with ID embeddings only.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 from torch import nn
 
-from shelflm.models.item_tower import ItemTower, ItemTowerConfig
-from shelflm.models.sequence import SequenceEncoder, SequenceEncoderConfig
+from shelflm.models.config import ItemTowerConfig, SequenceEncoderConfig, ShelfModelConfig
+from shelflm.models.item_tower import ItemTower
+from shelflm.models.sequence import SequenceEncoder
 
 if TYPE_CHECKING:
     from shelflm.data.schema import Dataset
     from shelflm.data.splits import Split
-    from shelflm.training.trainer import TrainConfig
-
-
-@dataclass
-class ShelfModelConfig:
-    """The two towers' configs; their hidden sizes must agree (inner-product scoring)."""
-
-    sequence: SequenceEncoderConfig = field(default_factory=SequenceEncoderConfig)
-    items: ItemTowerConfig = field(default_factory=ItemTowerConfig)
-
-    def __post_init__(self) -> None:
-        if isinstance(self.sequence, dict):
-            self.sequence = SequenceEncoderConfig(**self.sequence)
-        if isinstance(self.items, dict):
-            self.items = ItemTowerConfig(**self.items)
-        if self.sequence.hidden != self.items.hidden:
-            raise ValueError(
-                f"ShelfModelConfig: user tower hidden={self.sequence.hidden} != item tower "
-                f"hidden={self.items.hidden}"
-            )
-
-    def to_dict(self) -> dict:
-        """Plain JSON-able dict (inverse: ShelfModelConfig(**d))."""
-        return asdict(self)
+    from shelflm.training.config import TrainConfig
 
 
 def pad_left(

@@ -1,115 +1,196 @@
-"""Typed configuration of the serving engine, its backends and the HTTP API."""
+"""Configs of the serving engine, its backends and the HTTP API (torch-free dataclasses).
+
+`shelflm serve` reads them from a serving-only TOML file or a whole run's [serving] table
+(`shelflm.settings.load_serving_config`); worker processes get them as JSON (`to_json`).
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import ConfigDict
 
+from shelflm.config import config_adapter
 from shelflm.data.schema import EVENT_TYPES
 
+# Unknown keys in a config file are errors, not silently ignored.
+_STRICT = ConfigDict(extra="forbid")
 
-class IndexConfig(BaseModel):
+
+def _in_range(config: Any, name: str, low: float | None = None, high: float | None = None,
+                low_open: bool = False) -> None:
+    """Raise ValueError naming `name` unless low <= value <= high (low < value if low_open)."""
+    value = getattr(config, name)
+    too_low = low is not None and (value <= low if low_open else value < low)
+    if too_low or (high is not None and value > high):
+        bounds = [f"> {low}" if low_open else f">= {low}"] if low is not None else []
+        bounds += [f"<= {high}"] if high is not None else []
+        raise ValueError(f"{name}: must be {' and '.join(bounds)}, got {value!r}")
+
+
+def _one_of(config: Any, name: str, choices: tuple[str, ...]) -> None:
+    """Raise ValueError naming `name` unless its value is one of `choices`."""
+    value = getattr(config, name)
+    if value not in choices:
+        raise ValueError(f"{name}: {value!r} is not one of {choices}")
+
+
+@dataclass
+class IndexConfig:
     """Which faiss index holds the item vectors and how HNSW is tuned."""
 
-    model_config = ConfigDict(extra="forbid")
+    __pydantic_config__ = _STRICT
 
-    kind: Literal["auto", "exact", "hnsw"] = Field(
-        "auto", description="exact inner product, HNSW, or auto (HNSW above hnsw_above items)")
-    hnsw_above: int = Field(50_000, ge=1, description="catalog size from which auto picks HNSW")
-    hnsw_m: int = Field(32, ge=4, le=128, description="HNSW neighbours per node")
-    ef_construction: int = Field(200, ge=8, description="HNSW build-time beam width")
-    ef_search: int = Field(128, ge=8, description="HNSW query-time beam width")
-    rebuild_dead_fraction: float = Field(
-        0.2, gt=0, le=1, description="rebuild HNSW once this share of its rows are tombstones")
-    exact_below_allowed: float = Field(
-        0.05, ge=0, le=1,
-        description="HNSW answers a filter allowing fewer than this share of items by exact scan")
+    kind: Literal["auto", "exact", "hnsw"] = field(default="auto", metadata={
+        "help": "exact inner product, HNSW, or auto (HNSW above hnsw_above items)"})
+    hnsw_above: int = field(default=50_000, metadata={
+        "help": "catalog size from which auto picks HNSW"})
+    hnsw_m: int = field(default=32, metadata={"help": "HNSW neighbours per node"})
+    ef_construction: int = field(default=200, metadata={"help": "HNSW build-time beam width"})
+    ef_search: int = field(default=128, metadata={"help": "HNSW query-time beam width"})
+    rebuild_dead_fraction: float = field(default=0.2, metadata={
+        "help": "rebuild HNSW once this share of its rows are tombstones"})
+    exact_below_allowed: float = field(default=0.05, metadata={
+        "help": "HNSW answers a filter allowing fewer than this share of items by exact scan"})
+
+    def __post_init__(self) -> None:
+        _one_of(self, "kind", ("auto", "exact", "hnsw"))
+        _in_range(self, "hnsw_above", 1)
+        _in_range(self, "hnsw_m", 4, 128)
+        _in_range(self, "ef_construction", 8)
+        _in_range(self, "ef_search", 8)
+        _in_range(self, "rebuild_dead_fraction", 0, 1, low_open=True)
+        _in_range(self, "exact_below_allowed", 0, 1)
 
 
-class StoreConfig(BaseModel):
+@dataclass
+class StoreConfig:
     """Where events are kept."""
 
-    model_config = ConfigDict(extra="forbid")
+    __pydantic_config__ = _STRICT
 
-    backend: Literal["sqlite", "memory"] = Field("sqlite", description="event store backend")
-    path: Path = Field(Path("shelflm-events.sqlite"), description="SQLite file (sqlite backend)")
-    recent_length: int = Field(
-        50, ge=1, le=1000, description="events kept in each user's compressed recent sequence")
+    backend: Literal["sqlite", "memory"] = field(default="sqlite", metadata={
+        "help": "event store backend"})
+    path: Path = field(default=Path("shelflm-events.sqlite"), metadata={
+        "help": "SQLite file (sqlite backend)"})
+    recent_length: int = field(default=50, metadata={
+        "help": "events kept in each user's compressed recent sequence"})
+
+    def __post_init__(self) -> None:
+        self.path = Path(self.path)
+        _one_of(self, "backend", ("sqlite", "memory"))
+        _in_range(self, "recent_length", 1, 1000)
 
 
-class RulesConfig(BaseModel):
+@dataclass
+class RulesConfig:
     """Business rules applied after retrieval."""
 
-    model_config = ConfigDict(extra="forbid")
+    __pydantic_config__ = _STRICT
 
-    exclude_event_types: tuple[str, ...] = Field(
-        ("purchase",), description="a user's items with these events are not recommended again")
-    diversity_cap: int = Field(
-        3, ge=0, description="at most this many items per leaf category in one answer (0 = off)")
-    oversample: int = Field(
-        4, ge=1, le=50, description="candidates retrieved per answer slot, room for the rules")
-    query_weight: float = Field(
-        0.7, ge=0, le=1, description="share of the query (vs the user) in a personalised search")
+    exclude_event_types: tuple[str, ...] = field(default=("purchase",), metadata={
+        "help": "a user's items with these events are not recommended again"})
+    diversity_cap: int = field(default=3, metadata={
+        "help": "at most this many items per leaf category in one answer (0 = off)"})
+    oversample: int = field(default=4, metadata={
+        "help": "candidates retrieved per answer slot, room for the rules"})
+    query_weight: float = field(default=0.7, metadata={
+        "help": "share of the query (vs the user) in a personalised search"})
 
-    @field_validator("exclude_event_types")
-    @classmethod
-    def _known_events(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        bad = [e for e in value if e not in EVENT_TYPES]
+    def __post_init__(self) -> None:
+        self.exclude_event_types = tuple(self.exclude_event_types)
+        bad = [e for e in self.exclude_event_types if e not in EVENT_TYPES]
         if bad:
-            raise ValueError(f"unknown event types {bad} (expected some of {EVENT_TYPES})")
-        return value
+            raise ValueError(f"exclude_event_types: unknown event types {bad} "
+                             f"(expected some of {EVENT_TYPES})")
+        _in_range(self, "diversity_cap", 0)
+        _in_range(self, "oversample", 1, 50)
+        _in_range(self, "query_weight", 0, 1)
 
 
-class ApiConfig(BaseModel):
+@dataclass
+class ApiConfig:
     """HTTP limits, API keys and CORS."""
 
-    model_config = ConfigDict(extra="forbid")
+    __pydantic_config__ = _STRICT
 
-    api_keys: list[str] = Field(
-        default_factory=list, description="accepted X-API-Key values; empty = writes are open")
-    keys_for_reads: bool = Field(False, description="also require a key for read routes")
-    cors_origins: list[str] = Field(default_factory=list, description="allowed CORS origins")
-    max_k: int = Field(100, ge=1, le=10_000, description="largest k a request may ask for")
-    max_events: int = Field(1000, ge=1, description="largest event batch in one POST /events")
-    max_items: int = Field(500, ge=1, description="largest item batch in one PUT /items")
+    api_keys: list[str] = field(default_factory=list, metadata={
+        "help": "accepted X-API-Key values; empty = writes are open"})
+    keys_for_reads: bool = field(default=False, metadata={
+        "help": "also require a key for read routes"})
+    cors_origins: list[str] = field(default_factory=list, metadata={
+        "help": "allowed CORS origins"})
+    max_k: int = field(default=100, metadata={"help": "largest k a request may ask for"})
+    max_events: int = field(default=1000, metadata={
+        "help": "largest event batch in one POST /events"})
+    max_items: int = field(default=500, metadata={
+        "help": "largest item batch in one PUT /items"})
+
+    def __post_init__(self) -> None:
+        _in_range(self, "max_k", 1, 10_000)
+        _in_range(self, "max_events", 1)
+        _in_range(self, "max_items", 1)
 
 
-class ServingConfig(BaseModel):
+@dataclass
+class ServingConfig:
     """Everything `shelflm serve` needs besides the artifact directory."""
 
-    model_config = ConfigDict(extra="forbid")
+    __pydantic_config__ = _STRICT
 
-    index: IndexConfig = Field(default_factory=IndexConfig)
-    store: StoreConfig = Field(default_factory=StoreConfig)
-    rules: RulesConfig = Field(default_factory=RulesConfig)
-    api: ApiConfig = Field(default_factory=ApiConfig)
-    model_loader: str = Field(
-        "shelflm.models.artifact:load_artifact",
-        description="'module:function' turning an artifact directory into a ServingModel")
-    user_cache_size: int = Field(
-        50_000, ge=0, description="users whose history inputs, user vector and last two "
-        "answers are kept (LRU; ~11 KB each on Beauty, mostly the answer and its JSON); an "
-        "event for a user drops its entry, so answers stay fresh (0 = off)")
-    text_encoder: Literal["onnx", "onnx-int8", "pytorch"] = Field(
-        "onnx", description="language model runtime for queries and new items' text: "
-        "onnx (exported once, cosine >= 0.99 to PyTorch), onnx-int8 (quantised weights) or "
-        "pytorch (exactly as the saved vectors were made)")
-    onnx_cache_dir: Path | None = Field(
-        None, description="folder for ONNX exports (None = $SHELFLM_CACHE/onnx or "
-        "~/.cache/shelflm/onnx); the first use of a model pays the export")
-    warm_users: int = Field(
-        50_000, ge=0, description="at start, before /health/ready, compute the cached inputs "
-        "and vectors of this many most recently active users (capped by user_cache_size; each "
-        "worker; ~0.7 ms per user), so returning shoppers skip the store and the user tower "
-        "on their first request (0 = start at once, cold)")
-    refresh_on_ingest: int = Field(
-        100, ge=0, description="users of a POST /events batch whose cached state is recomputed "
-        "before the call returns, so their next request is a cache hit; users past this many "
-        "(a bulk import) are computed on their next request")
-    user_tower: Literal["onnx", "pytorch"] = Field(
-        "onnx", description="runtime of the user tower: onnx (exported once per artifact, "
-        "checked against PyTorch on load) or pytorch")
-    encoder_threads: int = Field(
-        1, ge=1, le=64, description="threads of the ONNX session encoding a query or new item")
+    index: IndexConfig = field(default_factory=IndexConfig, metadata={
+        "help": "Vector index of the item vectors."})
+    store: StoreConfig = field(default_factory=StoreConfig, metadata={
+        "help": "Event store."})
+    rules: RulesConfig = field(default_factory=RulesConfig, metadata={
+        "help": "Business rules applied after retrieval."})
+    api: ApiConfig = field(default_factory=ApiConfig, metadata={
+        "help": "HTTP limits, API keys and CORS."})
+    model_loader: str = field(default="shelflm.models.artifact:load_artifact", metadata={
+        "help": "'module:function' turning an artifact directory into a ServingModel"})
+    user_cache_size: int = field(default=50_000, metadata={
+        "help": "users whose history inputs, user vector and last two answers are kept (LRU; "
+                "~11 KB each on Beauty, mostly the answer and its JSON); an event for a user "
+                "drops its entry, so answers stay fresh (0 = off)"})
+    text_encoder: Literal["onnx", "onnx-int8", "pytorch"] = field(default="onnx", metadata={
+        "help": "language model runtime for queries and new items' text: onnx (exported "
+                "once, cosine >= 0.99 to PyTorch), onnx-int8 (quantised weights) or pytorch "
+                "(exactly as the saved vectors were made)"})
+    onnx_cache_dir: Path | None = field(default=None, metadata={
+        "help": "folder for ONNX exports (None = $SHELFLM_CACHE/onnx or "
+                "~/.cache/shelflm/onnx); the first use of a model pays the export"})
+    warm_users: int = field(default=50_000, metadata={
+        "help": "at start, before /health/ready, compute the cached inputs and vectors of "
+                "this many most recently active users (capped by user_cache_size; each "
+                "worker; ~0.7 ms per user), so returning shoppers skip the store and the user "
+                "tower on their first request (0 = start at once, cold)"})
+    refresh_on_ingest: int = field(default=100, metadata={
+        "help": "users of a POST /events batch whose cached state is recomputed before the "
+                "call returns, so their next request is a cache hit; users past this many (a "
+                "bulk import) are computed on their next request"})
+    user_tower: Literal["onnx", "pytorch"] = field(default="onnx", metadata={
+        "help": "runtime of the user tower: onnx (exported once per artifact, checked "
+                "against PyTorch on load) or pytorch"})
+    encoder_threads: int = field(default=1, metadata={
+        "help": "threads of the ONNX session encoding a query or new item"})
+
+    def __post_init__(self) -> None:
+        if self.onnx_cache_dir is not None:
+            self.onnx_cache_dir = Path(self.onnx_cache_dir)
+        _in_range(self, "user_cache_size", 0)
+        _one_of(self, "text_encoder", ("onnx", "onnx-int8", "pytorch"))
+        _in_range(self, "warm_users", 0)
+        _in_range(self, "refresh_on_ingest", 0)
+        _one_of(self, "user_tower", ("onnx", "pytorch"))
+        _in_range(self, "encoder_threads", 1, 64)
+
+    def to_json(self) -> str:
+        """This config as JSON (how `shelflm serve` hands it to worker processes)."""
+        return config_adapter(ServingConfig).dump_json(self).decode()
+
+    @classmethod
+    def from_json(cls, text: str) -> ServingConfig:
+        """The config `to_json` wrote (validated: bad values raise pydantic's ValueError)."""
+        return config_adapter(cls).validate_json(text)

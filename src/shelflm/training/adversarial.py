@@ -11,38 +11,12 @@ language model itself trains (any tensor the loss is a function of).
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import Literal
 
 import torch
 
+from shelflm.training.config import AdversarialConfig
+
 LossOfPerturbation = Callable[[Sequence[torch.Tensor]], torch.Tensor]
-
-
-@dataclass
-class AdversarialConfig:
-    """Which perturbation, where, how large, and how much its loss counts."""
-
-    method: Literal["none", "fgm", "pgd"] = "none"  # "none" switches adversarial training off
-    target: Literal["inputs", "representations"] = "inputs"  # input item vectors, or APR
-    epsilon: float = 0.5  # L2 radius of the perturbation, per vector (row)
-    weight: float = 1.0  # adversarial loss is added as weight * loss(perturbed)
-    pgd_steps: int = 3  # PGD iterations
-    pgd_alpha: float | None = None  # PGD step size; default epsilon / pgd_steps * 1.5
-
-    def __post_init__(self) -> None:
-        if self.method not in ("none", "fgm", "pgd"):
-            raise ValueError(f"AdversarialConfig: unknown method {self.method!r}")
-        if self.target not in ("inputs", "representations"):
-            raise ValueError(f"AdversarialConfig: unknown target {self.target!r}")
-        if self.epsilon <= 0 or self.weight < 0 or self.pgd_steps < 1:
-            raise ValueError(f"AdversarialConfig: epsilon > 0, weight >= 0, pgd_steps >= 1; "
-                             f"got {self}")
-
-    @property
-    def enabled(self) -> bool:
-        """True when a perturbation is applied."""
-        return self.method != "none" and self.weight > 0
 
 
 def _unit_rows(grad: torch.Tensor) -> torch.Tensor:

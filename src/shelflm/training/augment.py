@@ -7,30 +7,11 @@ Sequences here are 1-d integer arrays of item indices in time order (no padding)
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-
-@dataclass
-class AugmentConfig:
-    """Contrastive auxiliary task: which augmentations, how strong, how much it counts."""
-
-    weight: float = 0.0  # contrastive loss weight; 0 switches augmentation off
-    crop_ratio: float = 0.6  # share of the sequence kept by crop (a contiguous span)
-    mask_ratio: float = 0.3  # share of items replaced by the mask token
-    reorder_ratio: float = 0.3  # share of the sequence (a span) shuffled
-    temperature: float = 0.5  # InfoNCE temperature
-
-    def __post_init__(self) -> None:
-        for name in ("crop_ratio", "mask_ratio", "reorder_ratio"):
-            if not 0.0 <= getattr(self, name) <= 1.0:
-                raise ValueError(f"AugmentConfig: {name} must be in [0, 1], got "
-                                 f"{getattr(self, name)}")
-        if self.weight < 0 or self.temperature <= 0:
-            raise ValueError(f"AugmentConfig: weight >= 0 and temperature > 0; got {self}")
+from shelflm.training.config import AugmentConfig
 
 
 def crop(seq: np.ndarray, ratio: float, rng: np.random.Generator) -> np.ndarray:

@@ -12,8 +12,6 @@ from __future__ import annotations
 import copy
 import json
 import time
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -22,58 +20,14 @@ import torch.nn.functional as F
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from shelflm.models.shelf_model import pad_left
-from shelflm.training.adversarial import AdversarialConfig, adversarial_loss
-from shelflm.training.augment import AugmentConfig, augment, info_nce
-from shelflm.training.losses import RANKING_LOSSES, SampledSoftmaxLoss, build_ranking_loss
+from shelflm.training.adversarial import adversarial_loss
+from shelflm.training.augment import augment, info_nce
+from shelflm.training.config import TrainConfig
+from shelflm.training.losses import SampledSoftmaxLoss, build_ranking_loss
 
 if TYPE_CHECKING:
     from shelflm.data.splits import EvalCases, Split
     from shelflm.models.shelf_model import ShelfRecommender
-
-
-@dataclass
-class TrainConfig:
-    """Optimisation, stopping and regularisation of one training run."""
-
-    epochs: int = 200  # upper bound; early stopping usually ends sooner
-    batch_size: int = 128  # users per step
-    lr: float = 2e-3  # Adam learning rate (Beauty: 2e-3 reaches its best in ~10 epochs)
-    weight_decay: float = 0.0  # AdamW decoupled weight decay
-    id_lr_scale: float = 10.0  # ID embeddings learn this much faster (each item is seen rarely)
-    lm_lr: float | None = None  # learning rate of a PEFT tuner's weights (None: lr); full
-    # fine-tuning of the language model needs a far smaller one than the towers
-    loss: str = "full_softmax"  # one of RANKING_LOSSES
-    num_negatives: int = 256  # for sampled_softmax
-    # Only items with training events serve as softmax negatives: the others never occur as
-    # targets, so the loss would only push their text vectors down (cold items buried).
-    seen_negatives_only: bool = True
-    patience: int = 5  # evaluations without a validation NDCG@10 gain before stopping
-    eval_every: int = 1  # epochs between validation evaluations
-    seed: int = 0  # seeds torch and the batch order
-    max_valid_cases: int | None = None  # evaluate on a fixed random subset (faster stopping)
-    evaluate_test: bool = False  # also log test metrics each evaluation (for learning curves)
-    time_budget_s: float | None = None  # stop after this much training time
-    device: str = "cpu"  # torch device for training and scoring ("cuda" where one exists)
-    # Weight of a second loss computed with text-only item vectors (no ID part): it trains the
-    # text path to rank on its own, which is all a cold item has (0 = off).
-    text_only_weight: float = 0.0
-    log_path: str | None = None  # JSON lines, one record per epoch
-    progress: bool = True  # rich progress bar with live loss and metric
-    adversarial: AdversarialConfig = field(default_factory=AdversarialConfig)
-    augment: AugmentConfig = field(default_factory=AugmentConfig)
-
-    def __post_init__(self) -> None:
-        if isinstance(self.adversarial, dict):
-            self.adversarial = AdversarialConfig(**self.adversarial)
-        if isinstance(self.augment, dict):
-            self.augment = AugmentConfig(**self.augment)
-        if self.loss not in RANKING_LOSSES:
-            raise ValueError(f"TrainConfig: loss {self.loss!r} not in {RANKING_LOSSES}")
-        if (self.epochs < 1 or self.batch_size < 1 or self.lr <= 0 or self.patience < 1
-                or self.id_lr_scale <= 0 or self.text_only_weight < 0
-                or (self.lm_lr is not None and self.lm_lr <= 0)):
-            raise ValueError(f"TrainConfig: epochs, batch_size, patience >= 1 and lr > 0; "
-                             f"got {self}")
 
 
 def training_sequences(train: object) -> tuple[list[np.ndarray], list[np.ndarray]]:
@@ -285,8 +239,3 @@ class Trainer:
         rec.refresh()
         model.eval()
         return records
-
-
-def write_records(records: list[dict], path: str | Path) -> None:
-    """Write epoch records as JSON lines (for runs made without log_path)."""
-    Path(path).write_text("".join(json.dumps(r) + "\n" for r in records))

@@ -1,0 +1,139 @@
+"""Configs of a training run: optimisation, adversarial perturbation, augmentation (torch-free).
+
+They live apart from the trainer and the losses so that loading a run config
+(`shelflm.settings`) never imports torch; `trainer.py`, `adversarial.py` and `augment.py`
+use them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from pydantic import ConfigDict
+
+# The ranking losses `shelflm.training.losses.build_ranking_loss` knows, by name.
+RANKING_LOSSES: tuple[str, ...] = ("full_softmax", "sampled_softmax", "bpr")
+
+
+@dataclass
+class AdversarialConfig:
+    """Which perturbation, where, how large, and how much its loss counts."""
+
+    # Unknown keys in a config file are errors, not silently ignored.
+    __pydantic_config__ = ConfigDict(extra="forbid")
+
+    method: Literal["none", "fgm", "pgd"] = field(default="none", metadata={
+        "help": "fgm, pgd, or none (adversarial training off)."})
+    target: Literal["inputs", "representations"] = field(default="inputs", metadata={
+        "help": "Perturb the input item vectors, or the scored user and item vectors (APR)."})
+    epsilon: float = field(default=0.5, metadata={
+        "help": "L2 radius of the perturbation, per vector (row)."})
+    weight: float = field(default=1.0, metadata={
+        "help": "The adversarial loss is added as weight * loss(perturbed)."})
+    pgd_steps: int = field(default=3, metadata={"help": "PGD iterations."})
+    pgd_alpha: float | None = field(default=None, metadata={
+        "help": "PGD step size; None = epsilon / pgd_steps * 1.5."})
+
+    def __post_init__(self) -> None:
+        if self.method not in ("none", "fgm", "pgd"):
+            raise ValueError(f"AdversarialConfig: unknown method {self.method!r}")
+        if self.target not in ("inputs", "representations"):
+            raise ValueError(f"AdversarialConfig: unknown target {self.target!r}")
+        if self.epsilon <= 0 or self.weight < 0 or self.pgd_steps < 1:
+            raise ValueError(f"AdversarialConfig: epsilon > 0, weight >= 0, pgd_steps >= 1; "
+                             f"got {self}")
+
+    @property
+    def enabled(self) -> bool:
+        """True when a perturbation is applied."""
+        return self.method != "none" and self.weight > 0
+
+
+@dataclass
+class AugmentConfig:
+    """Contrastive auxiliary task: which augmentations, how strong, how much it counts."""
+
+    __pydantic_config__ = ConfigDict(extra="forbid")
+
+    weight: float = field(default=0.0, metadata={
+        "help": "Contrastive loss weight; 0 switches augmentation off."})
+    crop_ratio: float = field(default=0.6, metadata={
+        "help": "Share of the sequence kept by crop (a contiguous span)."})
+    mask_ratio: float = field(default=0.3, metadata={
+        "help": "Share of items replaced by the mask token."})
+    reorder_ratio: float = field(default=0.3, metadata={
+        "help": "Share of the sequence (a span) shuffled."})
+    temperature: float = field(default=0.5, metadata={"help": "InfoNCE temperature."})
+
+    def __post_init__(self) -> None:
+        for name in ("crop_ratio", "mask_ratio", "reorder_ratio"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"AugmentConfig: {name} must be in [0, 1], got "
+                                 f"{getattr(self, name)}")
+        if self.weight < 0 or self.temperature <= 0:
+            raise ValueError(f"AugmentConfig: weight >= 0 and temperature > 0; got {self}")
+
+
+@dataclass
+class TrainConfig:
+    """Optimisation, stopping and regularisation of one training run."""
+
+    __pydantic_config__ = ConfigDict(extra="forbid")
+
+    epochs: int = field(default=200, metadata={
+        "help": "Upper bound; early stopping usually ends sooner."})
+    batch_size: int = field(default=128, metadata={"help": "Users per step."})
+    lr: float = field(default=2e-3, metadata={
+        "help": "Adam learning rate (Beauty: 2e-3 reaches its best in ~10 epochs)."})
+    weight_decay: float = field(default=0.0, metadata={"help": "AdamW decoupled weight decay."})
+    id_lr_scale: float = field(default=10.0, metadata={
+        "help": "ID embeddings learn this much faster (each item is seen rarely)."})
+    lm_lr: float | None = field(default=None, metadata={
+        "help": "Learning rate of a PEFT tuner's weights (None: lr); full fine-tuning of the "
+                "language model needs a far smaller one than the towers."})
+    loss: str = field(default="full_softmax", metadata={
+        "help": f"Ranking loss, one of {', '.join(RANKING_LOSSES)}."})
+    num_negatives: int = field(default=256, metadata={"help": "For sampled_softmax."})
+    seen_negatives_only: bool = field(default=True, metadata={
+        "help": "Only items with training events serve as softmax negatives: the others never "
+                "occur as targets, so the loss would only push their text vectors down (cold "
+                "items buried)."})
+    patience: int = field(default=5, metadata={
+        "help": "Evaluations without a validation NDCG@10 gain before stopping."})
+    eval_every: int = field(default=1, metadata={
+        "help": "Epochs between validation evaluations."})
+    seed: int = field(default=0, metadata={"help": "Seeds torch and the batch order."})
+    max_valid_cases: int | None = field(default=None, metadata={
+        "help": "Evaluate on a fixed random subset (faster stopping)."})
+    evaluate_test: bool = field(default=False, metadata={
+        "help": "Also log test metrics each evaluation (for learning curves)."})
+    time_budget_s: float | None = field(default=None, metadata={
+        "help": "Stop after this much training time."})
+    device: str = field(default="cpu", metadata={
+        "help": "Torch device for training and scoring ('cuda' where one exists)."})
+    text_only_weight: float = field(default=0.0, metadata={
+        "help": "Weight of a second loss computed with text-only item vectors (no ID part): "
+                "it trains the text path to rank on its own, which is all a cold item has "
+                "(0 = off)."})
+    log_path: str | None = field(default=None, metadata={
+        "help": "JSON lines, one record per epoch."})
+    progress: bool = field(default=True, metadata={
+        "help": "Rich progress bar with live loss and metric."})
+    adversarial: AdversarialConfig = field(default_factory=AdversarialConfig, metadata={
+        "help": "Adversarial perturbation (FGM / PGD) as a regulariser."})
+    augment: AugmentConfig = field(default_factory=AugmentConfig, metadata={
+        "help": "Contrastive sequence augmentation (CL4SRec-style)."})
+
+    def __post_init__(self) -> None:
+        if isinstance(self.adversarial, dict):
+            self.adversarial = AdversarialConfig(**self.adversarial)
+        if isinstance(self.augment, dict):
+            self.augment = AugmentConfig(**self.augment)
+        if self.loss not in RANKING_LOSSES:
+            raise ValueError(f"TrainConfig: loss {self.loss!r} not in {RANKING_LOSSES}")
+        if (self.epochs < 1 or self.batch_size < 1 or self.lr <= 0 or self.patience < 1
+                or self.id_lr_scale <= 0 or self.text_only_weight < 0
+                or (self.lm_lr is not None and self.lm_lr <= 0)):
+            raise ValueError(f"TrainConfig: epochs, batch_size, patience >= 1 and lr > 0; "
+                             f"got {self}")
