@@ -44,12 +44,17 @@ from common import (  # noqa: E402
     write_result,
 )
 from shelflm.evaluation.protocol import evaluate_ranking, item_popularity  # noqa: E402
-from shelflm.models.item_tower import ItemTowerConfig  # noqa: E402
-from shelflm.models.sequence import SequenceEncoderConfig  # noqa: E402
-from shelflm.models.shelf_model import ShelfModelConfig, ShelfRecommender  # noqa: E402
-from shelflm.training.adversarial import AdversarialConfig  # noqa: E402
-from shelflm.training.augment import AugmentConfig  # noqa: E402
-from shelflm.training.trainer import TrainConfig  # noqa: E402
+from shelflm.models.config import (  # noqa: E402
+    ItemTowerConfig,
+    SequenceEncoderConfig,
+    ShelfModelConfig,
+)
+from shelflm.models.shelf_model import ShelfRecommender  # noqa: E402
+from shelflm.training.config import (  # noqa: E402
+    AdversarialConfig,
+    AugmentConfig,
+    TrainConfig,
+)
 
 TEMPLATES = {"ml-100k": "{title}. Genres: {category}", "amazon-beauty": "{title}"}
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from pathlib import Path
@@ -46,28 +45,13 @@ def item_texts(dataset: object, fmt: str = "{title}") -> list[str]:
 
 
 def lm_vectors(texts: list[str], batch: int = 128, device: str = "cpu") -> np.ndarray:
-    """Mean-pooled, L2-normalised MiniLM vectors of texts, cached under runs/cache."""
-    import torch
+    """Mean-pooled, L2-normalised MiniLM vectors of texts, cached under runs/cache/vectors."""
+    from shelflm.encoders.config import EncoderConfig
+    from shelflm.encoders.encode import TextEncoder
 
-    from shelflm.encoders.lm import load_language_model, mean_pool
-
-    key = hashlib.sha256("\n".join(texts).encode()).hexdigest()[:16]
-    path = RUNS / "cache" / f"minilm-{key}.npy"
-    if path.exists():
-        return np.load(path)
-    tok, model = load_language_model()
-    model = model.to(device)
-    out = []
-    with torch.no_grad():
-        for i in range(0, len(texts), batch):
-            b = tok(texts[i:i + batch], padding=True, truncation=True, max_length=64,
-                    return_tensors="pt").to(device)
-            v = mean_pool(model(**b).last_hidden_state, b["attention_mask"])
-            out.append(torch.nn.functional.normalize(v, dim=-1).cpu().numpy())
-    vectors = np.concatenate(out).astype(np.float32)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    np.save(path, vectors)
-    return vectors
+    cache = RUNS / "cache" / "vectors"
+    config = EncoderConfig(max_length=64, batch_size=batch, cache_dir=str(cache))
+    return TextEncoder(config, device=device).encode(texts)
 
 
 def write_result(name: str, payload: dict) -> Path:

@@ -103,47 +103,41 @@ def main() -> None:
     import torch
 
     torch.set_num_threads(args.threads)
-    from shelflm.encoders.lm import TextEncoder, TextEncoderConfig
-    from shelflm.encoders.onnx_encoder import OnnxEncoderConfig, OnnxTextEncoder
+    from shelflm.encoders.config import EncoderConfig, OnnxOptions
+    from shelflm.encoders.encode import TextEncoder
 
     titles = load_titles(args.items, args.limit)
     # Probe with MiniLM's full window so the true longest title shows (128 would cap it).
-    probe = TextEncoder(TextEncoderConfig(threads=args.threads, max_length=512))
+    probe = TextEncoder(EncoderConfig(threads=args.threads, max_length=512))
     lengths = np.array([len(x) for x in probe.tokenize(titles)])
     # max_length from the data: the longest title, so nothing is cut and nothing is padded
     # beyond what a batch needs (MiniLM itself allows 256/512).
     max_length = int(min(lengths.max(), 256))
-    base = dict(threads=args.threads, max_length=max_length, progress_min_texts=0)
+    base = dict(threads=args.threads, max_length=max_length, progress_min_texts=0,
+                onnx_dir=str(args.cache_dir))
+
+    def make(batch_size: int, runtime: str = "pytorch", **options: object) -> TextEncoder:
+        return TextEncoder(EncoderConfig(**base, batch_size=batch_size, runtime=runtime),
+                           onnx=OnnxOptions(**options))
+
+    small = args.small_batch_size
     paths: dict[str, Callable[[], object]] = {
-        "pytorch fp32 (input order, batch 32)": lambda: TextEncoder(TextEncoderConfig(
+        "pytorch fp32 (input order, batch 32)": lambda: TextEncoder(EncoderConfig(
             **base, batch_size=32, sort_by_length=False)),
-        "pytorch fp32 (length-sorted)": lambda: TextEncoder(TextEncoderConfig(
-            **base, batch_size=args.batch_size)),
-        "onnx fp32 (length-sorted)": lambda: OnnxTextEncoder(OnnxEncoderConfig(
-            encoder=TextEncoderConfig(**base, batch_size=args.batch_size),
-            cache_dir=args.cache_dir)),
-        "onnx int8 (length-sorted)": lambda: OnnxTextEncoder(OnnxEncoderConfig(
-            encoder=TextEncoderConfig(**base, batch_size=args.batch_size),
-            cache_dir=args.cache_dir, quantize=True)),
+        "pytorch fp32 (length-sorted)": lambda: make(args.batch_size),
+        "onnx fp32 (length-sorted)": lambda: make(args.batch_size, "onnx"),
+        "onnx int8 (length-sorted)": lambda: make(args.batch_size, "onnx-int8"),
         # The same two at a smaller batch, so the baseline is PyTorch at its better batch.
-        "pytorch fp32 (length-sorted, batch small)": lambda: TextEncoder(TextEncoderConfig(
-            **base, batch_size=args.small_batch_size)),
-        "onnx int8 (length-sorted, batch small)": lambda: OnnxTextEncoder(OnnxEncoderConfig(
-            encoder=TextEncoderConfig(**base, batch_size=args.small_batch_size),
-            cache_dir=args.cache_dir, quantize=True)),
+        "pytorch fp32 (length-sorted, batch small)": lambda: make(small),
+        "onnx int8 (length-sorted, batch small)": lambda: make(small, "onnx-int8"),
         # One batch per core side by side (each on one thread) instead of each batch split
         # across the cores: small matrices scale poorly over threads.
-        "onnx int8 (length-sorted, batch small, batch per core)": lambda: OnnxTextEncoder(
-            OnnxEncoderConfig(encoder=TextEncoderConfig(**base, batch_size=args.small_batch_size),
-                              cache_dir=args.cache_dir, quantize=True,
-                              parallel_batches=args.threads)),
+        "onnx int8 (length-sorted, batch small, batch per core)": lambda: make(
+            small, "onnx-int8", parallel_batches=args.threads),
         # The same without the outlier split (the 5 sensitive MatMuls whole in float): the
         # int8 graph before int8_outlier_channels, to measure what the split gains.
         "onnx int8 (length-sorted, batch small, batch per core, no outlier split)": lambda:
-            OnnxTextEncoder(OnnxEncoderConfig(
-                encoder=TextEncoderConfig(**base, batch_size=args.small_batch_size),
-                cache_dir=args.cache_dir, quantize=True, parallel_batches=args.threads,
-                int8_outlier_channels=0)),
+            make(small, "onnx-int8", parallel_batches=args.threads, int8_outlier_channels=0),
     }
     unknown = set(args.paths or []) - set(paths)
     if unknown:

@@ -18,6 +18,8 @@ import numpy as np
 import pandas as pd
 import torch
 
+from shelflm.encoders.config import EncoderConfig
+from shelflm.encoders.encode import encode
 from shelflm.evaluation.rating import RatingData, cross_validate_ratings
 from shelflm.models.rating import BiasedMF, RatingModel, RatingTrainConfig, SeedEnsemble
 
@@ -56,17 +58,7 @@ def _read_ml100k(folder: Path) -> tuple[RatingData, list[str]]:
 
 def text_vectors(texts: list[str], batch_size: int = 128) -> np.ndarray:
     """Normalised mean-pooled MiniLM vectors, (n, 384) float32."""
-    from shelflm.encoders.lm import load_language_model, mean_pool
-
-    tokenizer, model = load_language_model()
-    out = []
-    with torch.no_grad():
-        for start in range(0, len(texts), batch_size):
-            batch = tokenizer(texts[start:start + batch_size], padding=True, truncation=True,
-                              max_length=64, return_tensors="pt")
-            pooled = mean_pool(model(**batch).last_hidden_state, batch["attention_mask"])
-            out.append(torch.nn.functional.normalize(pooled, dim=-1).numpy())
-    return np.concatenate(out).astype(np.float32)
+    return encode(texts, EncoderConfig(max_length=64, batch_size=batch_size))
 
 
 def main() -> None:

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
+from shelflm.encoders.config import EncoderConfig
+from shelflm.encoders.encode import TextEncoder
 from shelflm.encoders.lm import (
-    TextEncoder,
-    TextEncoderConfig,
     default_model_path,
     last_pool,
     model_identity,
@@ -28,7 +29,7 @@ TEXTS = [
 
 @pytest.fixture(scope="module")
 def minilm() -> TextEncoder:
-    return TextEncoder(TextEncoderConfig(batch_size=2, threads=1))
+    return TextEncoder(EncoderConfig(batch_size=2, threads=1))
 
 
 def test_shapes_normalisation_and_input_order(minilm: TextEncoder) -> None:
@@ -43,9 +44,9 @@ def test_shapes_normalisation_and_input_order(minilm: TextEncoder) -> None:
 
 def test_sorted_batches_pad_less_than_input_order(minilm: TextEncoder) -> None:
     texts = [("short" if i % 2 else "a much longer product title " * 4) for i in range(8)]
-    sorted_width = sum(b["input_ids"].numel() for _, b in minilm.batches(texts))
-    plain = TextEncoder(minilm.config.model_copy(update={"sort_by_length": False}))
-    plain_width = sum(b["input_ids"].numel() for _, b in plain.batches(texts))
+    sorted_width = sum(b["input_ids"].size for _, b in minilm.batches(texts))
+    plain = TextEncoder(replace(minilm.config, sort_by_length=False))
+    plain_width = sum(b["input_ids"].size for _, b in plain.batches(texts))
     assert sorted_width < plain_width
     np.testing.assert_allclose(plain.encode(texts), minilm.encode(texts), atol=1e-5)
 
@@ -56,10 +57,10 @@ def test_similar_products_are_closer(minilm: TextEncoder) -> None:
 
 
 def test_cls_pooling_and_no_normalisation() -> None:
-    enc = TextEncoder(TextEncoderConfig(pooling="cls", normalize=False, threads=1))
+    enc = TextEncoder(EncoderConfig(pooling="cls", normalize=False, threads=1))
     v = enc.encode(TEXTS[:2])
     assert not np.allclose(np.linalg.norm(v, axis=1), 1.0)
-    assert enc.identity != TextEncoder(TextEncoderConfig(threads=1)).identity
+    assert enc.identity != TextEncoder(EncoderConfig(threads=1)).identity
 
 
 def test_last_pool_picks_last_real_token() -> None:
@@ -86,7 +87,7 @@ def _tiny_gpt2(path: Path) -> Path:
 
 def test_decoder_style_model_loads_and_encodes(tmp_path: Path) -> None:
     path = _tiny_gpt2(tmp_path / "tiny-gpt2")
-    enc = TextEncoder(TextEncoderConfig(model_path=path, pooling="last", max_length=32,
+    enc = TextEncoder(EncoderConfig(model=str(path), pooling="last", max_length=32,
                                         batch_size=2, threads=1))
     assert enc.tokenizer.pad_token is not None  # GPT-2 style tokenizers ship without one
     v = enc.encode(TEXTS)
@@ -113,4 +114,4 @@ def test_bad_inputs_named(minilm: TextEncoder, tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="text 1 is int"):
         minilm.encode(["ok", 3])
     with pytest.raises(FileNotFoundError, match="no config.json"):
-        TextEncoder(TextEncoderConfig(model_path=tmp_path))
+        TextEncoder(EncoderConfig(model=str(tmp_path)))

@@ -1,8 +1,9 @@
-"""OnnxTextEncoder: export, cache reuse, and equality with the PyTorch TextEncoder."""
+"""TextEncoder on the ONNX runtimes: export, cache reuse, and equality with PyTorch."""
 
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -10,8 +11,8 @@ import onnx
 import pytest
 import torch
 
-from shelflm.encoders.lm import TextEncoder, TextEncoderConfig
-from shelflm.encoders.onnx_encoder import OnnxEncoderConfig, OnnxTextEncoder
+from shelflm.encoders.config import EncoderConfig, OnnxOptions
+from shelflm.encoders.encode import TextEncoder
 
 TITLES = [
     "Maybelline Expert Wear Eyeliner, Velvet Black, 0.011 oz",
@@ -22,7 +23,7 @@ TITLES = [
     "",
     "Vitamin C Serum 20% with Hyaluronic Acid, Brightening and Anti Aging Face Serum, 1 fl oz",
 ]
-ENCODER = TextEncoderConfig(batch_size=3, threads=1)
+ENCODER = EncoderConfig(batch_size=3, threads=1)
 
 
 @pytest.fixture(scope="module")
@@ -35,12 +36,19 @@ def cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("onnx")
 
 
+def _onnx(cache_dir: Path, runtime: str = "onnx", config: EncoderConfig = ENCODER,
+          **options: object) -> TextEncoder:
+    """A TextEncoder on an ONNX runtime, exporting under `cache_dir`."""
+    return TextEncoder(replace(config, runtime=runtime, onnx_dir=str(cache_dir)),
+                       onnx=OnnxOptions(**options))
+
+
 def _cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return (a * b).sum(1) / np.linalg.norm(a, axis=1) / np.linalg.norm(b, axis=1)
 
 
 def test_fp32_matches_pytorch_and_export_is_reused(reference, cache_dir: Path) -> None:
-    enc = OnnxTextEncoder(OnnxEncoderConfig(encoder=ENCODER, cache_dir=cache_dir))
+    enc = _onnx(cache_dir)
     out = enc.encode(TITLES)
     assert out.shape == reference.shape and out.dtype == np.float32
     assert _cosines(out, reference).min() >= 0.999
@@ -49,21 +57,19 @@ def test_fp32_matches_pytorch_and_export_is_reused(reference, cache_dir: Path) -
     np.testing.assert_allclose(enc.encode([TITLES[2]])[0], out[2], atol=1e-5)
 
     stamp = enc.onnx_path.stat().st_mtime_ns
-    again = OnnxTextEncoder(OnnxEncoderConfig(encoder=ENCODER, cache_dir=cache_dir))
+    again = _onnx(cache_dir)
     assert again.onnx_path == enc.onnx_path and again.onnx_path.stat().st_mtime_ns == stamp
 
 
 def test_batches_side_by_side_give_the_same_vectors(reference, cache_dir: Path) -> None:
-    enc = OnnxTextEncoder(OnnxEncoderConfig(encoder=ENCODER, cache_dir=cache_dir,
-                                            parallel_batches=2))
+    enc = _onnx(cache_dir, parallel_batches=2)
     # 7 titles in batches of 3: three batches over two threads, written back in input order.
     out = enc.encode(TITLES)
     assert _cosines(out, reference).min() >= 0.999
 
 
 def test_int8_stays_close_to_pytorch(reference, cache_dir: Path) -> None:
-    enc = OnnxTextEncoder(OnnxEncoderConfig(encoder=ENCODER, cache_dir=cache_dir,
-                                            quantize=True))
+    enc = _onnx(cache_dir, "onnx-int8")
     assert enc.onnx_path.name.startswith("model.int8")
     assert "|int8-" in enc.identity
     ops = Counter(n.op_type for n in onnx.load(str(enc.onnx_path),
@@ -81,10 +87,8 @@ def test_int8_stays_close_to_pytorch(reference, cache_dir: Path) -> None:
 
 
 def test_quantisation_settings_change_the_cache_key(cache_dir: Path) -> None:
-    default = OnnxTextEncoder(OnnxEncoderConfig(encoder=ENCODER, cache_dir=cache_dir,
-                                                quantize=True))
-    per_tensor = OnnxTextEncoder(OnnxEncoderConfig(encoder=ENCODER, cache_dir=cache_dir,
-                                                   quantize=True, int8_per_channel=False))
+    default = _onnx(cache_dir, "onnx-int8")
+    per_tensor = _onnx(cache_dir, "onnx-int8", int8_per_channel=False)
     assert per_tensor.onnx_path != default.onnx_path
     assert per_tensor.identity != default.identity
     assert per_tensor.onnx_path.parent == default.onnx_path.parent  # one fp32 export
@@ -102,16 +106,15 @@ def test_decoder_style_model_exports_with_last_pooling(tmp_path: Path) -> None:
     torch.manual_seed(0)
     GPT2Model(GPT2Config(vocab_size=len(tok), n_positions=64, n_embd=32, n_layer=2,
                          n_head=2)).save_pretrained(path)
-    config = TextEncoderConfig(model_path=path, pooling="last", max_length=32, batch_size=4,
-                               threads=1)
+    config = EncoderConfig(model=str(path), pooling="last", max_length=32, batch_size=4,
+                           threads=1)
     torch_vectors = TextEncoder(config).encode(TITLES)
-    onnx_vectors = OnnxTextEncoder(OnnxEncoderConfig(encoder=config,
-                                                     cache_dir=tmp_path / "c")).encode(TITLES)
+    onnx_vectors = _onnx(tmp_path / "c", config=config).encode(TITLES)
     assert _cosines(onnx_vectors, torch_vectors).min() >= 0.999
 
 
 def test_bad_input_named(cache_dir: Path) -> None:
-    enc = OnnxTextEncoder(OnnxEncoderConfig(encoder=ENCODER, cache_dir=cache_dir))
+    enc = _onnx(cache_dir)
     with pytest.raises(ValueError, match="list of texts"):
         enc.encode("one string")
     assert enc.encode([]).shape == (0, 384)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -12,11 +13,11 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 from shelflm.data.synthetic import SyntheticShopConfig, generate_shop
-from shelflm.encoders.lm import TextEncoder, TextEncoderConfig
-from shelflm.encoders.onnx_encoder import OnnxEncoderConfig, OnnxTextEncoder
+from shelflm.encoders.config import EncoderConfig, OnnxOptions
+from shelflm.encoders.encode import TextEncoder
 from shelflm.encoders.onnx_outliers import split_outlier_channels, synthetic_calibration_texts
 
-ENCODER = TextEncoderConfig(batch_size=16, threads=1, max_length=48)
+ENCODER = EncoderConfig(batch_size=16, threads=1, max_length=48)
 
 
 def _tiny_graph(table: np.ndarray, weight: np.ndarray) -> onnx.ModelProto:
@@ -81,8 +82,7 @@ def cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_outlier_split_int8_matches_pytorch(titles: list[str], cache_dir: Path) -> None:
     reference = TextEncoder(ENCODER).encode(titles)
-    enc = OnnxTextEncoder(OnnxEncoderConfig(encoder=ENCODER, cache_dir=cache_dir,
-                                            quantize=True))
+    enc = TextEncoder(replace(ENCODER, runtime="onnx-int8", onnx_dir=str(cache_dir)))
     ops = Counter(n.op_type for n in onnx.load(str(enc.onnx_path),
                                                load_external_data=False).graph.node)
     # All 18 MatMuls run int8; the 5 that used to stay float left 2 channels each in float.
@@ -96,11 +96,10 @@ def test_outlier_split_int8_matches_pytorch(titles: list[str], cache_dir: Path) 
 
 def test_outlier_settings_and_calibration_change_the_cache_key(titles: list[str],
                                                                cache_dir: Path) -> None:
-    def build(channels: int = 2, texts: list[str] | None = None) -> OnnxTextEncoder:
-        return OnnxTextEncoder(OnnxEncoderConfig(encoder=ENCODER, cache_dir=cache_dir,
-                                                 quantize=True,
-                                                 int8_outlier_channels=channels),
-                               calibration_texts=texts)
+    def build(channels: int = 2, texts: list[str] | None = None) -> TextEncoder:
+        return TextEncoder(replace(ENCODER, runtime="onnx-int8", onnx_dir=str(cache_dir)),
+                           onnx=OnnxOptions(int8_outlier_channels=channels),
+                           calibration_texts=texts)
 
     default, catalog, whole = build(), build(texts=titles[:32]), build(channels=0)
     paths = {default.onnx_path, catalog.onnx_path, whole.onnx_path}

@@ -119,7 +119,7 @@ def test_artifact_moves_together_with_a_relative_base_model(tiny_bert, tmp_path,
             torch.testing.assert_close(loaded.all_items(), expected, atol=1e-6, rtol=0)
         wrong_class = pytest.raises(ValueError, match="not LoraTuner")
         with wrong_class if method != "lora" else nullcontext():
-            LoraTuner.load(moved / "artifacts" / "run1")
+            load_tuner(moved / "artifacts" / "run1", LoraTuner)
     finally:
         shutil.move(moved, tmp_path)
 

@@ -6,11 +6,11 @@ import os
 
 import pytest
 import torch
-import torch.nn.functional as F
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from shelflm.encoders.lm import load_language_model, mean_pool  # noqa: E402
+from shelflm.encoders.config import EncoderConfig  # noqa: E402
+from shelflm.encoders.encode import encode  # noqa: E402
 from shelflm.encoders.peft import TopLayersConfig, build_tuner  # noqa: E402
 
 TITLES = ["Lumi matte lipstick", "Orla hydrating shampoo for dry hair, 250 ml",
@@ -21,11 +21,7 @@ TITLES = ["Lumi matte lipstick", "Orla hydrating shampoo for dry hair, 250 ml",
 @pytest.fixture(scope="module")
 def whole_model_vectors() -> torch.Tensor:
     """Reference: the untouched language model run end to end, mean-pooled, normalised."""
-    tokenizer, model = load_language_model()
-    batch = tokenizer(TITLES, padding=True, truncation=True, max_length=16, return_tensors="pt")
-    with torch.no_grad():
-        return F.normalize(mean_pool(model(**batch).last_hidden_state,
-                                     batch["attention_mask"]), dim=-1)
+    return torch.from_numpy(encode(TITLES, EncoderConfig(max_length=16)))
 
 
 @pytest.mark.parametrize("num_layers, lora_rank", [(1, 8), (2, 8), (2, 0)])

@@ -44,13 +44,14 @@ def _build(name: str, dataset: object, template: str, hidden: int, epochs: int, 
                          seed=seed)
     training = replace(config.training, log_path=str(log) if log else None,
                        time_budget_s=time_budget_s)
-    return build_recommender(name, dataset, config.model_copy(update={"training": training}))
+    return build_recommender(name, dataset, replace(config, training=training))
 
 
 def build_recommender(name: str, dataset: object, config: ShelfConfig) -> object:
     """A fresh recommender by name from a ShelfConfig (baselines take none of it)."""
+    from shelflm.encoders.encode import encode
     from shelflm.models import baselines
-    from shelflm.models.artifact import lm_text_vectors
+    from shelflm.models.artifact import TextSettings
     from shelflm.models.shelf_model import ShelfRecommender, sasrec_id
     from shelflm.text.templates import render_catalog
 
@@ -63,7 +64,8 @@ def build_recommender(name: str, dataset: object, config: ShelfConfig) -> object
         return sasrec_id(config.training, hidden=sequence.pop("hidden"), **sequence)
     if name != "shelflm":
         raise typer.BadParameter(f"unknown model {name!r}; choose from {MODELS}")
-    settings = config.text_settings()
+    # A user-given model directory is recorded absolute, so the artifact works from anywhere.
+    settings = TextSettings(config.text.item_template().format, config.encoder.resolved())
     texts = list(render_catalog(dataset.catalog, config.text.item_template()))
     if config.tuning is not None:
         from shelflm.encoders.peft.registry import build_tuner
@@ -72,8 +74,7 @@ def build_recommender(name: str, dataset: object, config: ShelfConfig) -> object
             tuner = build_tuner(config.tuning, texts)
         rec = ShelfRecommender(config.model, config.training, None, tuner=tuner)
     else:
-        with _threads(config.encoder.threads):
-            vectors = lm_text_vectors(texts, settings, batch_size=config.encoder.batch_size)
+        vectors = encode(texts, settings.encoder)  # sets (and restores) encoder.threads
         rec = ShelfRecommender(config.model, config.training, vectors)
     rec.text_settings = settings
     return rec
@@ -111,7 +112,7 @@ def _with_flags(config: ShelfConfig, data: Path | None = None, template: str | N
     if seed is not None:  # one seed for the cold-item draw and the training, as before
         cold_start = replace(cold_start, seed=seed)
         update["training"] = replace(config.training, seed=seed)
-    update["data"] = config.data.model_copy(update={**section, "cold_start": cold_start})
+    update["data"] = replace(config.data, **section, cold_start=cold_start)
     if template is not None:
         update["text"] = TextConfig(template=template)
     if hidden is not None:
@@ -119,7 +120,7 @@ def _with_flags(config: ShelfConfig, data: Path | None = None, template: str | N
                                   hidden=hidden), items=replace(config.model.items, hidden=hidden))
     if epochs is not None:
         update["training"] = replace(update.get("training", config.training), epochs=epochs)
-    return config.model_copy(update=update)
+    return replace(config, **update)
 
 
 def _metrics(rec: object, split: object) -> dict[str, float]:
@@ -169,16 +170,15 @@ def train(
         raise typer.BadParameter("no dataset: give DATA or [data] path in --config",
                                  param_hint="DATA")
     # Recorded in the artifact, so an absolute path: the run must repeat from any directory.
-    cfg = cfg.model_copy(update={"data": cfg.data.model_copy(
-        update={"path": cfg.data.path.resolve()})})
+    cfg = replace(cfg, data=replace(cfg.data, path=cfg.data.path.resolve()))
     dataset = load_dataset(cfg.data.path, format=cfg.data.format)
     split = cfg.data.splitter().split(dataset)
     out.mkdir(parents=True, exist_ok=True)
     # The log goes under --out unless the config names one; the recorded config keeps the
     # user's choice, so repeating a run from its artifact does not overwrite the old log.
     log = cfg.training.log_path or str(out / "train_log.jsonl")
-    rec = build_recommender(model, dataset, cfg.model_copy(
-        update={"training": replace(cfg.training, log_path=log)}))
+    rec = build_recommender(model, dataset, replace(
+        cfg, training=replace(cfg.training, log_path=log)))
     started = time.perf_counter()
     rec.fit(split)
     metrics = _metrics(rec, split)

@@ -26,7 +26,7 @@ MAX_SHARDS = 16  # merge beyond this many, so a lookup opens few files
 
 
 class Encoder(Protocol):
-    """Anything with `encode(texts) -> (n, d) float32` (TextEncoder, OnnxTextEncoder, ...)."""
+    """Anything with `encode(texts) -> (n, d) float32` (TextEncoder, a test double, ...)."""
 
     def encode(self, texts: list[str]) -> np.ndarray: ...
 

