@@ -6,14 +6,14 @@ single-item upsert, and exact vs HNSW vector search.
     .venv/bin/python benchmarks/serving.py --artifact runs/artifacts/beauty --workers 2
 
 --artifact DIR serves a trained artifact (load_artifact; ONNX text encoder and user tower
-by default, see --text-encoder/--user-tower); without it a hashing-model artifact (64-d
-text-hash vectors, no training) is built for the 12,101 Beauty items. Every Beauty user's
-history is loaded as purchase events. Load comes from wrk (apt) over loopback, paced with
-a Lua delay per connection; its Lua script draws a random Beauty user per request. After
-each level the workers' user-cache counters are read from GET /model (a miss runs the user
-tower; a hit reuses the user's vector and answer until their next event). A last level
-runs the top rate again while `--flows` shoppers per second post a view and at once ask
-for recommendations, timing both calls.
+by default, see --text-encoder/--user-tower); without it an artifact of the tests' hashing
+double (tests/hashing_model.py: 64-d text-hash vectors, no training) is built for the
+12,101 Beauty items. Every Beauty user's history is loaded as purchase events. Load comes
+from wrk (apt) over loopback, paced with a Lua delay per connection; its Lua script draws
+a random Beauty user per request. After each level the workers' user-cache counters are
+read from GET /model (a miss runs the user tower; a hit reuses the user's vector and
+answer until their next event). A last level runs the top rate again while `--flows`
+shoppers per second post a view and at once ask for recommendations, timing both calls.
 """
 
 from __future__ import annotations
@@ -37,7 +37,8 @@ import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / ".." / "shared" / "data" / "amazon-beauty"
-HASHING_LOADER = "shelflm.serving.hashing_model:load_hashing_artifact"
+TESTS = ROOT / "tests"  # the hashing test double lives there (tests/hashing_model.py)
+HASHING_LOADER = "hashing_model:load_hashing_artifact"
 KEY = "bench-key"
 # Pacing: every request claims the next slot of a fixed schedule (interval ms apart), and
 # waits for it, so the offered rate holds while the server keeps up (LuaJIT ffi clock).
@@ -330,9 +331,11 @@ def main() -> None:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     if shutil.which("wrk") is None:
         sys.exit("wrk not found: apt-get install -y wrk")
-    sys.path.insert(0, str(ROOT / "src"))
+    sys.path[:0] = [str(ROOT / "src"), str(TESTS)]
+    # The server subprocess imports the hashing double's loader from tests/ too.
+    os.environ["PYTHONPATH"] = os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")])
+    from hashing_model import HashingModel, save_hashing_artifact
     from shelflm.data.schema import Catalog
-    from shelflm.serving.hashing_model import HashingModel, save_hashing_artifact
 
     items, sequences = load_beauty()
     work = Path(tempfile.mkdtemp(prefix="shelflm-bench-"))

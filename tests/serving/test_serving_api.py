@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 
-from shelflm.serving.api import create_app
 from shelflm.serving.config import ApiConfig
 from shelflm.serving.engine import Engine
+from shelflm.serving.http.app import create_app
 
 KEY = {"X-API-Key": "s3cret"}
 
@@ -148,8 +149,7 @@ def test_malformed_json_is_a_400(client: TestClient) -> None:
 
 
 def test_reload_route_swaps_the_artifact(engine: Engine, make_artifact, tmp_path: Path) -> None:
-    engine.config = engine.config.model_copy(
-        update={"model_loader": "shelflm.serving.hashing_model:load_hashing_artifact"})
+    engine.config = replace(engine.config, model_loader="hashing_model:load_hashing_artifact")
     c = TestClient(create_app(engine, ApiConfig(api_keys=["s3cret"])))
     old = c.get("/model").json()["version"]
     r = c.post("/admin/reload", json={"artifact_dir": str(make_artifact("b", seed=3))},

@@ -44,7 +44,7 @@ def test_several_workers_need_the_shared_sqlite_store(app: typer.Typer, tmp_path
 
 
 def test_serving_only_file_sets_the_runtime_fields(tmp_path: Path) -> None:
-    from shelflm.config import load_serving_config
+    from shelflm.settings import load_serving_config
 
     cfg = tmp_path / "serve.toml"
     cfg.write_text('text_encoder = "pytorch"\nuser_tower = "pytorch"\nuser_cache_size = 5\n'

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
+from hashing_model import HashingModel
 from shelflm.serving.config import IndexConfig, RulesConfig, ServingConfig
-from shelflm.serving.engine import Engine, Filters, UnknownIdError
-from shelflm.serving.hashing_model import HashingModel
+from shelflm.serving.engine import Engine, Filters, RequestError
 from shelflm.serving.store import Event
 from shelflm.serving.store.memory_store import MemoryEventStore
 
@@ -92,7 +93,7 @@ def test_new_product_is_at_once_in_similar_search_and_recommendations(engine: En
 def test_deleted_and_changed_items(engine: Engine) -> None:
     assert engine.delete_items(["i8", "missing"]) == 1
     assert "i8" not in {r.item_id for r in engine.similar("i6", 20).items}
-    with pytest.raises(UnknownIdError, match="i8"):
+    with pytest.raises(RequestError, match="i8"):
         engine.similar("i8")
     engine.upsert_items(pd.DataFrame([{"item_id": "i0", "title": "argan oil shampoo bottle",
                                       "category": HAIR}]))
@@ -100,10 +101,10 @@ def test_deleted_and_changed_items(engine: Engine) -> None:
 
 
 def test_unknown_ids_name_the_field(engine: Engine) -> None:
-    with pytest.raises(UnknownIdError, match=r"events\[1\].item_id: unknown item id 'zz'"):
+    with pytest.raises(RequestError, match=r"events\[1\].item_id: unknown item id 'zz'"):
         engine.ingest([Event("u", "i0", "view", 1), Event("u", "zz", "view", 2)])
     assert engine.store.count() == 0  # the whole batch was refused
-    with pytest.raises(UnknownIdError, match=r"events\[0\].item_id"):
+    with pytest.raises(RequestError, match=r"events\[0\].item_id"):
         engine.recommend_session([("zz", "view")])
 
 
@@ -120,10 +121,10 @@ def test_session_and_personal_search(engine: Engine) -> None:
 
 def test_hnsw_engine_and_reload_swaps_the_model(tmp_path: Path, make_artifact) -> None:
     cfg = ServingConfig(index=IndexConfig(kind="hnsw", hnsw_m=8),
-                        model_loader="shelflm.serving.hashing_model:load_hashing_artifact")
+                        model_loader="hashing_model:load_hashing_artifact")
     first, second = make_artifact("a"), make_artifact("b", seed=1)
-    engine = Engine.from_artifact(first, cfg.model_copy(
-        update={"store": cfg.store.model_copy(update={"path": tmp_path / "ev.sqlite"})}))
+    engine = Engine.from_artifact(first, replace(
+        cfg, store=replace(cfg.store, path=tmp_path / "ev.sqlite")))
     old = engine.model_version
     engine.ingest([Event("u", "i0", "view", 1)])
     assert engine.recommend("u", 3).source == "personal"

@@ -16,9 +16,10 @@ from pathlib import Path
 import httpx
 import pytest
 
+from hashing_model import LOADER, LOADER_PATH
+
 pytestmark = pytest.mark.slow
 KEY = {"X-API-Key": "k"}
-LOADER = "shelflm.serving.hashing_model:load_hashing_artifact"
 
 
 def _free_port() -> int:
@@ -36,7 +37,9 @@ class Server:
         cmd = [sys.executable, "-m", "shelflm.commands.serve", str(artifact), "--host",
                "127.0.0.1", "--port", str(self.port), "--loader", LOADER, "--api-key", "k",
                *extra]
-        env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
+        env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1",
+               # the server imports the test double's loader from tests/
+               "PYTHONPATH": os.pathsep.join([LOADER_PATH, os.environ.get("PYTHONPATH", "")])}
         self.proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL,
                                      stderr=subprocess.PIPE)
         deadline = time.monotonic() + 60

@@ -9,14 +9,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-import torch
 from safetensors.numpy import load_file, save_file
 
+from hashing_model import HashingModel
 from shelflm.serving.config import RulesConfig, ServingConfig, StoreConfig
 from shelflm.serving.engine import Engine, Filters
-from shelflm.serving.hashing_model import HashingModel
 from shelflm.serving.store import Event
 from shelflm.serving.store.memory_store import MemoryEventStore
+from shelflm.training.config import TrainConfig
+from tiny_artifact import train_tiny
 
 TITLES = ["hiking backpack 40 litre", "waterproof trail boots", "two person camping tent",
           "trekking poles carbon", "mechanical keyboard rgb", "wireless gaming mouse",
@@ -29,31 +30,13 @@ OUTDOOR = {f"i{k}" for k in range(4)}
 @pytest.fixture(scope="module")
 def artifact(tmp_path_factory) -> Path:
     """A tiny trained artifact whose behaviour says nothing about what hiking means."""
-    from shelflm.data.schema import Catalog, Dataset, Interactions
-    from shelflm.models.artifact import TextSettings, lm_text_vectors, save_artifact
-    from shelflm.models.item_tower import ItemTowerConfig
-    from shelflm.models.sequence import SequenceEncoderConfig
-    from shelflm.models.shelf_model import ShelfModelConfig, ShelfRecommender
-    from shelflm.training.toy import toy_leave_one_out
-    from shelflm.training.trainer import TrainConfig
-
-    torch.set_num_threads(1)
-    settings = TextSettings(item_format="{title}")
-    text = lm_text_vectors(TITLES, settings)
-    items = pd.DataFrame({"item_id": [f"i{k}" for k in range(12)], "title": TITLES,
-                          "category": CATEGORIES})
     rng = np.random.default_rng(0)
     # Shoppers mix groups at random, so the trained head learns no group semantics.
     rows = [(f"u{u}", f"i{k}", t, "view") for u in range(40)
             for t, k in enumerate(rng.choice(12, 4, replace=False))]
     events = pd.DataFrame(rows, columns=["user_id", "item_id", "timestamp", "event"])
-    dataset = Dataset("gifts", Catalog.from_frame(items), Interactions.from_frame(events))
-    config = ShelfModelConfig(SequenceEncoderConfig(hidden=16, max_len=6, dropout=0.1),
-                              ItemTowerConfig(hidden=16, id_dropout=0.3))
-    rec = ShelfRecommender(config, TrainConfig(epochs=1, batch_size=16, progress=False), text)
-    rec.fit(toy_leave_one_out(dataset, cold_items=np.array([11])))
-    return save_artifact(rec, tmp_path_factory.mktemp("art") / "model", dataset.catalog,
-                         settings)
+    return train_tiny(tmp_path_factory.mktemp("art") / "model", TITLES, CATEGORIES, events,
+                      TrainConfig(epochs=1, batch_size=16, progress=False), "gifts").directory
 
 
 @pytest.fixture(scope="module")

@@ -6,9 +6,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from hashing_model import HashingModel
 from shelflm.serving.config import ServingConfig
 from shelflm.serving.engine import Engine, Filters
-from shelflm.serving.hashing_model import HashingModel
+from shelflm.serving.http.responses import RenderedAnswers
 from shelflm.serving.store import Event
 from shelflm.serving.store.memory_store import MemoryEventStore
 from shelflm.serving.user_cache import UserCache, UserState
@@ -96,8 +97,10 @@ def test_personal_answers_are_reused_only_for_the_same_request(model) -> None:
         encoded.append(answer)
         return repr([r.item_id for r in answer.items]).encode()
 
+    answers = RenderedAnswers(engine, 200, encode)
+
     def ask(user: str, k: int, filters: Filters | None = None) -> bytes:
-        return engine.recommend_encoded(user, k, filters or Filters(), encode)
+        return answers.recommend(user, k, filters or Filters())
 
     engine.ingest([Event("u", "i0", "view", 1)])
     first = ask("u", 3)

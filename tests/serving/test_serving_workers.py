@@ -8,13 +8,13 @@ from pathlib import Path
 
 import pandas as pd
 
+from hashing_model import HashingModel
 from shelflm.serving.config import ServingConfig, StoreConfig
 from shelflm.serving.engine import Engine
-from shelflm.serving.hashing_model import HashingModel
 from shelflm.serving.store import Event
 from shelflm.serving.store.sqlite_store import SqliteEventStore
 
-LOADER = "shelflm.serving.hashing_model:load_hashing_artifact"
+LOADER = "hashing_model:load_hashing_artifact"
 LIPSTICK = {"item_id": "n1", "title": "red matte lipstick", "category": "Beauty > Makeup > Lips",
             "price": 7.5}
 

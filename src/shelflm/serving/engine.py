@@ -6,16 +6,18 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 import pandas as pd
 
-from shelflm.data.schema import EVENT_TYPES, Catalog
 from shelflm.models.serving_model import ServingModel
-from shelflm.serving import ranking
+from shelflm.serving import retrieval
+from shelflm.serving.catalog_updates import encode_items
 from shelflm.serving.config import ServingConfig
+from shelflm.serving.errors import RequestError
 from shelflm.serving.item_log import apply_item_changes
 from shelflm.serving.ranking import Answer, Filters
 from shelflm.serving.reloads import ReloadFollower
@@ -23,16 +25,7 @@ from shelflm.serving.state import ServingState, build_state, load_model
 from shelflm.serving.store import Event, EventStore, ItemChange, make_store
 from shelflm.serving.user_cache import UserCache, UserState
 
-__all__ = ["Answer", "Engine", "Filters", "UnknownIdError", "load_model"]
-_EVENT_INDEX = {e: i for i, e in enumerate(EVENT_TYPES)}
-
-
-class UnknownIdError(ValueError):
-    """A request names an item id the catalog does not hold; `field` says where."""
-
-    def __init__(self, field_name: str, item_id: str) -> None:
-        self.field, self.item_id = field_name, item_id
-        super().__init__(f"{field_name}: unknown item id {item_id!r}")
+__all__ = ["Answer", "Engine", "Filters", "RequestError", "load_model"]
 
 
 class Engine:
@@ -85,9 +78,8 @@ class Engine:
         self._reloads.check()  # another worker reloaded? load it aside
 
     def _apply_items(self, st: ServingState, changes: list[ItemChange]) -> None:
-        if changes:
-            existing = apply_item_changes(st.model, st.items, st.index, changes)
-            self._applied(st, changes[-1].version, existing)
+        existing = apply_item_changes(st.model, st.items, st.index, changes)
+        self._applied(st, changes[-1].version, existing)
 
     def _applied(self, st: ServingState, version: int, existing: bool) -> None:
         """Bookkeeping after catalog changes up to log `version` were applied to `st`."""
@@ -118,30 +110,35 @@ class Engine:
                     "user_cache": self._users.stats(), "worker_pid": os.getpid(),
                     "reload_generation": self._reloads.mark}
 
+    def check_ready(self) -> None:
+        """Raise whatever the event store raises when it does not answer."""
+        self.store.recent("")
+
     def recommend(self, user_id: str, k: int = 10, filters: Filters | None = None) -> Answer:
         """Top-k for a user from their events as stored right now; popular items otherwise."""
-        filters = filters or Filters()
-        with self._lock:
-            st = self._sync()
-            return self._personal(st, self._user(st, user_id), k, filters, "personal")
+        # None comes back only for a known revision, and none is given here.
+        return cast(Answer, self._recommend(user_id, k, filters or Filters(), None))
 
-    def recommend_encoded(self, user_id: str, k: int, filters: Filters,
-                          encode: Callable[[Answer], bytes]) -> bytes:
-        """recommend() rendered by `encode` (the API's JSON). A personal answer's bytes are
-        kept with the user's cached state until their history or the catalog changes: bytes,
-        not objects, so tens of thousands of cached answers give the garbage collector
-        nothing to walk."""
+    def recommend_if_changed(self, user_id: str, k: int, filters: Filters,
+                             revision: tuple[int, int] | None) -> Answer | None:
+        """recommend(), or None when `revision` (an earlier personal answer's) is still the
+        current one, so the same request would get the same answer: the cheap path for a
+        caller that keeps what it made of answers. A personal answer stays the same until the
+        user's history or the catalog changes."""
+        return self._recommend(user_id, k, filters, revision)
+
+    def _recommend(self, user_id: str, k: int, filters: Filters,
+                   known: tuple[int, int] | None) -> Answer | None:
         with self._lock:
             st = self._sync()
             user = self._user(st, user_id)
-            key = (self._catalog_generation, k, filters)
-            data = user.answers.get(key)
-            if data is None:
-                answer = self._personal(st, user, k, filters, "personal")
-                data = encode(answer)
-                if answer.source == "personal":  # popular ones change with any event
-                    user.remember(key, data)
-            return data
+            # Popular answers (no user vector) change with any event: never reusable.
+            revision = None if user.vector is None else (self._catalog_generation, user.serial)
+            if revision is not None and revision == known:
+                return None
+            answer = retrieval.personal(st, self.config.rules, user, k, filters, "personal")
+            answer.revision = revision
+            return answer
 
     def _user(self, st: ServingState, user_id: str) -> UserState:
         """The user's inputs and vector: cached, or read from the store and computed once."""
@@ -151,17 +148,9 @@ class Engine:
         history = self.store.recent(user_id)
         bought = self.store.items_with_events(user_id, self.config.rules.exclude_event_types) \
             if history else set()
-        state = self._user_state(st, history, bought)
+        state = retrieval.user_state(st, history, bought, self._generation)
         self._users.put(user_id, state)
         return state
-
-    def _user_state(self, st: ServingState, history: list[Event], bought: set[str]) -> UserState:
-        slots = np.array([st.items.slot(e.item_id) for e in history], np.int64)
-        known = slots >= 0
-        events = np.array([_EVENT_INDEX[e.event] for e in history], np.int64)[known]
-        slots = slots[known]
-        vector = st.model.user_vector(st.items.history[slots], events) if len(slots) else None
-        return UserState(slots, events, bought, vector, self._generation)
 
     def recommend_session(self, events: Sequence[tuple[str, str]], k: int = 10,
                           filters: Filters | None = None) -> Answer:
@@ -169,74 +158,39 @@ class Engine:
         with self._lock:
             for i, (item, _) in enumerate(events):
                 if self._state.items.slot(item) < 0:
-                    raise UnknownIdError(f"events[{i}].item_id", item)
+                    raise RequestError.unknown_id(f"events[{i}].item_id", item)
         history = [Event("", item, ev, i) for i, (item, ev) in enumerate(events)]
         excluded = set(self.config.rules.exclude_event_types)
         bought = {e.item_id for e in history if e.event in excluded}
         with self._lock:  # anonymous: nothing to cache under
             st = self._sync()
-            user = self._user_state(st, history, bought)
-            return self._personal(st, user, k, filters or Filters(), "session")
-
-    def _personal(self, st: ServingState, user: UserState, k: int, filters: Filters,
-                  source: str) -> Answer:
-        if user.vector is None:
-            return ranking.popular(st.items, self._mask(st, filters, set()), k, st.model.version)
-        mask = self._mask(st, filters, user.bought)
-        answer = self._retrieve(st, user.vector, k, mask, source)
-        ranking.explain(st.items, answer, user.slots, user.events)
-        return answer
+            user = retrieval.user_state(st, history, bought, self._generation)
+            return retrieval.personal(st, self.config.rules, user, k, filters or Filters(),
+                                      "session")
 
     def similar(self, item_id: str, k: int = 10, filters: Filters | None = None) -> Answer:
         """Items nearest to `item_id` (the item itself left out)."""
-        filters = filters or Filters()
         with self._lock:
             st = self._sync()
             slot = st.items.slot(item_id)
             if slot < 0:
-                raise UnknownIdError("item_id", item_id)
-            mask = self._mask(st, filters, set())
-            mask[slot] = False
-            return self._retrieve(st, st.items.vectors[slot], k, mask, "similar")
+                raise RequestError.unknown_id("item_id", item_id, "not_found")
+            return retrieval.similar(st, self.config.rules, slot, k, filters or Filters())
 
     def search(self, query: str, k: int = 10, user_id: str | None = None,
                filters: Filters | None = None) -> Answer:
         """Items whose text matches a free-text question (text-space cosine); with a known
         user, the oversampled text candidates are re-ranked by
         w * cosine + (1 - w) * the user's cosine retrieval score, w = rules.query_weight."""
-        filters = filters or Filters()
         model = self._state.model
         q = np.asarray(model.encode_query(query), np.float32)  # encoding is slow: no lock
         with self._lock:
             st = self._sync()
             if st.model is not model:  # a reload landed meanwhile: encode with the new model
                 q = np.asarray(st.model.encode_query(query), np.float32)
-            mask = self._mask(st, filters, set())
             user = self._user(st, user_id) if user_id else None
-            personal = user is not None and user.vector is not None
-            rules = self.config.rules
-            wanted = k * rules.oversample if (rules.diversity_cap or personal) else k
-            # Exact scan: one (n, d_text) product is cheap next to encoding the query.
-            keys, scores = ranking.top(st.items.text @ ranking.unit(q), mask, wanted)
-            if not personal:
-                return self._rank(st, keys, scores, k, "search")
-            keys, scores = ranking.blend_with_user(st.items, keys, scores, user.vector,
-                                           rules.query_weight)
-            return self._rank(st, keys, scores, k, "search+user")
-
-    def _mask(self, st: ServingState, filters: Filters, bought: set[str]) -> np.ndarray:
-        return ranking.filter_mask(st.items, st.base_mask(), filters, bought)
-
-    def _retrieve(self, st: ServingState, vector: np.ndarray, k: int, mask: np.ndarray,
-                  source: str) -> Answer:
-        wanted = k * self.config.rules.oversample if self.config.rules.diversity_cap else k
-        keys, scores = st.index.search(vector, wanted, mask)
-        return self._rank(st, keys, scores, k, source)
-
-    def _rank(self, st: ServingState, keys: np.ndarray, scores: np.ndarray, k: int,
-              source: str) -> Answer:
-        return ranking.rank(st.items, keys, scores, k, self.config.rules.diversity_cap, source,
-                    st.model.version)
+            return retrieval.text_search(st, self.config.rules, q, k, filters or Filters(),
+                                         user)
 
     # -- writing ----------------------------------------------------------------------
     def ingest(self, events: Sequence[Event]) -> int:
@@ -245,7 +199,7 @@ class Engine:
             items = self._sync().items  # an item another worker just added is known here
             for i, ev in enumerate(events):
                 if items.slot(ev.item_id) < 0:
-                    raise UnknownIdError(f"events[{i}].item_id", ev.item_id)
+                    raise RequestError.unknown_id(f"events[{i}].item_id", ev.item_id)
         self.store.append(events)
         with self._lock:  # the users' cached vectors go now: the next request sees the events
             self._catch_up(self._state)
@@ -270,13 +224,9 @@ class Engine:
     def upsert_items(self, frame: pd.DataFrame) -> list[str]:
         """Encode new or changed items from their text and index them before returning; the
         change is logged in the store, so every worker (and a restart) serves it too."""
-        rows = Catalog.from_frame(frame, "items").items
         model = self._state.model
-        # The slow part, outside the lock.
-        vectors, history = model.encode_items(rows)
-        text = model.encode_item_texts(rows)
-        changes = [ItemChange(str(r["item_id"]), False, r, model.version, vectors[i],
-                              history[i], text[i]) for i, r in enumerate(_json_records(rows))]
+        new = encode_items(model, frame)  # the slow part, outside the lock
+        rows, changes = new.rows, new.changes
         last = self.store.log_items(changes)  # durable (fsynced) before anything answers
         with self._lock:
             st = self._state
@@ -284,7 +234,7 @@ class Engine:
                 # Nothing else was logged in between: index the rows in hand instead of
                 # reading them back and rebuilding a frame from JSON (a third of the call).
                 existing = any(c.item_id in st.items.slot_of for c in changes)
-                slots = st.items.upsert(rows, vectors, history, text)
+                slots = st.items.upsert(rows, new.vectors, new.history, new.text)
                 st.index.upsert(slots, st.items.vectors[slots])
                 self._applied(st, last, existing)
             self._catch_up(st)  # otherwise (or a reload meanwhile) replay the log in order
@@ -346,8 +296,3 @@ class Engine:
         """Close the event store."""
         self.store.close()
 
-
-def _json_records(rows: pd.DataFrame) -> list[dict]:
-    """Catalog rows as plain dicts for the item log, missing values as None (JSON null)."""
-    return [{k: None if v is None or v is pd.NA or (isinstance(v, float) and v != v) else v
-             for k, v in r.items()} for r in rows.to_dict("records")]

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from shelflm.data.schema import EVENT_TYPES
+from shelflm.serving.errors import RequestError
 from shelflm.serving.items import ItemTable
 
 _VERBS = {"view": "viewed", "click": "clicked", "add_to_cart": "added to your cart",
@@ -24,6 +25,11 @@ class Filters:
     exclude: tuple[str, ...] = ()
     in_stock_only: bool = True
 
+    def __post_init__(self) -> None:
+        if self.min_price is not None and self.max_price is not None and \
+                self.min_price > self.max_price:
+            raise RequestError("min_price", "greater than max_price")
+
 
 @dataclass
 class Recommendation:
@@ -38,11 +44,16 @@ class Recommendation:
 
 @dataclass
 class Answer:
-    """A ranked list and which source produced it."""
+    """A ranked list and which source produced it.
+
+    `revision` marks a personal answer: while the engine reports the same revision for the
+    same request, the answer is the same (a renderer may reuse what it made of it). None: the
+    answer is made fresh each time (popular items change with any event)."""
 
     source: str  # personal | session | popular | similar | search | search+user
     items: list[Recommendation] = field(default_factory=list)
     model_version: str = ""
+    revision: tuple[int, int] | None = None
 
 
 def filter_mask(items: ItemTable, base: np.ndarray, filters: Filters,

@@ -4,12 +4,15 @@ slots, the excluded (bought) items and the user tower's output, so the tower run
 
 from __future__ import annotations
 
+import itertools
 import threading
 from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
+
+_serials = itertools.count(1)
 
 
 @dataclass
@@ -21,13 +24,8 @@ class UserState:
     bought: set[str] = field(default_factory=set)  # items excluded by the rules
     vector: np.ndarray | None = None
     generation: int = 0  # the catalog generation it was computed under
-    answers: dict = field(default_factory=dict)  # (generation, k, filters) -> encoded answer
-
-    def remember(self, key: object, answer: bytes, keep: int = 2) -> None:
-        """Keep an answer for this exact request; the oldest goes past `keep`."""
-        if len(self.answers) >= keep:
-            self.answers.pop(next(iter(self.answers)))
-        self.answers[key] = answer
+    # Unique per computed state (process-wide): part of the revision of the user's answers.
+    serial: int = field(default_factory=_serials.__next__)
 
 
 class UserCache:

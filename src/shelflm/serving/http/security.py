@@ -1,4 +1,4 @@
-"""API-key checks for the HTTP API (header X-API-Key, compared in constant time)."""
+"""API-key checks of the HTTP layer (header X-API-Key, compared in constant time)."""
 
 from __future__ import annotations
 

@@ -1,0 +1,46 @@
+"""New or changed products made ready for the item log: checked, encoded by the serving model
+and packed as ItemChanges. The slow part of an upsert, run outside the engine's lock."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from shelflm.data.errors import DataError
+from shelflm.data.schema import Catalog
+from shelflm.models.serving_model import ServingModel
+from shelflm.serving.errors import RequestError
+from shelflm.serving.store import ItemChange
+
+
+@dataclass
+class EncodedItems:
+    """Catalog rows with their vectors under one model, and the log entries made of them."""
+
+    rows: pd.DataFrame
+    vectors: np.ndarray
+    history: np.ndarray
+    text: np.ndarray
+    changes: list[ItemChange]
+
+
+def encode_items(model: ServingModel, frame: pd.DataFrame) -> EncodedItems:
+    """Check `frame` as catalog rows and encode them; bad rows raise RequestError."""
+    try:
+        rows = Catalog.from_frame(frame, "items").items
+    except DataError as exc:
+        where = f" (row {exc.line})" if exc.line is not None else ""
+        raise RequestError(exc.field or "items", exc.reason + where) from exc
+    vectors, history = model.encode_items(rows)
+    text = model.encode_item_texts(rows)
+    changes = [ItemChange(str(r["item_id"]), False, r, model.version, vectors[i], history[i],
+                          text[i]) for i, r in enumerate(_json_records(rows))]
+    return EncodedItems(rows, vectors, history, text, changes)
+
+
+def _json_records(rows: pd.DataFrame) -> list[dict]:
+    """Catalog rows as plain dicts for the item log, missing values as None (JSON null)."""
+    return [{k: None if v is None or v is pd.NA or (isinstance(v, float) and v != v) else v
+             for k, v in r.items()} for r in rows.to_dict("records")]

@@ -1,0 +1,3 @@
+"""The HTTP layer (FastAPI): request models, routes, errors, keys, metrics, response bytes.
+
+Imports the engine; the engine never imports this package."""

@@ -1,0 +1,53 @@
+"""Answers as response bytes, and the bytes of personal answers kept until the engine says the
+answer changed (its revision), so a repeated request skips ranking and JSON both."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+
+from shelflm.serving.engine import Engine
+from shelflm.serving.ranking import Answer, Filters
+
+
+def render_answer(a: Answer) -> bytes:
+    """The JSON body of an answer (json.dumps: jsonable_encoder costs more than the engine)."""
+    return json.dumps({"source": a.source, "model_version": a.model_version, "items": [
+        {"item_id": r.item_id, "score": round(r.score, 6), "title": r.title,
+         "category": r.category, "because": r.because} for r in a.items]}).encode()
+
+
+class RenderedAnswers:
+    """Bounded LRU of (user, k, filters) -> (revision, bytes) in front of Engine.recommend.
+
+    Bytes, not Answer objects: tens of thousands of cached answers then give the garbage
+    collector nothing to walk (a full collection over answer objects is a p99 spike)."""
+
+    def __init__(self, engine: Engine, capacity: int,
+                 render: Callable[[Answer], bytes] = render_answer) -> None:
+        self.engine, self.capacity, self.render = engine, capacity, render
+        self._entries: OrderedDict[tuple, tuple[tuple[int, int], bytes]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def recommend(self, user_id: str, k: int, filters: Filters) -> bytes:
+        """The bytes of engine.recommend(user_id, k, filters): kept ones while still current."""
+        key = (user_id, k, filters)
+        with self._lock:
+            entry = self._entries.get(key)
+        answer = self.engine.recommend_if_changed(user_id, k, filters,
+                                                  None if entry is None else entry[0])
+        if answer is None and entry is not None:  # the engine vouches for the kept bytes
+            with self._lock:
+                if key in self._entries:
+                    self._entries.move_to_end(key)
+            return entry[1]
+        data = self.render(answer)
+        if answer.revision is not None and self.capacity > 0:
+            with self._lock:
+                self._entries[key] = (answer.revision, data)
+                self._entries.move_to_end(key)
+                while len(self._entries) > self.capacity:
+                    self._entries.popitem(last=False)
+        return data

@@ -1,0 +1,83 @@
+"""Answers computed from one ServingState: a user's inputs from their history, personal and
+session answers, similar items and text search, with the configured rules. Pure functions of
+the state they are given; the engine holds the lock and chooses the state."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from shelflm.data.schema import EVENT_TYPES
+from shelflm.serving import ranking
+from shelflm.serving.config import RulesConfig
+from shelflm.serving.ranking import Answer, Filters
+from shelflm.serving.state import ServingState
+from shelflm.serving.store import Event
+from shelflm.serving.user_cache import UserState
+
+_EVENT_INDEX = {e: i for i, e in enumerate(EVENT_TYPES)}
+
+
+def user_state(st: ServingState, history: Sequence[Event], bought: set[str],
+               generation: int) -> UserState:
+    """A user's serving inputs: history items resolved to slots and the user tower's vector."""
+    slots = np.array([st.items.slot(e.item_id) for e in history], np.int64)
+    known = slots >= 0
+    events = np.array([_EVENT_INDEX[e.event] for e in history], np.int64)[known]
+    slots = slots[known]
+    vector = st.model.user_vector(st.items.history[slots], events) if len(slots) else None
+    return UserState(slots, events, bought, vector, generation)
+
+
+def allowed(st: ServingState, filters: Filters, bought: set[str]) -> np.ndarray:
+    """The mask of slots an answer may hold under `filters` and the user's exclusions."""
+    return ranking.filter_mask(st.items, st.base_mask(), filters, bought)
+
+
+def personal(st: ServingState, rules: RulesConfig, user: UserState, k: int, filters: Filters,
+             source: str) -> Answer:
+    """Nearest items to the user's vector, explained; popular items when there is none."""
+    if user.vector is None:
+        return ranking.popular(st.items, allowed(st, filters, set()), k, st.model.version)
+    answer = retrieve(st, rules, user.vector, k, allowed(st, filters, user.bought), source)
+    ranking.explain(st.items, answer, user.slots, user.events)
+    return answer
+
+
+def similar(st: ServingState, rules: RulesConfig, slot: int, k: int,
+            filters: Filters) -> Answer:
+    """Items nearest to the item in `slot`, which is left out."""
+    mask = allowed(st, filters, set())
+    mask[slot] = False
+    return retrieve(st, rules, st.items.vectors[slot], k, mask, "similar")
+
+
+def text_search(st: ServingState, rules: RulesConfig, query: np.ndarray, k: int,
+                filters: Filters, user: UserState | None) -> Answer:
+    """Items whose text vectors are nearest `query`; with a user vector, the oversampled text
+    candidates are re-ranked by w * cosine + (1 - w) * the user's cosine, w = query_weight."""
+    mask = allowed(st, filters, set())
+    personal_ = user is not None and user.vector is not None
+    wanted = k * rules.oversample if (rules.diversity_cap or personal_) else k
+    # Exact scan: one (n, d_text) product is cheap next to encoding the query.
+    keys, scores = ranking.top(st.items.text @ ranking.unit(query), mask, wanted)
+    if not personal_:
+        return rank(st, rules, keys, scores, k, "search")
+    keys, scores = ranking.blend_with_user(st.items, keys, scores, user.vector,
+                                           rules.query_weight)
+    return rank(st, rules, keys, scores, k, "search+user")
+
+
+def retrieve(st: ServingState, rules: RulesConfig, vector: np.ndarray, k: int,
+             mask: np.ndarray, source: str) -> Answer:
+    """Index search for `vector` among the allowed slots, then the rules."""
+    wanted = k * rules.oversample if rules.diversity_cap else k
+    keys, scores = st.index.search(vector, wanted, mask)
+    return rank(st, rules, keys, scores, k, source)
+
+
+def rank(st: ServingState, rules: RulesConfig, keys: np.ndarray, scores: np.ndarray, k: int,
+         source: str) -> Answer:
+    """The first k ranked candidates under the diversity cap."""
+    return ranking.rank(st.items, keys, scores, k, rules.diversity_cap, source, st.model.version)
