@@ -24,10 +24,11 @@ from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
+import pandas as pd  # noqa: E402
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
-from shelflm.encoders.peft import build_tuner, make_config  # noqa: E402
+from shelflm.encoders.peft.registry import build_tuner, make_config  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 BEAUTY = ROOT / ".." / "shared" / "data" / "amazon-beauty"
@@ -44,8 +45,6 @@ RUNS = [
 
 def beauty_catalog(num_items: int) -> tuple[list[str], list[tuple[int, int]], str]:
     """Titles of up to `num_items` Beauty items and the consecutive-purchase pairs among them."""
-    import pandas as pd
-
     items = pd.read_csv(BEAUTY / "items.csv", dtype=str).dropna(subset=["title"])
     title_of = dict(zip(items["item_id"], items["title"].str.strip(), strict=True))
     index: dict[str, int] = {}

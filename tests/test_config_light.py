@@ -66,3 +66,14 @@ def test_loading_and_writing_a_config_does_not_import_torch(tmp_path: Path) -> N
 ])
 def test_cli_commands_stay_light(tmp_path: Path, args: list[str], expect: str) -> None:
     run_light(CLI.format(args=args, expect=expect), tmp_path)
+
+
+def test_a_tuning_method_loads_its_config_without_torch(tmp_path: Path) -> None:
+    (tmp_path / "run.toml").write_text("[tuning]\nmethod = 'lora'\nrank = 4\n")
+    run_light("from shelflm.settings import load_shelf_config\n"
+              "from shelflm.encoders.peft.config import LoraTunerConfig\n"
+              "cfg = load_shelf_config('run.toml', environ={})\n"
+              "assert type(cfg.tuning) is LoraTunerConfig and cfg.tuning.rank == 4, cfg.tuning\n"
+              "assert cfg.to_dict()['tuning']['method'] == 'lora'\n"
+              "assert 'rank = 4' in cfg.to_toml(comments=True)",
+              tmp_path)

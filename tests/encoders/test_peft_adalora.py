@@ -9,7 +9,8 @@ import torch
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from shelflm.encoders.peft import AdaLoraTunerConfig, build_tuner  # noqa: E402
+from shelflm.encoders.peft.config import AdaLoraTunerConfig  # noqa: E402
+from shelflm.encoders.peft.registry import build_tuner  # noqa: E402
 
 TITLES = [f"{w} {c}" for c in ("lipstick", "shampoo", "perfume", "sunscreen")
           for w in ("matte", "vegan", "deluxe", "mini")]

@@ -12,7 +12,9 @@ import torch.nn.functional as F
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from shelflm.encoders.peft import ItemTuner, build_tuner, load_tuner, make_config  # noqa: E402
+from shelflm.encoders.peft.base import ItemTuner  # noqa: E402
+from shelflm.encoders.peft.config import make_config  # noqa: E402
+from shelflm.encoders.peft.registry import build_tuner, load_tuner  # noqa: E402
 
 CATEGORIES = ["lipstick", "shampoo", "sunscreen", "perfume", "nail polish", "face mask",
               "eyeliner", "hand cream"]

@@ -16,16 +16,14 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 from transformers import AutoTokenizer, BertConfig, BertModel  # noqa: E402
 
 from shelflm.encoders.lm import default_model_path  # noqa: E402
-from shelflm.encoders.peft import (  # noqa: E402
-    TUNERS,
+from shelflm.encoders.peft.config import (  # noqa: E402
     AdaptorConfig,
-    LoraTuner,
     LoraTunerConfig,
     TunerConfig,
-    build_tuner,
-    load_tuner,
     make_config,
 )
+from shelflm.encoders.peft.lora import LoraTuner  # noqa: E402
+from shelflm.encoders.peft.registry import TUNERS, build_tuner, load_tuner  # noqa: E402
 
 TITLES = ["matte lipstick", "dry hair shampoo", "sunscreen spf 50", "rose perfume"]
 

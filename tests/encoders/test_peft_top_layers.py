@@ -11,7 +11,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from shelflm.encoders.config import EncoderConfig  # noqa: E402
 from shelflm.encoders.encode import encode  # noqa: E402
-from shelflm.encoders.peft import TopLayersConfig, build_tuner  # noqa: E402
+from shelflm.encoders.peft.config import TopLayersConfig  # noqa: E402
+from shelflm.encoders.peft.registry import build_tuner  # noqa: E402
 
 TITLES = ["Lumi matte lipstick", "Orla hydrating shampoo for dry hair, 250 ml",
           "Vexa SPF 50 sunscreen", "Neva eau de parfum with a long and rather wordy name",

@@ -7,42 +7,12 @@ language model, only a matrix product per item.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import torch
 import torch.nn.functional as F
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
-from shelflm.encoders.peft.base import ItemTuner, TunerConfig, pooled
-from shelflm.encoders.peft.registry import register_tuner
-
-
-@dataclass
-class AdaptorConfig(TunerConfig):
-    """Frozen language model plus a whitening / mixture-of-experts head."""
-
-    method = "adaptor"
-
-    d_out: int | None = field(default=None, metadata={
-        "help": "Output dimension; None keeps the language model's (384 for MiniLM)."})
-    num_experts: int = field(default=1, metadata={
-        "help": "Whitening experts; 1 is plain whitening, >1 a gated mixture as in UniSRec "
-                "(each expert adds d_in * d_out weights)."})
-    dropout: float = field(default=0.0, metadata={
-        "help": "Dropout on the cached vectors during training."})
-    gate_noise: bool = field(default=True, metadata={
-        "help": "Add learned Gaussian noise to the gate logits while training (UniSRec), "
-                "so experts do not collapse early."})
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        if self.d_out is not None and (not isinstance(self.d_out, int) or self.d_out < 1):
-            raise ValueError(f"AdaptorConfig.d_out must be None or a positive int, "
-                             f"got {self.d_out!r}")
-        if not isinstance(self.num_experts, int) or self.num_experts < 1:
-            raise ValueError(f"AdaptorConfig.num_experts must be >= 1, got {self.num_experts!r}")
-        if not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"AdaptorConfig.dropout must be in [0, 1), got {self.dropout!r}")
+from shelflm.encoders.peft.base import ItemTuner, pooled
+from shelflm.encoders.peft.config import AdaptorConfig
 
 
 class WhiteningExperts(torch.nn.Module):
@@ -77,7 +47,6 @@ class WhiteningExperts(torch.nn.Module):
         return (logits.softmax(-1).unsqueeze(-1) * experts).sum(1)
 
 
-@register_tuner
 class AdaptorTuner(ItemTuner):
     """Cached frozen item vectors through a trainable whitening head."""
 

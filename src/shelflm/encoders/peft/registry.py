@@ -7,36 +7,45 @@ from pathlib import Path
 
 from shelflm.encoders.config import DEFAULT_MODEL
 from shelflm.encoders.lm import load_language_model
+from shelflm.encoders.peft.adalora import AdaLoraTuner
+from shelflm.encoders.peft.adaptor import AdaptorTuner
 from shelflm.encoders.peft.base import (
     CONFIG_FILE,
     TEXTS_FILE,
     ItemTuner,
-    TunerConfig,
     resolve_base_model,
 )
+from shelflm.encoders.peft.config import TUNER_CONFIGS, TunerConfig, make_config
+from shelflm.encoders.peft.full import FullTuner
+from shelflm.encoders.peft.lora import LoraTuner
+from shelflm.encoders.peft.top_layers import TopLayersTuner
 
-TUNERS: dict[str, type[ItemTuner]] = {}
+__all__ = ["TUNERS", "build_tuner", "load_tuner", "make_config", "tuner_class"]
 
 
-def register_tuner(cls: type[ItemTuner]) -> type[ItemTuner]:
-    """Class decorator: make a method buildable and loadable by its config's `method` name."""
-    name = cls.config_class.method
-    if not name or name in TUNERS:
-        raise ValueError(f"{cls.__name__}: method name {name!r} is empty or already registered")
-    TUNERS[name] = cls
-    return cls
+def tuner_table(*classes: type[ItemTuner]) -> dict[str, type[ItemTuner]]:
+    """method name -> tuner class, one per config in TUNER_CONFIGS (checked, not assumed)."""
+    table: dict[str, type[ItemTuner]] = {}
+    for cls in classes:
+        name = cls.config_class.method
+        if not name or name in table or TUNER_CONFIGS.get(name) is not cls.config_class:
+            raise ValueError(f"{cls.__name__}: method name {name!r} is empty, repeated, or "
+                             f"not the one of its config in TUNER_CONFIGS")
+        table[name] = cls
+    if set(table) != set(TUNER_CONFIGS):
+        raise ValueError(f"methods without a tuner: {sorted(set(TUNER_CONFIGS) - set(table))}")
+    return table
+
+
+TUNERS: dict[str, type[ItemTuner]] = tuner_table(
+    AdaptorTuner, LoraTuner, AdaLoraTuner, TopLayersTuner, FullTuner)
 
 
 def tuner_class(method: str) -> type[ItemTuner]:
-    """The ItemTuner subclass registered as `method`."""
+    """The ItemTuner subclass of fine-tuning method `method`."""
     if method not in TUNERS:
         raise ValueError(f"unknown fine-tuning method {method!r}; known: {sorted(TUNERS)}")
     return TUNERS[method]
-
-
-def make_config(method: str, **options: object) -> TunerConfig:
-    """The typed config of `method` with `options` (validated by the config itself)."""
-    return tuner_class(method).config_class(**options)
 
 
 def build_tuner(config: TunerConfig, item_texts: list[str]) -> ItemTuner:

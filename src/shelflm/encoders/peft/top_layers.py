@@ -9,7 +9,6 @@ Needs a BERT-style encoder (`model.embeddings`, `model.encoder.layer`).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -18,48 +17,17 @@ from transformers import PreTrainedModel, PreTrainedTokenizerBase
 from transformers.masking_utils import create_bidirectional_mask
 
 from shelflm.encoders.lm import pool
-from shelflm.encoders.peft.base import ItemTuner, TunerConfig
-from shelflm.encoders.peft.lora import (
-    ADAPTER_DIR,
-    ATTENTION,
-    DENSE,
-    PeftTuner,
-    check_lora_fields,
-)
-from shelflm.encoders.peft.registry import register_tuner
+from shelflm.encoders.peft.base import ItemTuner
+from shelflm.encoders.peft.config import TopLayersConfig, TunerConfig
+from shelflm.encoders.peft.lora import ADAPTER_DIR, PeftTuner
 
 
-@dataclass
-class TopLayersConfig(TunerConfig):
-    """Train the top `num_layers` layers (LoRA on them by default) over cached lower states."""
-
-    method = "top_layers"
-
-    num_layers: int = field(default=1, metadata={
-        "help": "k: how many of the top transformer layers train; the rest run once, cached."})
-    lora_rank: int = field(default=8, metadata={
-        "help": "LoRA rank on the top layers; 0 trains those layers' full weights instead."})
-    alpha: float = field(default=16.0, metadata={"help": "LoRA scaling numerator."})
-    dropout: float = field(default=0.05, metadata={"help": "Dropout on the adapter input."})
-    target_modules: tuple[str, ...] = field(default=ATTENTION + DENSE, metadata={
-        "help": "Module name suffixes adapted inside the top layers (LoRA only)."})
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        self.target_modules = tuple(self.target_modules)
-        if not isinstance(self.num_layers, int) or self.num_layers < 1:
-            raise ValueError(f"TopLayersConfig.num_layers must be >= 1, got {self.num_layers!r}")
-        if not isinstance(self.lora_rank, int) or self.lora_rank < 0:
-            raise ValueError(f"TopLayersConfig.lora_rank must be >= 0, got {self.lora_rank!r}")
-        if self.lora_rank:
-            check_lora_fields(self, self.lora_rank, self.alpha, self.dropout, self.target_modules)
-
-    def peft_config_for(self, num_hidden_layers: int) -> PeftConfig:
-        """LoRA restricted to the top `num_layers` of a model with `num_hidden_layers`."""
-        top = list(range(num_hidden_layers - self.num_layers, num_hidden_layers))
-        return LoraConfig(r=self.lora_rank, lora_alpha=self.alpha, lora_dropout=self.dropout,
-                          target_modules=list(self.target_modules), layers_to_transform=top,
-                          layers_pattern="layer", bias="none")
+def top_layers_peft_config(config: TopLayersConfig, num_hidden_layers: int) -> PeftConfig:
+    """LoRA restricted to the top `config.num_layers` of a model with `num_hidden_layers`."""
+    top = list(range(num_hidden_layers - config.num_layers, num_hidden_layers))
+    return LoraConfig(r=config.lora_rank, lora_alpha=config.alpha, lora_dropout=config.dropout,
+                      target_modules=list(config.target_modules), layers_to_transform=top,
+                      layers_pattern="layer", bias="none")
 
 
 def run_layers(config: object, layers: list[torch.nn.Module], hidden: torch.Tensor,
@@ -72,7 +40,6 @@ def run_layers(config: object, layers: list[torch.nn.Module], hidden: torch.Tens
     return hidden
 
 
-@register_tuner
 class TopLayersTuner(PeftTuner):
     """Cached states below layer L-k; LoRA (or full) training of the top k layers."""
 
@@ -99,7 +66,7 @@ class TopLayersTuner(PeftTuner):
 
     def make_peft_config(self, model: PreTrainedModel) -> PeftConfig:
         """LoRA on the top k layers only."""
-        return self.config.peft_config_for(len(model.encoder.layer))
+        return top_layers_peft_config(self.config, len(model.encoder.layer))
 
     def prepare_base(self, model: PreTrainedModel) -> None:
         """Freeze the model and cache, per item, its token states entering layer L-k."""
