@@ -339,7 +339,7 @@ def main() -> None:
 
     items, sequences = load_beauty()
     work = Path(tempfile.mkdtemp(prefix="shelflm-bench-"))
-    artifact, loader = args.artifact, args.loader or "shelflm.models.artifact:load_artifact"
+    artifact, loader = args.artifact, args.loader or "shelflm.serving.runtime:load_artifact"
     if artifact is None:
         artifact, loader = work / "artifact", HASHING_LOADER
         save_hashing_artifact(HashingModel(Catalog.from_frame(items), dim=64), artifact)

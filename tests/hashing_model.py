@@ -57,7 +57,7 @@ def item_text(items: pd.DataFrame) -> list[str]:
 
 
 class HashingModel:
-    """ServingModel over hashed item text; history and text vectors are the item vectors."""
+    """ServingModel over hashed item text; the text vectors are the item vectors."""
 
     def __init__(self, catalog: Catalog, dim: int = 64, seed: int = 0,
                  item_vectors: np.ndarray | None = None) -> None:
@@ -65,7 +65,7 @@ class HashingModel:
             raise ValueError(f"dim: must be >= 2, got {dim}")
         self.dim, self.seed, self._catalog = dim, seed, catalog
         if item_vectors is None:
-            item_vectors = self.encode_items(catalog.items)[0]
+            item_vectors = self.encode_items(catalog.items)
         if item_vectors.shape != (len(catalog), dim):
             raise ValueError(
                 f"item_vectors: shape {item_vectors.shape}, expected ({len(catalog)}, {dim})")
@@ -82,24 +82,19 @@ class HashingModel:
         return self._vectors
 
     @property
-    def history_vectors(self) -> np.ndarray:
-        return self._vectors
-
-    @property
     def text_vectors(self) -> np.ndarray:
         # The retrieval space is already a text space here, so search shares it.
         return self._vectors
 
-    def encode_items(self, items: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-        """Vectors of new or changed catalog rows (item and history vectors are the same)."""
+    def encode_items(self, items: pd.DataFrame) -> np.ndarray:
+        """Vectors of new or changed catalog rows."""
         texts = item_text(items)
-        vectors = np.stack([text_vector(t, self.dim, self.seed) for t in texts]) if texts else \
+        return np.stack([text_vector(t, self.dim, self.seed) for t in texts]) if texts else \
             np.empty((0, self.dim), np.float32)
-        return vectors, vectors
 
     def encode_item_texts(self, items: pd.DataFrame) -> np.ndarray:
         """Text-space vectors of catalog rows (the same hashing vectors)."""
-        return self.encode_items(items)[0]
+        return self.encode_items(items)
 
     def encode_query(self, text: str) -> np.ndarray:
         """The query's hashing vector."""

@@ -1,17 +1,25 @@
-"""Artifact save/load: same scores after reload, text path for new items, no pickle."""
+"""The artifact format: save, read back and describe; same scores after reading, no pickle,
+older layouts (format 1 with history_vectors) still read. Serving a read artifact is
+tested in tests/serving/test_runtime.py."""
 
 import json
+import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from safetensors.numpy import load_file, save_file
 
-from shelflm.models.artifact import load_artifact, save_artifact
-from shelflm.models.config import ItemTowerConfig, SequenceEncoderConfig, ShelfModelConfig
-from shelflm.models.serving_model import ServingModel
-from shelflm.models.shelf_model import ShelfRecommender
-from shelflm.training.config import TrainConfig
-from tiny_artifact import TITLES
+from shelflm.models.artifact import (
+    FORMAT_VERSION,
+    Artifact,
+    describe_artifact,
+    read_artifact,
+    save_artifact,
+)
+from shelflm.models.item_text import TextSettings
+from shelflm.models.shelf_model import ShelfModel
 
 torch.set_num_threads(1)
 
@@ -22,16 +30,23 @@ def trained(tiny_trained):
     return tiny_trained.rec, tiny_trained.split, tiny_trained.dataset, tiny_trained.directory
 
 
-def test_reloaded_artifact_gives_the_same_scores(trained):
+def _scores(artifact: Artifact, cases) -> np.ndarray:
+    """Scores of test cases from the artifact's own model and item vectors."""
+    table = torch.from_numpy(np.array(artifact.item_vectors))
+    users = artifact.model.user_vectors(cases.histories, cases.history_events, table)
+    return (users @ table.T).numpy()
+
+
+def test_read_artifact_gives_the_same_model_and_scores(trained):
     rec, split, _, directory = trained
-    served = load_artifact(directory)
-    assert isinstance(served, ServingModel)
+    artifact = read_artifact(directory)
+    assert isinstance(artifact.model, ShelfModel) and not artifact.model.training
+    assert artifact.dim == 16 and artifact.item_vectors.shape == (12, 16)
+    assert artifact.text_vectors is not None and artifact.text_vectors.shape == (12, 384)
+    assert artifact.text == TextSettings(item_format="{title}")  # as tiny_artifact saved it
     cases = split.test
     expected = rec.score(cases.users, cases.histories, cases.history_events)
-    for j in range(len(cases.users)):
-        user = served.user_vector(served.history_vectors[cases.histories[j]],
-                                  np.asarray(cases.history_events[j]))
-        assert np.allclose(served.item_vectors @ user, expected[j], atol=1e-4)
+    assert np.allclose(_scores(artifact, cases), expected, atol=1e-4)
 
 
 def test_artifact_files_are_readable_and_pickle_free(trained):
@@ -41,54 +56,74 @@ def test_artifact_files_are_readable_and_pickle_free(trained):
                      "model.safetensors"]
     config = json.loads((directory / "config.json").read_text())
     assert config["model"]["sequence"]["hidden"] == 16 and config["num_items"] == 12
-    served = load_artifact(directory)
-    assert list(served.catalog.ids) == list(dataset.catalog.ids)
-    assert served.version == load_artifact(directory).version and len(served.version) == 12
+    assert config["format_version"] == FORMAT_VERSION
+    # The user tower reads the item vectors: no second copy is stored.
+    assert sorted(load_file(str(directory / "item_vectors.safetensors"))) == [
+        "item_vectors", "text_vectors"]
+    artifact = read_artifact(directory)
+    assert list(artifact.catalog.ids) == list(dataset.catalog.ids)
+    assert artifact.version == read_artifact(directory).version and len(artifact.version) == 12
 
 
-def test_cold_item_is_scored_from_text_alone(trained):
-    _, _, dataset, directory = trained
-    served = load_artifact(directory)
-    # The cold item's stored vector came from its text only, so re-encoding its row
-    # through the LM and the text head reproduces it.
-    vec, hist = served.encode_items(dataset.catalog.items.iloc[[11]])
-    assert np.allclose(vec[0], served.item_vectors[11], atol=1e-4)
-    assert np.array_equal(vec, hist)
-    query = served.encode_query("eye cream")
-    assert query.shape == (served.text_vectors.shape[1],)
-    assert np.isfinite(query).all()
-
-
-def test_bad_inputs_give_clear_errors(trained, tmp_path):
+def test_describe_reads_the_config_alone(trained, tmp_path):
     _, _, _, directory = trained
-    served = load_artifact(directory)
-    with pytest.raises(ValueError, match="history must be"):
-        served.user_vector(np.zeros((2, 3), np.float32), np.zeros(2, np.int64))
-    with pytest.raises(ValueError, match="event indices"):
-        served.user_vector(served.history_vectors[:2], np.array([0, 99]))
-    assert not served.user_vector(served.history_vectors[:0], np.zeros(0, np.int64)).any()
-    with pytest.raises(FileNotFoundError, match="not a shelflm artifact"):
-        load_artifact(tmp_path)
+    summary = describe_artifact(directory)
+    assert summary["name"] == "shelflm" and summary["format_version"] == FORMAT_VERSION
+    assert (summary["num_items"], summary["dim"], summary["text_dim"]) == (12, 16, 384)
+    assert summary["user_tower"]["max_len"] == 6 and summary["item_tower"]["use_text"]
+    assert summary["item_format"] == "{title}" and summary["encoder"]["pooling"] == "mean"
+    assert summary["tuner"] is None and summary["saved"]
+    json.dumps(summary)  # plain JSON
+    only_config = tmp_path / "only-config"
+    only_config.mkdir()
+    shutil.copy(directory / "config.json", only_config)
+    assert describe_artifact(only_config)["num_items"] == 12  # no weights or vectors read
 
 
-def test_peft_adaptor_item_tower_round_trips(trained, tmp_path):
-    from shelflm.encoders.peft.registry import build_tuner, make_config
+def _as_format_1(directory: Path, target: Path) -> Path:
+    """A copy of `directory` as format 1 wrote it: history_vectors beside item_vectors."""
+    old = Path(shutil.copytree(directory, target))
+    vectors = load_file(str(old / "item_vectors.safetensors"))
+    vectors["history_vectors"] = vectors["item_vectors"].copy()
+    save_file(vectors, str(old / "item_vectors.safetensors"))
+    config = json.loads((old / "config.json").read_text())
+    config["format_version"] = 1
+    (old / "config.json").write_text(json.dumps(config, indent=2) + "\n")
+    return old
 
-    _, split, dataset, _ = trained
-    tuner = build_tuner(make_config("adaptor", d_out=32), TITLES)
-    config = ShelfModelConfig(SequenceEncoderConfig(hidden=16, max_len=6, dropout=0.1),
-                              ItemTowerConfig(hidden=16, id_dropout=0.3))
-    rec = ShelfRecommender(config, TrainConfig(epochs=2, batch_size=16, progress=False),
-                           tuner=tuner)
-    rec.fit(split)
-    directory = save_artifact(rec, tmp_path / "peft", dataset.catalog)
-    assert (directory / "adapter").is_dir()
-    served = load_artifact(directory)
+
+def test_format_1_artifacts_with_history_vectors_still_read(trained, tmp_path):
+    rec, split, _, directory = trained
+    old = _as_format_1(directory, tmp_path / "v1")
+    artifact = read_artifact(old)
+    assert np.array_equal(artifact.item_vectors, read_artifact(directory).item_vectors)
     cases = split.test
-    expected = rec.score(cases.users[:5], cases.histories[:5], cases.history_events[:5])
-    for j in range(5):
-        user = served.user_vector(served.history_vectors[cases.histories[j]],
-                                  np.asarray(cases.history_events[j]))
-        assert np.allclose(served.item_vectors @ user, expected[j], atol=1e-4)
-    vec, _ = served.encode_items(dataset.catalog.items.iloc[[11]])  # the cold item
-    assert np.allclose(vec[0], served.item_vectors[11], atol=1e-4)
+    expected = rec.score(cases.users, cases.histories, cases.history_events)
+    assert np.allclose(_scores(artifact, cases), expected, atol=1e-4)
+    assert describe_artifact(old)["format_version"] == 1
+
+
+def test_bad_directories_give_clear_errors(trained, tmp_path):
+    _, _, _, directory = trained
+    with pytest.raises(FileNotFoundError, match="not a shelflm artifact"):
+        read_artifact(tmp_path)
+    with pytest.raises(FileNotFoundError, match="not a shelflm artifact"):
+        describe_artifact(tmp_path)
+    newer = Path(shutil.copytree(directory, tmp_path / "newer"))
+    config = json.loads((newer / "config.json").read_text())
+    (newer / "config.json").write_text(json.dumps({**config, "format_version": 99}))
+    with pytest.raises(ValueError, match="newer than this shelflm reads"):
+        read_artifact(newer)
+    (newer / "config.json").write_text(json.dumps({**config, "format": "other"}))
+    with pytest.raises(ValueError, match="format 'other'"):
+        describe_artifact(newer)
+
+
+def test_other_parts_records_land_in_the_one_config_write(trained, tmp_path):
+    rec, _, dataset, _ = trained
+    out = save_artifact(rec, tmp_path / "a", dataset.catalog,
+                        records={"shelflm_config": {"training": {"epochs": 3}}})
+    config = json.loads((out / "config.json").read_text())
+    assert config["shelflm_config"] == {"training": {"epochs": 3}} and config["num_items"] == 12
+    with pytest.raises(ValueError, match=r"\['name'\] would overwrite"):
+        save_artifact(rec, tmp_path / "b", dataset.catalog, records={"name": {}})

@@ -13,7 +13,8 @@ import pytest
 
 from shelflm.encoders.config import EncoderConfig
 from shelflm.encoders.encode import encode
-from shelflm.models.artifact import TextSettings, load_artifact
+from shelflm.models.item_text import TextSettings
+from shelflm.serving.runtime import load_artifact
 from shelflm.text.templates import QueryTemplate
 from tiny_artifact import COLD_ITEM, TinyTrained, train_tiny
 
@@ -50,7 +51,7 @@ def test_queries_and_new_items_use_the_recorded_pooling(cls_trained: TinyTrained
     cold = cls_trained.dataset.catalog.items.iloc[[COLD_ITEM]]
     assert _cos(served.encode_item_texts(cold)[0], served.text_vectors[COLD_ITEM]) >= 0.99
     # The cold item's stored retrieval vector came from its cls-pooled text alone.
-    vec, _ = served.encode_items(cold)
+    vec = served.encode_items(cold)
     if runtime == "pytorch":
         np.testing.assert_allclose(served.encode_item_texts(cold)[0],
                                    served.text_vectors[COLD_ITEM], atol=1e-5)

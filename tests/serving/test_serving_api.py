@@ -4,13 +4,17 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
+from urllib.parse import urlencode
 
 import pytest
 from fastapi.testclient import TestClient
 
 from shelflm.serving.config import ApiConfig
 from shelflm.serving.engine import Engine
+from shelflm.serving.errors import RequestError
+from shelflm.serving.http import hot_path
 from shelflm.serving.http.app import create_app
+from shelflm.serving.http.hot_path import parse_query
 
 KEY = {"X-API-Key": "s3cret"}
 
@@ -161,3 +165,28 @@ def test_reload_route_swaps_the_artifact(engine: Engine, make_artifact, tmp_path
     assert bad.status_code == 422 and "no config.json" in bad.json()["error"]
     assert c.get("/model").json()["version"] == r.json()["model_version"]  # still serving
     assert c.get("/model").json()["reload_generation"] == r.json()["reload_generation"] == 1
+
+
+def test_repeated_exclude_parameters_all_count(client: TestClient,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    assert client.post("/events", json=_events("i15"), headers=KEY).status_code == 200
+    top = [it["item_id"] for it in
+           client.get("/users/u/recommendations", params={"k": 4}).json()["items"]]
+    gone = top[:3]
+    params = [("k", "4"), ("exclude", gone[0]), ("exclude", f"{gone[1]},{gone[2]}")]
+    assert parse_query(urlencode(params).encode()).exclude == gone
+
+    passed = []
+
+    def fall_through(query_string: bytes) -> None:
+        passed.append(query_string)
+        raise RequestError("k", "let the declared route answer")
+
+    for hot in (True, False):  # the hot path, then the declared FastAPI route behind it
+        if not hot:
+            monkeypatch.setattr(hot_path, "parse_query", fall_through)
+        r = client.get("/users/u/recommendations", params=params)
+        assert r.status_code == 200 and r.json()["source"] == "personal"
+        ids = [it["item_id"] for it in r.json()["items"]]
+        assert len(ids) == 4 and not set(gone) & set(ids)
+    assert len(passed) == 1  # the second request did go past the hot path

@@ -128,13 +128,13 @@ def test_item_table_grows_in_place_and_keeps_rows() -> None:
 
     from shelflm.serving.items import ItemTable
 
-    table = ItemTable(2, 2, 3)
+    table = ItemTable(2, 3)
 
     def add(i: int) -> None:
         frame = pd.DataFrame([{"item_id": f"x{i}", "title": f"t{i}", "category": "",
                                "attributes": "", "price": 1.0}])
         row = np.full((1, 2), i, np.float32)
-        table.upsert(frame, row, row, np.full((1, 3), i, np.float32))
+        table.upsert(frame, row, np.full((1, 3), i, np.float32))
 
     add(0)
     add(1)

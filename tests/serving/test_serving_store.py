@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
+import numpy as np
 import pytest
 
-from shelflm.serving.store import Event, EventStore
+from shelflm.serving.store import Event, EventStore, ItemChange
 from shelflm.serving.store.memory_store import MemoryEventStore
 from shelflm.serving.store.sqlite_store import SqliteEventStore
 
@@ -76,10 +78,6 @@ def test_sqlite_rejects_a_file_that_is_not_a_database(tmp_path: Path) -> None:
 
 
 def test_change_feed_marks_and_item_log(store: EventStore) -> None:
-    import numpy as np
-
-    from shelflm.serving.store import ItemChange
-
     store.changed()
     assert store.changed() is False  # nothing written since the last look
     mark0, counts = store.popularity_snapshot()
@@ -91,7 +89,7 @@ def test_change_feed_marks_and_item_log(store: EventStore) -> None:
     assert store.popularity_snapshot() == (mark, {"a": 1, "b": 1})
     vec = np.arange(3, dtype=np.float32)
     store.log_items([ItemChange("n", row={"item_id": "n", "title": "t", "price": None},
-                                model_version="m", vector=vec, history=vec, text=vec),
+                                model_version="m", vector=vec, text=vec),
                      ItemChange("a", deleted=True)])
     assert store.changed() is True
     got = store.item_changes_since(0)
@@ -116,3 +114,33 @@ def test_reloads_are_numbered_and_the_newest_wins(store: EventStore) -> None:
     assert store.changed()  # a reload is a change every worker's check sees
     assert store.log_reload("/models/b") == 2
     assert store.latest_reload() == (2, "/models/b")
+
+
+# The item_log table as stores made before history vectors were dropped created it.
+OLD_ITEM_LOG = """CREATE TABLE item_log (
+    version INTEGER PRIMARY KEY AUTOINCREMENT, item_id TEXT NOT NULL, deleted INTEGER NOT NULL,
+    row TEXT NOT NULL, model_version TEXT NOT NULL, vector BLOB, history BLOB, text BLOB);"""
+
+
+def test_sqlite_opens_a_store_whose_item_log_has_a_history_column(tmp_path: Path) -> None:
+    path = tmp_path / "old.sqlite"
+    vec = np.arange(3, dtype=np.float32)
+    with sqlite3.connect(path) as conn:
+        conn.execute(OLD_ITEM_LOG)
+        conn.execute("INSERT INTO item_log (item_id, deleted, row, model_version, vector, "
+                     "history, text) VALUES ('n', 0, '{\"item_id\": \"n\"}', 'm', ?, ?, ?)",
+                     (vec.tobytes(), vec.tobytes(), (vec + 1).tobytes()))
+    conn.close()
+    store = SqliteEventStore(path)
+    (old,) = store.item_changes_since(0)
+    assert (old.item_id, old.model_version, old.row) == ("n", "m", {"item_id": "n"})
+    assert np.array_equal(old.vector, vec) and np.array_equal(old.text, vec + 1)
+    last = store.log_items([ItemChange("p", row={"item_id": "p"}, model_version="m",
+                                       vector=vec * 2, text=vec)])
+    got = store.item_changes_since(old.version)
+    assert [c.version for c in got] == [last] and np.array_equal(got[0].vector, vec * 2)
+    store.close()
+    with sqlite3.connect(path) as conn:  # the old column stays, NULL in new rows
+        rows = conn.execute("SELECT history IS NULL FROM item_log ORDER BY version").fetchall()
+    conn.close()
+    assert rows == [(0,), (1,)]

@@ -72,7 +72,7 @@ def test_artifact_keeps_text_vectors_and_older_ones_get_them_on_load(artifact: P
                                                                      tmp_path: Path) -> None:
     import shutil
 
-    from shelflm.models.artifact import load_artifact
+    from shelflm.serving.runtime import load_artifact
 
     served = load_artifact(artifact)
     saved = served.text_vectors

@@ -58,7 +58,7 @@ def test_a_worker_with_another_model_re_encodes_logged_items(model: HashingModel
     a.upsert_items(pd.DataFrame([LIPSTICK]))
     assert b.similar("i0", 1).items  # b's next request applies the change
     slot = b._state.items.slot_of["n1"]
-    expected, _ = other.encode_items(pd.DataFrame([LIPSTICK]))
+    expected = other.encode_items(pd.DataFrame([LIPSTICK]))
     assert abs(float(b._state.items.vectors[slot] @ expected[0]) -
                float(expected[0] @ expected[0])) < 1e-4
     a.close(), b.close()
@@ -69,13 +69,15 @@ def test_artifact_vectors_are_shared_memory_maps_and_never_written(trained_artif
     import numpy as np
     from safetensors.numpy import load_file
 
-    from shelflm.models.artifact import load_artifact
+    from shelflm.serving.runtime import load_artifact
 
     path = trained_artifact / "item_vectors.safetensors"
     saved = load_file(str(path))
     model = load_artifact(trained_artifact)
-    assert all(isinstance(model._vectors[k], np.memmap) for k in saved)
-    assert all(np.array_equal(model._vectors[k], v) for k, v in saved.items())
+    mapped = {"item_vectors": model.item_vectors, "text_vectors": model.text_vectors}
+    assert sorted(mapped) == sorted(saved)
+    assert all(isinstance(v, np.memmap) for v in mapped.values())
+    assert all(np.array_equal(mapped[k], v) for k, v in saved.items())
     engine = Engine(model, SqliteEventStore(tmp_path / "e.sqlite"), ServingConfig(
         text_encoder="pytorch", user_tower="pytorch"))
     items = engine._state.items

@@ -1,8 +1,9 @@
 """The contract between a trained artifact and the serving engine.
 
-`shelflm.models.artifact.load_artifact(dir)` returns an object satisfying `ServingModel`.
+`shelflm.serving.runtime.load_artifact(dir)` returns an object satisfying `ServingModel`.
 The engine holds item vectors itself (so new items join without the model), and asks the
-model only to turn text into vectors and a history of item vectors into a user vector.
+model only to turn text into vectors and a history of item vectors into a user vector (the
+user tower reads the very vectors it is scored against).
 
 Two spaces: the retrieval space (`item_vectors`, user vectors; learned from behaviour) and
 the text space (`text_vectors`, queries; the raw language model), where free-text search
@@ -35,15 +36,11 @@ class ServingModel(Protocol):
         """(num_items, dim) retrieval-space vectors; score(u, i) = user_vector . item_vector."""
 
     @property
-    def history_vectors(self) -> np.ndarray:
-        """(num_items, d_in) per-item inputs of the user tower, row-aligned with the catalog."""
-
-    @property
     def text_vectors(self) -> np.ndarray:
         """(num_items, d_text) unit text-space item vectors, row-aligned with the catalog."""
 
-    def encode_items(self, items: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-        """For new or changed catalog rows (ITEM_COLUMNS): (item_vectors, history_vectors)."""
+    def encode_items(self, items: pd.DataFrame) -> np.ndarray:
+        """For new or changed catalog rows (ITEM_COLUMNS): (n, dim) retrieval-space vectors."""
 
     def encode_item_texts(self, items: pd.DataFrame) -> np.ndarray:
         """For new or changed catalog rows: (n, d_text) unit vectors in the text space."""
@@ -52,4 +49,5 @@ class ServingModel(Protocol):
         """A shopper's free-text question as a (d_text,) unit vector in the text space."""
 
     def user_vector(self, history: np.ndarray, events: np.ndarray) -> np.ndarray:
-        """(dim,) user vector from a time-ordered (L, d_in) history and (L,) event-type indices."""
+        """(dim,) user vector from the (L, dim) item vectors of a time-ordered history and
+        their (L,) event-type indices."""

@@ -21,7 +21,6 @@ class EncodedItems:
 
     rows: pd.DataFrame
     vectors: np.ndarray
-    history: np.ndarray
     text: np.ndarray
     changes: list[ItemChange]
 
@@ -33,11 +32,11 @@ def encode_items(model: ServingModel, frame: pd.DataFrame) -> EncodedItems:
     except DataError as exc:
         where = f" (row {exc.line})" if exc.line is not None else ""
         raise RequestError(exc.field or "items", exc.reason + where) from exc
-    vectors, history = model.encode_items(rows)
+    vectors = model.encode_items(rows)
     text = model.encode_item_texts(rows)
-    changes = [ItemChange(str(r["item_id"]), False, r, model.version, vectors[i], history[i],
-                          text[i]) for i, r in enumerate(_json_records(rows))]
-    return EncodedItems(rows, vectors, history, text, changes)
+    changes = [ItemChange(str(r["item_id"]), False, r, model.version, vectors[i], text[i])
+               for i, r in enumerate(_json_records(rows))]
+    return EncodedItems(rows, vectors, text, changes)
 
 
 def _json_records(rows: pd.DataFrame) -> list[dict]:

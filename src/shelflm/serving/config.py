@@ -148,12 +148,14 @@ class ServingConfig:
         "help": "Business rules applied after retrieval."})
     api: ApiConfig = field(default_factory=ApiConfig, metadata={
         "help": "HTTP limits, API keys and CORS."})
-    model_loader: str = field(default="shelflm.models.artifact:load_artifact", metadata={
+    model_loader: str = field(default="shelflm.serving.runtime:load_artifact", metadata={
         "help": "'module:function' turning an artifact directory into a ServingModel"})
     user_cache_size: int = field(default=50_000, metadata={
-        "help": "users whose history inputs, user vector and last two answers are kept (LRU; "
-                "~11 KB each on Beauty, mostly the answer and its JSON); an event for a user "
-                "drops its entry, so answers stay fresh (0 = off)"})
+        "help": "users whose resolved history, exclusions and user vector the engine keeps "
+                "(LRU), so a returning user skips the store and the user tower; the HTTP layer "
+                "keeps the response bytes of up to twice as many recommendation answers (two "
+                "request shapes per user). An event for a user drops its entry, so answers "
+                "stay fresh (0 = off)"})
     text_encoder: Literal["onnx", "onnx-int8", "pytorch"] = field(default="onnx", metadata={
         "help": "language model runtime for queries and new items' text: onnx (exported "
                 "once, cosine >= 0.99 to PyTorch), onnx-int8 (quantised weights) or pytorch "

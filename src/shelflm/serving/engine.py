@@ -234,7 +234,7 @@ class Engine:
                 # Nothing else was logged in between: index the rows in hand instead of
                 # reading them back and rebuilding a frame from JSON (a third of the call).
                 existing = any(c.item_id in st.items.slot_of for c in changes)
-                slots = st.items.upsert(rows, new.vectors, new.history, new.text)
+                slots = st.items.upsert(rows, new.vectors, new.text)
                 st.index.upsert(slots, st.items.vectors[slots])
                 self._applied(st, last, existing)
             self._catch_up(st)  # otherwise (or a reload meanwhile) replay the log in order

@@ -39,7 +39,6 @@ def _upsert_run(model: ServingModel, items: ItemTable, index: VectorIndex,
     rows = pd.DataFrame([c.row for c in run], columns=list(ITEM_COLUMNS))
     if all(c.model_version == model.version and c.vector is not None for c in run):
         vectors = np.stack([c.vector for c in run])
-        history = np.stack([c.history for c in run])
         text = np.stack([c.text for c in run])
     else:  # logged under another model (a reload elsewhere, an older artifact)
         rows = Catalog.from_frame(rows, "item log").items
@@ -47,9 +46,9 @@ def _upsert_run(model: ServingModel, items: ItemTable, index: VectorIndex,
             drop=True)  # a newer artifact trained on that very row: keep its vectors
         if rows.empty:
             return
-        vectors, history = model.encode_items(rows)
+        vectors = model.encode_items(rows)
         text = model.encode_item_texts(rows)
-    slots = items.upsert(rows, vectors, history, text)
+    slots = items.upsert(rows, vectors, text)
     index.upsert(slots, items.vectors[slots])
 
 

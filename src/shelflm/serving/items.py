@@ -24,17 +24,17 @@ def _in_stock(attributes: str) -> bool:
 
 
 class ItemTable:
-    """Per-slot arrays (vectors, history inputs, text vectors, category, price, stock, liveness)."""
+    """Per-slot arrays (vectors, text vectors, category, price, stock, liveness); the vectors
+    are also the user tower's inputs (a history is the vectors of its items)."""
 
-    def __init__(self, dim: int, d_in: int, d_text: int) -> None:
-        self.dim, self.d_in, self.d_text = dim, d_in, d_text
+    def __init__(self, dim: int, d_text: int) -> None:
+        self.dim, self.d_text = dim, d_text
         self.ids: list[str] = []
         self.slot_of: dict[str, int] = {}
         self.titles: list[str] = []
         self.categories: list[str] = []
         self.leaf = np.empty(0, object)
         self.vectors = np.empty((0, dim), np.float32)
-        self.history = np.empty((0, d_in), np.float32)
         self.text = np.empty((0, d_text), np.float32)  # unit LM vectors: free-text search
         self.price = np.empty(0, np.float64)
         self.in_stock = np.empty(0, bool)
@@ -65,8 +65,7 @@ class ItemTable:
         """Number of slots ever assigned (live or deleted)."""
         return len(self.ids)
 
-    def upsert(self, frame: pd.DataFrame, vectors: np.ndarray, history: np.ndarray,
-               text: np.ndarray) -> np.ndarray:
+    def upsert(self, frame: pd.DataFrame, vectors: np.ndarray, text: np.ndarray) -> np.ndarray:
         """Insert or replace items (rows with ITEM_COLUMNS) and their vectors; returns slots."""
         ids = frame["item_id"].astype(str).tolist()
         slots = np.empty(len(ids), np.int64)
@@ -75,7 +74,7 @@ class ItemTable:
         # The first fill from an artifact's memory maps keeps them (copy-on-write, private to
         # this process): worker processes share those pages instead of holding a copy each.
         adopt = not self.ids and grow == len(ids) and len(ids) > 0 and all(
-            isinstance(a, np.memmap) and a.dtype == np.float32 for a in (vectors, history, text))
+            isinstance(a, np.memmap) and a.dtype == np.float32 for a in (vectors, text))
         if grow:
             start = len(self.ids)
             for j, i in enumerate(new):
@@ -86,9 +85,9 @@ class ItemTable:
             self.leaf = np.concatenate([self.leaf, np.full(grow, "", object)])
             if adopt:
                 # Plain ndarray views: memmap's subclass hooks cost on every hot-path op.
-                self.vectors, self.history, self.text = map(np.asarray, (vectors, history, text))
+                self.vectors, self.text = np.asarray(vectors), np.asarray(text)
             else:
-                for name in ("vectors", "history", "text"):
+                for name in ("vectors", "text"):
                     self._extend(name, grow)
             self.price = np.concatenate([self.price, np.full(grow, np.nan)])
             self.in_stock = np.concatenate([self.in_stock, np.ones(grow, bool)])
@@ -107,7 +106,6 @@ class ItemTable:
         self.price[slots] = pd.to_numeric(frame["price"], errors="coerce").to_numpy(np.float64)
         if not adopt:  # writing adopted maps onto themselves would copy every page
             self.vectors[slots] = vectors
-            self.history[slots] = history
             self.text[slots] = text
         norms = np.linalg.norm(self.vectors[slots], axis=1)
         self.norms[slots] = np.where(norms > 0, norms, 1.0)  # explanations divide by these

@@ -26,7 +26,7 @@ def user_state(st: ServingState, history: Sequence[Event], bought: set[str],
     known = slots >= 0
     events = np.array([_EVENT_INDEX[e.event] for e in history], np.int64)[known]
     slots = slots[known]
-    vector = st.model.user_vector(st.items.history[slots], events) if len(slots) else None
+    vector = st.model.user_vector(st.items.vectors[slots], events) if len(slots) else None
     return UserState(slots, events, bought, vector, generation)
 
 

@@ -38,9 +38,13 @@ class ServingState:
         return self._base
 
 
+# Loaders that moved: an older config, or the run recorded in an artifact, may name them.
+MOVED_LOADERS = {"shelflm.models.artifact:load_artifact": "shelflm.serving.runtime:load_artifact"}
+
+
 def load_model(spec: str, directory: Path) -> ServingModel:
     """Import 'module:function' and call it on the artifact directory."""
-    module, _, name = spec.partition(":")
+    module, _, name = MOVED_LOADERS.get(spec, spec).partition(":")
     loader: Callable[[Path], ServingModel] = getattr(importlib.import_module(module), name)
     return loader(directory)
 
@@ -56,8 +60,8 @@ def build_state(model: ServingModel, store: EventStore, config: ServingConfig,
     if hasattr(model, "use_user_tower"):
         model.use_user_tower(config.user_tower, config.onnx_cache_dir, config.encoder_threads)
     text = model.text_vectors
-    items = ItemTable(model.dim, model.history_vectors.shape[1], text.shape[1])
-    slots = items.upsert(model.catalog.items, model.item_vectors, model.history_vectors, text)
+    items = ItemTable(model.dim, text.shape[1])
+    slots = items.upsert(model.catalog.items, model.item_vectors, text)
     index = make_index(config.index, model.dim, len(slots))
     index.upsert(slots, items.vectors[slots])
     mark, counts = store.popularity_snapshot()

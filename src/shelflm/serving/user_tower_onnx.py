@@ -13,7 +13,10 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+import onnx
+import onnxruntime as ort
 import torch
+from onnx import helper, numpy_helper
 
 
 class _UserTower(torch.nn.Module):
@@ -28,9 +31,6 @@ class _UserTower(torch.nn.Module):
 
 def export_user_tower(model: torch.nn.Module, target: Path, max_len: int, dim: int) -> None:
     """Trace `model.user_vectors_from_inputs` at (1, max_len, dim) to `target` (atomic)."""
-    import onnx
-    from onnx import helper, numpy_helper
-
     target.parent.mkdir(parents=True, exist_ok=True)
     raw = target.with_name(f".{os.getpid()}.{target.name}")
     args = (torch.zeros(1, max_len, dim), torch.zeros(1, max_len, dtype=torch.long),
@@ -56,8 +56,6 @@ class OnnxUserTower:
     """`tower(history (L, dim), events (L,)) -> (dim,)` from an exported graph."""
 
     def __init__(self, path: Path, max_len: int, dim: int, threads: int = 1) -> None:
-        import onnxruntime as ort
-
         options = ort.SessionOptions()
         options.intra_op_num_threads, options.inter_op_num_threads = threads, 1
         self.session = ort.InferenceSession(str(path), options,

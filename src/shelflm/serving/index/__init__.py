@@ -11,6 +11,7 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 
 from shelflm.serving.config import IndexConfig
+from shelflm.serving.index.faiss_index import ExactFaissIndex, HnswFaissIndex
 
 
 @runtime_checkable
@@ -36,8 +37,6 @@ class VectorIndex(Protocol):
 
 def make_index(config: IndexConfig, dim: int, expected_size: int) -> VectorIndex:
     """The index `config` asks for; `auto` picks HNSW for catalogs above `hnsw_above` items."""
-    from shelflm.serving.index.faiss_index import ExactFaissIndex, HnswFaissIndex
-
     kind = config.kind
     if kind == "auto":
         kind = "hnsw" if expected_size > config.hnsw_above else "exact"

@@ -36,8 +36,7 @@ class ItemChange:
     deleted: bool = False
     row: dict = field(default_factory=dict)  # ITEM_COLUMNS values (upserts only)
     model_version: str = ""  # the model that made the vectors; another one re-encodes `row`
-    vector: np.ndarray | None = None  # retrieval space
-    history: np.ndarray | None = None  # user-tower input
+    vector: np.ndarray | None = None  # retrieval space (also the user tower's input)
     text: np.ndarray | None = None  # text space
     version: int = 0  # position in the log, set by the store
 
@@ -106,9 +105,12 @@ class EventStore(Protocol):
 def make_store(config: StoreConfig) -> EventStore:
     """The store `config` asks for."""
     if config.backend == "memory":
+        # The backend chosen at run time, imported only then (each backend imports this
+        # module's Event and ItemChange, so a module-level import here would be a cycle).
         from shelflm.serving.store.memory_store import MemoryEventStore
 
         return MemoryEventStore(config.recent_length)
+    # The SQLite backend, chosen at run time (as above).
     from shelflm.serving.store.sqlite_store import SqliteEventStore
 
     return SqliteEventStore(config.path, config.recent_length)

@@ -1,7 +1,11 @@
 """SQLite event store: WAL journal and synchronous commits, so an acknowledged event survives
 a crash; every event in `events`, each user's compressed recent sequence in `recent`, and the
 catalog changes made while serving in `item_log` (every worker process replays them) and
-the artifact reloads in `reloads` (every worker follows the newest)."""
+the artifact reloads in `reloads` (every worker follows the newest).
+
+Stores made by earlier versions still open: their item_log has a `history` BLOB column (a
+copy of `vector`), which is neither read nor written any more (new rows leave it NULL).
+"""
 
 from __future__ import annotations
 
@@ -24,7 +28,7 @@ CREATE INDEX IF NOT EXISTS events_user_event ON events (user_id, event);
 CREATE TABLE IF NOT EXISTS recent (user_id TEXT PRIMARY KEY, seq TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS item_log (
     version INTEGER PRIMARY KEY AUTOINCREMENT, item_id TEXT NOT NULL, deleted INTEGER NOT NULL,
-    row TEXT NOT NULL, model_version TEXT NOT NULL, vector BLOB, history BLOB, text BLOB);
+    row TEXT NOT NULL, model_version TEXT NOT NULL, vector BLOB, text BLOB);
 CREATE TABLE IF NOT EXISTS reloads (
     generation INTEGER PRIMARY KEY AUTOINCREMENT, artifact_dir TEXT NOT NULL);
 """
@@ -176,13 +180,13 @@ class SqliteEventStore:
             return int(self._reader().execute(
                 "SELECT COALESCE(MAX(version), 0) FROM item_log").fetchone()[0])
         rows = [(c.item_id, int(c.deleted), json.dumps(c.row), c.model_version,
-                 _blob(c.vector), _blob(c.history), _blob(c.text)) for c in changes]
+                 _blob(c.vector), _blob(c.text)) for c in changes]
         with self._lock:
             w = self._writer
             w.execute("BEGIN IMMEDIATE")
             try:
                 w.executemany("INSERT INTO item_log (item_id, deleted, row, model_version, "
-                              "vector, history, text) VALUES (?,?,?,?,?,?,?)", rows)
+                              "vector, text) VALUES (?,?,?,?,?,?)", rows)
                 last = int(w.execute("SELECT MAX(version) FROM item_log").fetchone()[0])
                 w.execute("COMMIT")
             except BaseException:
@@ -193,11 +197,11 @@ class SqliteEventStore:
     def item_changes_since(self, version: int) -> list[ItemChange]:
         """Catalog changes with version > `version`, oldest first."""
         rows = self._reader().execute(
-            "SELECT version, item_id, deleted, row, model_version, vector, history, text "
+            "SELECT version, item_id, deleted, row, model_version, vector, text "
             "FROM item_log WHERE version > ? ORDER BY version", (version,)).fetchall()
         return [ItemChange(item, bool(deleted), json.loads(row), model, _array(vec),
-                           _array(hist), _array(text), int(v))
-                for v, item, deleted, row, model, vec, hist, text in rows]
+                           _array(text), int(v))
+                for v, item, deleted, row, model, vec, text in rows]
 
     def log_reload(self, artifact_dir: str) -> int:
         """Record a reload in its own transaction; durable when this returns."""
