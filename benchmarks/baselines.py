@@ -18,25 +18,23 @@ from threadpoolctl import threadpool_limits
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import RUNS, leave_one_out, load_beauty, load_ml100k  # noqa: E402
+from shelflm.data.splits import ColdStartItemSplit  # noqa: E402
 from shelflm.evaluation.plots import plot_metric_bars  # noqa: E402
 from shelflm.evaluation.protocol import RankingEvaluator  # noqa: E402
 from shelflm.evaluation.report import write_report  # noqa: E402
-from shelflm.models.baselines import (  # noqa: E402
-    EASE,
-    ALSRecommender,
-    ItemKNN,
-    Popularity,
-    TunedRecommender,
-)
+from shelflm.models.baselines import TunedRecommender  # noqa: E402
+from shelflm.settings import ShelfConfig  # noqa: E402
+from shelflm.training.registry import build_model, model_names  # noqa: E402
 
-MODELS = {"popularity": Popularity, "itemknn": ItemKNN, "als": ALSRecommender, "ease": EASE}
+CLASSIC = model_names(classic=True)  # the registry's classic baselines
 
 
 def main() -> None:
     """Tune, fit and evaluate each baseline; write the table, JSON and bar chart."""
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--dataset", default="ml-100k", choices=["amazon-beauty", "ml-100k"])
-    p.add_argument("--models", default="popularity,itemknn,als,ease")
+    p.add_argument("--models", default=",".join(CLASSIC),
+                   help=f"comma-separated, from: {', '.join(CLASSIC)}")
     p.add_argument("--max-valid", type=int, default=None, help="valid cases used for tuning")
     p.add_argument("--cold", type=float, default=0.0, help="share of items held out as cold")
     p.add_argument("--seed", type=int, default=0)
@@ -44,18 +42,20 @@ def main() -> None:
     args = p.parse_args()
     dataset = load_beauty() if args.dataset == "amazon-beauty" else load_ml100k()
     if args.cold > 0:
-        from shelflm.data.splits import ColdStartItemSplit
-
         split = ColdStartItemSplit(cold_fraction=args.cold, seed=args.seed).split(dataset)
     else:
         split = leave_one_out(dataset)
     subsets = ("all", "cold", "warm") if args.cold > 0 else ("all",)
     evaluator = RankingEvaluator(split.test, split.train, subsets=subsets)
     results, details = {}, {}
-    for name in args.models.split(","):
-        cls = MODELS[name]
-        model = TunedRecommender(cls, cls.grid, name=name, max_valid_cases=args.max_valid,
-                                 seed=args.seed)
+    names = args.models.split(",")
+    if set(names) - set(CLASSIC):
+        p.error(f"--models: {sorted(set(names) - set(CLASSIC))} are not classic baselines; "
+                f"known: {', '.join(CLASSIC)}")
+    for name in names:
+        base = build_model(name, dataset, ShelfConfig())  # baselines take none of the config
+        model = TunedRecommender(type(base), base.grid, name=name,
+                                 max_valid_cases=args.max_valid, seed=args.seed)
         start = time.perf_counter()
         with threadpool_limits(args.threads):
             model.fit(split)

@@ -30,31 +30,33 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import (  # noqa: E402
+    CACHED_ENCODER,
     RUNS,
-    item_texts,
     leave_one_out,
-    lm_vectors,
     load_beauty,
     load_ml100k,
     write_result,
 )
+from shelflm.data.splits import ColdStartItemSplit  # noqa: E402
+from shelflm.encoders.peft.registry import make_config  # noqa: E402
 from shelflm.evaluation.protocol import evaluate_ranking, item_popularity  # noqa: E402
 from shelflm.models.config import (  # noqa: E402
     ItemTowerConfig,
     SequenceEncoderConfig,
     ShelfModelConfig,
 )
-from shelflm.models.shelf_model import ShelfRecommender  # noqa: E402
+from shelflm.settings import ShelfConfig, TextConfig  # noqa: E402
 from shelflm.training.config import (  # noqa: E402
     AdversarialConfig,
     AugmentConfig,
     TrainConfig,
 )
+from shelflm.training.recommender import ShelfRecommender  # noqa: E402
+from shelflm.training.registry import build_model  # noqa: E402
 
 TEMPLATES = {"ml-100k": "{title}. Genres: {category}", "amazon-beauty": "{title}"}
 
@@ -110,41 +112,12 @@ def make_split(dataset: object, cold: float, seed: int) -> object:
     """Leave-one-out, or the cold-start item split when `cold` > 0."""
     if cold <= 0:
         return leave_one_out(dataset)
-    from shelflm.data.splits import ColdStartItemSplit
-
     return ColdStartItemSplit(cold_fraction=cold, seed=seed).split(dataset)
 
 
-def main() -> None:
-    """Train one model, evaluate it on the test cases, write the result JSON."""
-    args = parse()
-    torch.set_num_threads(args.threads)
-    tag = args.tag or f"{args.dataset}-{args.model}-s{args.seed}" + (
-        f"-cold{args.cold}" if args.cold else "")
-    dataset = load_ml100k() if args.dataset == "ml-100k" else load_beauty()
-    split = make_split(dataset, args.cold, args.seed)
-    use_text = args.model != "sasrec-id"
-    text, tuner = None, None
-    if use_text:
-        fmt = args.template or TEMPLATES[args.dataset]
-        texts = item_texts(dataset, fmt)
-        t0 = time.perf_counter()
-        if args.tuning == "none":
-            text = lm_vectors(texts)
-        else:
-            from shelflm.encoders.peft.registry import build_tuner, make_config
-
-            tuner = build_tuner(make_config(args.tuning), texts)
-        print(f"text path ready in {time.perf_counter() - t0:.0f}s")
-    config = ShelfModelConfig(
-        SequenceEncoderConfig(hidden=args.hidden, num_blocks=args.blocks, num_heads=args.heads,
-                              max_len=args.max_len, dropout=args.dropout),
-        ItemTowerConfig(hidden=args.hidden, use_text=use_text, use_id=args.model != "text-only",
-                        id_dropout=args.id_dropout if use_text else 0.0),
-    )
-    log = RUNS / "logs" / f"{tag}.jsonl"
-    log.parent.mkdir(parents=True, exist_ok=True)
-    train = TrainConfig(
+def train_config(args: argparse.Namespace, log: Path) -> TrainConfig:
+    """The optimisation, stopping and regularisation flags as a TrainConfig."""
+    return TrainConfig(
         epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, loss=args.loss,
         num_negatives=args.negatives, id_lr_scale=args.id_lr_scale,
         seen_negatives_only=not args.all_negatives, device=args.device,
@@ -156,14 +129,31 @@ def main() -> None:
                                       epsilon=args.adv_eps),
         augment=AugmentConfig(weight=args.aug_weight),
     )
-    rec = ShelfRecommender(config, train, text, name=args.model, tuner=tuner)
-    t0 = time.perf_counter()
-    rec.fit(split)
-    train_s = time.perf_counter() - t0
+
+
+def run_config(args: argparse.Namespace, log: Path) -> ShelfConfig:
+    """The flags as a run config; the registry builds the model from it.
+
+    sasrec-id is the registry's ID-only model; text-only is shelflm without ID embeddings.
+    Text vectors come from the benchmarks' cached encoder (runs/cache/vectors).
+    """
+    use_text = args.model != "sasrec-id"
+    model = ShelfModelConfig(
+        SequenceEncoderConfig(hidden=args.hidden, num_blocks=args.blocks, num_heads=args.heads,
+                              max_len=args.max_len, dropout=args.dropout),
+        ItemTowerConfig(hidden=args.hidden, use_text=use_text, use_id=args.model != "text-only",
+                        id_dropout=args.id_dropout if use_text else 0.0),
+    )
+    tuning = make_config(args.tuning) if use_text and args.tuning != "none" else None
+    return ShelfConfig(text=TextConfig(template=args.template or TEMPLATES[args.dataset]),
+                       encoder=CACHED_ENCODER, tuning=tuning, model=model,
+                       training=train_config(args, log))
+
+
+def evaluate_test(rec: ShelfRecommender, split: object, args: argparse.Namespace) -> dict:
+    """Test metrics; with --cold per cold/warm subset, and again with borrowed IDs if asked."""
     pop = item_popularity(split.train)
-    result = {"tag": tag, "args": vars(args), "train_seconds": train_s,
-              "epochs": len(rec.history), "test": evaluate_ranking(rec, split.test,
-                                                                  popularity=pop)}
+    result = {"test": evaluate_ranking(rec, split.test, popularity=pop)}
     if args.cold:
         for subset in ("cold", "warm"):
             result[f"test_{subset}"] = evaluate_ranking(rec, split.test, subset=subset)
@@ -174,18 +164,44 @@ def main() -> None:
         for subset in ("cold", "warm"):
             result[f"test_{subset}_borrowed_ids"] = evaluate_ranking(rec, split.test,
                                                                      subset=subset)
-    result["valid_best_ndcg@10"] = max(r.get("valid_ndcg@10", -1) for r in rec.history)
-    path = write_result(tag, result)
+    return result
+
+
+def print_summary(tag: str, result: dict, path: Path) -> None:
+    """One line of test metrics (plus the cold / borrowed-ID lines when measured)."""
     t = result["test"]
     print(f"{tag}: test NDCG@10 {t['ndcg@10']:.4f} HR@10 {t['hr@10']:.4f} "
-          f"({len(rec.history)} epochs, {train_s / 60:.1f} min) -> {path}")
-    if args.cold:
+          f"({result['epochs']} epochs, {result['train_seconds'] / 60:.1f} min) -> {path}")
+    if "test_cold" in result:
         print(f"  cold NDCG@10 {result['test_cold']['ndcg@10']:.4f} "
               f"warm NDCG@10 {result['test_warm']['ndcg@10']:.4f}")
     if "test_cold_borrowed_ids" in result:
         print(f"  borrowed IDs: cold NDCG@10 {result['test_cold_borrowed_ids']['ndcg@10']:.4f} "
               f"warm {result['test_warm_borrowed_ids']['ndcg@10']:.4f}")
-    np.set_printoptions(precision=4)
+
+
+def main() -> None:
+    """Train one model, evaluate it on the test cases, write the result JSON."""
+    args = parse()
+    torch.set_num_threads(args.threads)
+    tag = args.tag or f"{args.dataset}-{args.model}-s{args.seed}" + (
+        f"-cold{args.cold}" if args.cold else "")
+    dataset = load_ml100k() if args.dataset == "ml-100k" else load_beauty()
+    split = make_split(dataset, args.cold, args.seed)
+    log = RUNS / "logs" / f"{tag}.jsonl"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    name = "sasrec-id" if args.model == "sasrec-id" else "shelflm"
+    rec = build_model(name, dataset, run_config(args, log))
+    rec.name = args.model
+    print(f"model built in {time.perf_counter() - t0:.0f}s")
+    t0 = time.perf_counter()
+    rec.fit(split)
+    train_s = time.perf_counter() - t0
+    result = {"tag": tag, "args": vars(args), "train_seconds": train_s,
+              "epochs": len(rec.history), **evaluate_test(rec, split, args)}
+    result["valid_best_ndcg@10"] = max(r.get("valid_ndcg@10", -1) for r in rec.history)
+    print_summary(tag, result, write_result(tag, result))
 
 
 if __name__ == "__main__":

@@ -28,7 +28,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")  # before transformers is imported
+
+import torch  # noqa: E402
+
+from shelflm.encoders.config import EncoderConfig, OnnxOptions  # noqa: E402
+from shelflm.encoders.encode import TextEncoder  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 BEAUTY_ITEMS = ROOT / ".." / "shared" / "data" / "amazon-beauty" / "items.csv"
@@ -83,8 +88,8 @@ def latency(encode: Callable[[list[str]], np.ndarray], titles: list[str], sample
     return float(np.percentile(times, 50)), float(np.percentile(times, 99))
 
 
-def main() -> None:
-    """Run every path, print the table and write the JSON result."""
+def parse_args() -> argparse.Namespace:
+    """Command-line flags."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--items", type=Path, default=BEAUTY_ITEMS)
     parser.add_argument("--runs", type=int, default=3, help="timed runs per path (median)")
@@ -98,21 +103,11 @@ def main() -> None:
     parser.add_argument("--cache-dir", type=Path, default=ROOT / "runs" / "onnx-cache")
     parser.add_argument("--paths", nargs="*", help="subset of paths to run (default all)")
     parser.add_argument("--out", type=Path, default=ROOT / "runs" / "encoding.json")
-    args = parser.parse_args()
+    return parser.parse_args()
 
-    import torch
 
-    torch.set_num_threads(args.threads)
-    from shelflm.encoders.config import EncoderConfig, OnnxOptions
-    from shelflm.encoders.encode import TextEncoder
-
-    titles = load_titles(args.items, args.limit)
-    # Probe with MiniLM's full window so the true longest title shows (128 would cap it).
-    probe = TextEncoder(EncoderConfig(threads=args.threads, max_length=512))
-    lengths = np.array([len(x) for x in probe.tokenize(titles)])
-    # max_length from the data: the longest title, so nothing is cut and nothing is padded
-    # beyond what a batch needs (MiniLM itself allows 256/512).
-    max_length = int(min(lengths.max(), 256))
+def encoder_paths(args: argparse.Namespace, max_length: int) -> dict[str, Callable[[], object]]:
+    """Each measured path's name and how to build its encoder (--paths picks some)."""
     base = dict(threads=args.threads, max_length=max_length, progress_min_texts=0,
                 onnx_dir=str(args.cache_dir))
 
@@ -146,26 +141,60 @@ def main() -> None:
         paths = {k: v for k, v in paths.items() if k in args.paths}
     if not any(name.startswith("pytorch") for name in paths):
         raise SystemExit("--paths needs a pytorch path: it is the reference for the cosines")
+    return paths
+
+
+def measure(name: str, build: Callable[[], object], titles: list[str],
+            args: argparse.Namespace, reference: np.ndarray | None,
+            nonempty: np.ndarray) -> tuple[PathResult, np.ndarray]:
+    """One path's throughput, cosines against `reference` (itself if None) and latency."""
+    start = time.perf_counter()
+    encoder = build()
+    result = PathResult(name, setup_s=time.perf_counter() - start)
+    encoder.encode(titles[:64])  # warm-up: first-call allocations are not throughput
+    result.titles_per_s_runs, vectors = throughput(encoder.encode, titles, args.runs)
+    result.titles_per_s = float(np.median(result.titles_per_s_runs))
+    reference = vectors if reference is None else reference
+    cos = (vectors * reference).sum(1) / (
+        np.linalg.norm(vectors, axis=1) * np.linalg.norm(reference, axis=1))
+    result.min_cosine, result.p1_cosine = float(cos.min()), float(np.percentile(cos, 1))
+    result.min_cosine_nonempty = float(cos[nonempty].min())
+    result.latency_ms_p50, result.latency_ms_p99 = latency(
+        encoder.encode, titles, args.latency_samples)
+    print(f"{name}: {result.titles_per_s:.1f} titles/s, min cos {result.min_cosine:.4f}",
+          flush=True)
+    return result, reference
+
+
+def print_table(results: list[PathResult], baseline: float, fastest: PathResult) -> None:
+    """The Markdown table, speed relative to the best PyTorch path."""
+    print("| path | titles/s (median) | x best PyTorch | min cosine (non-empty) "
+          "| min cosine (all) | p1 cosine | 1-title p50 ms | 1-title p99 ms |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    for r in results:
+        print(f"| {r.name} | {r.titles_per_s:.1f} | {r.titles_per_s / baseline:.2f} "
+              f"| {r.min_cosine_nonempty:.4f} | {r.min_cosine:.4f} | {r.p1_cosine:.4f} "
+              f"| {r.latency_ms_p50:.1f} | {r.latency_ms_p99:.1f} |")
+    print(f"\nfastest path with min cosine >= 0.99 on non-empty titles: {fastest.name} "
+          f"({fastest.titles_per_s / baseline:.2f}x the PyTorch fp32 baseline)")
+
+
+def main() -> None:
+    """Run every path, print the table and write the JSON result."""
+    args = parse_args()
+    torch.set_num_threads(args.threads)
+    titles = load_titles(args.items, args.limit)
+    # Probe with MiniLM's full window so the true longest title shows (128 would cap it).
+    probe = TextEncoder(EncoderConfig(threads=args.threads, max_length=512))
+    lengths = np.array([len(x) for x in probe.tokenize(titles)])
+    # max_length from the data: the longest title, so nothing is cut and nothing is padded
+    # beyond what a batch needs (MiniLM itself allows 256/512).
+    max_length = int(min(lengths.max(), 256))
     nonempty = np.array([bool(t.strip()) for t in titles])
     results, reference = [], None
-    for name, build in paths.items():
-        start = time.perf_counter()
-        encoder = build()
-        result = PathResult(name, setup_s=time.perf_counter() - start)
-        encoder.encode(titles[:64])  # warm-up: first-call allocations are not throughput
-        result.titles_per_s_runs, vectors = throughput(encoder.encode, titles, args.runs)
-        result.titles_per_s = float(np.median(result.titles_per_s_runs))
-        if reference is None:
-            reference = vectors
-        cos = (vectors * reference).sum(1) / (
-            np.linalg.norm(vectors, axis=1) * np.linalg.norm(reference, axis=1))
-        result.min_cosine, result.p1_cosine = float(cos.min()), float(np.percentile(cos, 1))
-        result.min_cosine_nonempty = float(cos[nonempty].min())
-        result.latency_ms_p50, result.latency_ms_p99 = latency(
-            encoder.encode, titles, args.latency_samples)
+    for name, build in encoder_paths(args, max_length).items():
+        result, reference = measure(name, build, titles, args, reference, nonempty)
         results.append(result)
-        print(f"{name}: {result.titles_per_s:.1f} titles/s, min cos {result.min_cosine:.4f}",
-              flush=True)
 
     # The 2x target is against the better PyTorch path, not the naive one.
     base_result = max((r for r in results if r.name.startswith("pytorch")),
@@ -176,15 +205,7 @@ def main() -> None:
     print(f"\n{len(titles):,} titles, tokens/title p50 {np.median(lengths):.0f}, "
           f"max {lengths.max()} (max_length {max_length}); threads {args.threads}, "
           f"median of {args.runs} runs\n")
-    print("| path | titles/s (median) | x best PyTorch | min cosine (non-empty) "
-          "| min cosine (all) | p1 cosine | 1-title p50 ms | 1-title p99 ms |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|")
-    for r in results:
-        print(f"| {r.name} | {r.titles_per_s:.1f} | {r.titles_per_s / baseline:.2f} "
-              f"| {r.min_cosine_nonempty:.4f} | {r.min_cosine:.4f} | {r.p1_cosine:.4f} "
-              f"| {r.latency_ms_p50:.1f} | {r.latency_ms_p99:.1f} |")
-    print(f"\nfastest path with min cosine >= 0.99 on non-empty titles: {fastest.name} "
-          f"({fastest.titles_per_s / baseline:.2f}x the PyTorch fp32 baseline)")
+    print_table(results, baseline, fastest)
 
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps({

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from shelflm.config import ConfigError
-from shelflm.encoders.peft.lora import LoraTunerConfig
+from shelflm.encoders.peft.config import LoraTunerConfig
 from shelflm.settings import ROOT_SECTIONS, ShelfConfig, load_serving_config, load_shelf_config
 
 FULL = """
@@ -161,20 +161,20 @@ def test_artifact_without_a_recorded_run_is_a_clear_error(tmp_path: Path) -> Non
 
 
 def test_cli_flags_lay_over_the_file(tmp_path: Path) -> None:
-    from shelflm.commands.train import _with_flags
+    from shelflm.commands.options import with_flags
 
     base = load_shelf_config(write(tmp_path, "[data]\nsplit = 'temporal'\n[text]\n"
                                    "template = 'full'\n"), environ={})
-    cfg = _with_flags(base, data=Path("shop"), cold=0.3, seed=4, hidden=32, epochs=2)
+    cfg = with_flags(base, data=Path("shop"), cold=0.3, seed=4, hidden=32, epochs=2)
     assert cfg.data.path == Path("shop").resolve() and cfg.data.split == "cold-start"
     assert (cfg.data.cold_start.cold_fraction, cfg.data.cold_start.seed) == (0.3, 4)
     assert cfg.training.seed == 4 and cfg.training.epochs == 2
     assert cfg.model.sequence.hidden == cfg.model.items.hidden == 32
     assert cfg.text.template == "full"  # not given as a flag: the file's value stays
-    assert _with_flags(base, cold=0.0).data.split == "leave-one-out"
-    assert _with_flags(base) == base
+    assert with_flags(base, cold=0.0).data.split == "leave-one-out"
+    assert with_flags(base) == base
     with pytest.raises(ValueError, match="cold_fraction"):
-        _with_flags(base, cold=1.5)
+        with_flags(base, cold=1.5)
 
 
 def test_config_init_and_show_commands(tmp_path: Path) -> None:

@@ -51,7 +51,7 @@ def test_train_records_file_env_and_flags(shop: Path, tmp_path: Path,
     assert shown.exit_code == 0, shown.output
     assert ShelfConfig.from_dict(tomllib.loads(shown.output)) == recorded
 
-    from shelflm.models.artifact import load_artifact
+    from shelflm.serving.runtime import load_artifact
 
     served = load_artifact(out)
     assert served.item_vectors.shape == (40, 16)

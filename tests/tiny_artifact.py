@@ -15,10 +15,11 @@ import torch
 from shelflm.data.schema import Catalog, Dataset, Interactions
 from shelflm.data.splits import Split
 from shelflm.encoders.encode import encode
-from shelflm.models.artifact import TextSettings, save_artifact
+from shelflm.models.artifact import save_artifact
 from shelflm.models.config import ItemTowerConfig, SequenceEncoderConfig, ShelfModelConfig
-from shelflm.models.shelf_model import ShelfRecommender
+from shelflm.models.item_text import TextSettings
 from shelflm.training.config import TrainConfig
+from shelflm.training.recommender import ShelfRecommender
 from toy_shop import toy_leave_one_out
 
 TITLES = ["red lipstick", "pink lip gloss", "matte lip liner", "nude lipstick",

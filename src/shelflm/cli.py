@@ -16,6 +16,9 @@ app = typer.Typer(
     help="Real-time e-commerce recommender powered by a pretrained language model.",
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,
+    # Help texts name config fields in brackets ("[training.epochs; default 200]"): plain
+    # text, not rich markup, or the brackets vanish.
+    rich_markup_mode=None,
 )
 register_all(app)
 

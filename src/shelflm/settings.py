@@ -30,6 +30,7 @@ from shelflm.config import (
     ConfigError,
     FieldPath,
     config_adapter,
+    merge,
     read_config_file,
     to_dict,
     to_toml,
@@ -38,6 +39,7 @@ from shelflm.config import (
 from shelflm.data.loaders import FORMATS
 from shelflm.data.splits import ColdStartItemSplit, LeaveOneOutSplit, Splitter, TemporalSplit
 from shelflm.encoders.config import EncoderConfig
+from shelflm.encoders.peft.config import tuner_config_class
 from shelflm.models.config import ShelfModelConfig
 from shelflm.serving.config import ServingConfig
 from shelflm.text.templates import PRESETS, ItemTemplate
@@ -126,11 +128,7 @@ def _tuner_config(value: Any) -> Any:
         if options:
             raise ValueError(f"options {sorted(options)} given but method is {NO_TUNING!r}")
         return None
-    # The tuner configs live beside their torch modules, so only a config that names a
-    # fine-tuning method (and so will load the language model anyway) imports torch here.
-    from shelflm.encoders.peft.registry import tuner_class
-
-    config_class = tuner_class(method).config_class  # raises naming the known methods
+    config_class = tuner_config_class(method)  # raises naming the known methods
     known = {f.name for f in fields(config_class)}
     unknown = sorted(set(options) - known)
     if unknown:
@@ -209,8 +207,13 @@ def _lift_serving(path: FieldPath) -> FieldPath:
 
 
 def load_shelf_config(path: str | Path | None = None,
-                      environ: Mapping[str, str] | None = None) -> ShelfConfig:
-    """ShelfConfig from a TOML file, an artifact dir / its config.json, or defaults; + env."""
+                      environ: Mapping[str, str] | None = None,
+                      base: dict[str, Any] | None = None) -> ShelfConfig:
+    """ShelfConfig from a TOML file, an artifact dir / its config.json, or defaults; + env.
+
+    `base` is a tree laid under the file (a command's own defaults, such as the demo's
+    short training): defaults < base < file < environment.
+    """
     data: dict[str, Any] = {}
     if path is not None:
         path = Path(path)
@@ -222,7 +225,7 @@ def load_shelf_config(path: str | Path | None = None,
                 raise ConfigError(f"{path}: this artifact records no run config (made before "
                                   "`shelflm train` wrote one)")
             data = data[ARTIFACT_KEY]
-    return validate_config(ShelfConfig, data, path, environ, _lift_serving)
+    return validate_config(ShelfConfig, merge(base or {}, data), path, environ, _lift_serving)
 
 
 def load_serving_config(path: str | Path | None = None,
@@ -250,9 +253,7 @@ def _into_serving(path: FieldPath) -> FieldPath | None:
     return None if path[0] in ROOT_SECTIONS else path
 
 
-def record_in_artifact(config: ShelfConfig, directory: str | Path) -> None:
-    """Add the run's effective config to an artifact's config.json (reproducible runs)."""
-    file = Path(directory) / "config.json"
-    meta = json.loads(file.read_text())
-    meta[ARTIFACT_KEY] = config.to_dict()
-    file.write_text(json.dumps(meta, indent=2) + "\n")
+def artifact_record(config: ShelfConfig) -> dict[str, dict]:
+    """The run's effective config as an entry of an artifact's config.json (`save_artifact`'s
+    `records`), so `load_shelf_config(artifact)` repeats the run."""
+    return {ARTIFACT_KEY: config.to_dict()}

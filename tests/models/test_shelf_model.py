@@ -7,8 +7,9 @@ import torch
 from shelflm.evaluation.protocol import evaluate_ranking
 from shelflm.models.config import ItemTowerConfig, SequenceEncoderConfig, ShelfModelConfig
 from shelflm.models.item_tower import ItemTower
-from shelflm.models.shelf_model import ShelfRecommender, pad_left, sasrec_id
+from shelflm.models.shelf_model import pad_left
 from shelflm.training.config import TrainConfig
+from shelflm.training.recommender import ShelfRecommender, sasrec_id
 from toy_shop import toy_leave_one_out, toy_shop
 
 torch.set_num_threads(1)

@@ -8,8 +8,8 @@ import torch
 
 from shelflm.evaluation.protocol import evaluate_ranking, item_popularity
 from shelflm.models.config import ItemTowerConfig, SequenceEncoderConfig, ShelfModelConfig
-from shelflm.models.shelf_model import ShelfRecommender, sasrec_id
 from shelflm.training.config import AdversarialConfig, AugmentConfig, TrainConfig
+from shelflm.training.recommender import ShelfRecommender, sasrec_id
 from toy_shop import toy_leave_one_out, toy_shop
 
 torch.set_num_threads(1)

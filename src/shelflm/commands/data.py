@@ -9,13 +9,19 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from shelflm.commands.options import config_option, load_run_config
 from shelflm.data.errors import DataError
+from shelflm.data.loaders import ColumnMapping, load_dataset
+from shelflm.data.project_format import write_project_dataset
 from shelflm.data.schema import Dataset
+from shelflm.data.stats import dataset_stats
 
 data_app = typer.Typer(help="Inspect and convert datasets.", no_args_is_help=True)
 
 FORMAT_HELP = "Format name (default: detected). One of: project, movielens-100k, movielens, " \
     "sequences, amazon-bundle, amazon-reviews, recbole, online-retail, table."
+CONFIG_HELP = "Run config (TOML file or artifact directory) whose [data] path and format " \
+    "are used where SOURCE / --format are not given."
 MAP_HELP = "Column mapping for the 'table' format, FIELD=COLUMN, repeatable " \
     "(e.g. --map user_id=customer --map item_id=sku)."
 
@@ -33,8 +39,6 @@ def _fmt(value: Any) -> str:
 
 def print_stats(dataset: Dataset, console: Console | None = None) -> None:
     """Print a dataset's statistics as rich tables."""
-    from shelflm.data.stats import dataset_stats
-
     console = console or Console()
     s = dataset_stats(dataset)
     src = s["source"]
@@ -75,8 +79,6 @@ def print_stats(dataset: Dataset, console: Console | None = None) -> None:
 
 
 def _load(source: Path, fmt: str | None, mapping: list[str] | None) -> Dataset:
-    from shelflm.data.loaders import ColumnMapping, load_dataset
-
     options: dict[str, Any] = {}
     if mapping:
         options["mapping"] = ColumnMapping.from_pairs(mapping)
@@ -99,12 +101,19 @@ def _load_or_exit(source: Path, format: str | None, map: list[str] | None) -> Da
 
 @data_app.command("stats")
 def stats(
-    source: Path = typer.Argument(..., help="Dataset file or folder."),
+    source: Path | None = typer.Argument(
+        None, help="Dataset file or folder; default: [data] path of --config."),
     format: str | None = typer.Option(None, "--format", "-f", help=FORMAT_HELP),
     map: list[str] | None = typer.Option(None, "--map", help=MAP_HELP),
+    config: Path | None = config_option(CONFIG_HELP),
 ) -> None:
     """Print users, items, interactions, density, sequence lengths, time span and drops."""
-    dataset = _load_or_exit(source, format, map)
+    data = load_run_config(config).data
+    source = source or data.path
+    if source is None:
+        raise typer.BadParameter("no dataset: give SOURCE or [data] path in --config",
+                                 param_hint="SOURCE")
+    dataset = _load_or_exit(source, format or data.format, map)
     print_stats(dataset)
 
 
@@ -114,11 +123,13 @@ def convert(
     out_dir: Path = typer.Argument(..., help="Folder to write (shelflm's Parquet format)."),
     format: str | None = typer.Option(None, "--format", "-f", help=FORMAT_HELP),
     map: list[str] | None = typer.Option(None, "--map", help=MAP_HELP),
+    config: Path | None = config_option(
+        "Run config (TOML file or artifact directory) whose [data] format is used where "
+        "--format is not given."),
 ) -> None:
     """Convert a dataset to items.parquet + interactions.parquet + meta.json."""
-    from shelflm.data.project_format import write_project_dataset
-
-    dataset = _load_or_exit(source, format, map)
+    fmt = format or load_run_config(config).data.format
+    dataset = _load_or_exit(source, fmt, map)
     out = write_project_dataset(dataset, out_dir)
     Console().print(f"wrote {dataset.num_users:,} users, {dataset.num_items:,} items, "
                     f"{len(dataset.interactions):,} interactions to {out}")

@@ -50,6 +50,7 @@ def serve(
     # Imported here, not at the top: only a real server start pays for them (torch included).
     import uvicorn
 
+    # The app module builds the engine, which loads torch: deferred for the same reason.
     from shelflm.serving.http.app import ARTIFACT_ENV, CONFIG_ENV
 
     # Worker processes rebuild the app from these, so one code path serves 1 or N workers.

@@ -145,6 +145,16 @@ def evaluate_ranking(
     return summarise(ranked, ks, popularity)
 
 
+def split_metrics(model: Recommender, split: Split) -> dict[str, float]:
+    """A fitted model's test metrics on a split (popularity bias included); on a split with
+    cold items also NDCG@10 over the cold and over the warm targets alone."""
+    out = evaluate_ranking(model, split.test, popularity=item_popularity(split.train))
+    if len(split.cold_items):
+        out["cold_ndcg@10"] = evaluate_ranking(model, split.test, subset="cold")["ndcg@10"]
+        out["warm_ndcg@10"] = evaluate_ranking(model, split.test, subset="warm")["ndcg@10"]
+    return out
+
+
 class RankingEvaluator:
     """Callable evaluator (sentence-transformers style): model -> metrics, with a primary one."""
 

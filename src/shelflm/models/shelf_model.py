@@ -1,27 +1,20 @@
-"""The shelflm recommender: item tower + causal user tower, scored by inner product.
+"""The shelflm model: item tower + causal user tower, scored by inner product.
 
-`ShelfModel` is the torch module; `ShelfRecommender` wraps it as an evaluation
-`Recommender` (fit on a split, score full catalogs). `sasrec_id` builds the SASRec-ID
-baseline: the same user tower and trainer with ID embeddings only.
+`ShelfModel` is the torch module. It does not train itself: `shelflm.training.recommender`
+wraps it as an evaluation `Recommender` whose `fit` hands it to the trainer.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 from torch import nn
 
-from shelflm.models.config import ItemTowerConfig, SequenceEncoderConfig, ShelfModelConfig
+from shelflm.models.config import ShelfModelConfig
 from shelflm.models.item_tower import ItemTower
 from shelflm.models.sequence import SequenceEncoder
-
-if TYPE_CHECKING:
-    from shelflm.data.schema import Dataset
-    from shelflm.data.splits import Split
-    from shelflm.training.config import TrainConfig
 
 
 def pad_left(
@@ -98,74 +91,3 @@ class ShelfModel(nn.Module):
         ev = torch.from_numpy(np.clip(ev, 0, self.config.sequence.num_event_types - 1))
         ev = ev.to(table.device)
         return self.states(items, ev, table)[:, -1]
-
-
-class ShelfRecommender:
-    """Our model as an evaluation `Recommender`: text+ID item tower, causal user tower."""
-
-    def __init__(
-        self, config: ShelfModelConfig, train_config: TrainConfig,
-        text_vectors: np.ndarray | None = None, name: str = "shelflm",
-        tuner: nn.Module | None = None,
-    ) -> None:
-        if config.items.use_text and text_vectors is None and tuner is None:
-            raise ValueError(f"{name}: the item tower uses text, so text_vectors (cached LM "
-                             "vectors) or a PEFT tuner are required")
-        self.tuner = tuner
-        self.config, self.train_config, self.name = config, train_config, name
-        self.text_vectors = text_vectors
-        self.text_settings: object | None = None  # artifact.TextSettings that made text_vectors
-        self.model: ShelfModel | None = None
-        self.history: list[dict] = []
-        self._table: torch.Tensor | None = None
-
-    def build(self, train: Dataset) -> ShelfModel:
-        """A fresh model for `train`'s catalog; items without training events get no ID."""
-        seen = np.zeros(train.num_items, dtype=np.float32)
-        seen[train.encoded()["item"].to_numpy()] = 1.0
-        tower = ItemTower(self.config.items, train.num_items, self.text_vectors, seen,
-                          tuner=self.tuner)
-        return ShelfModel(self.config, tower)
-
-    def fit(self, split: Split) -> None:
-        """Train on split.train with early stopping on split.valid NDCG@10."""
-        from shelflm.training.trainer import Trainer
-
-        torch.manual_seed(self.train_config.seed)
-        self.model = self.build(split.train)
-        self._table = None
-        trainer = Trainer(self.train_config)
-        self.history = trainer.fit(self, split)
-        self.model.eval()
-
-    def refresh(self) -> None:
-        """Forget the cached item table (call after the weights change)."""
-        self._table = None
-
-    def item_table(self) -> torch.Tensor:
-        """(N, H) item vectors in eval mode, cached between score calls."""
-        if self.model is None:
-            raise RuntimeError(f"{self.name}: fit() first")
-        if self._table is None:
-            self.model.eval()
-            with torch.no_grad():
-                self._table = self.model.item_tower.all_items()
-        return self._table
-
-    def score(
-        self, users: np.ndarray, histories: Sequence[np.ndarray],
-        history_events: Sequence[np.ndarray],
-    ) -> np.ndarray:
-        """(n, num_items) inner-product scores of each history's user vector with every item."""
-        table = self.item_table()
-        user = self.model.user_vectors(histories, history_events, table)
-        return (user @ table.T).cpu().numpy().astype(np.float32)
-
-
-def sasrec_id(train_config: TrainConfig, hidden: int = 64, **sequence: object) -> ShelfRecommender:
-    """The SASRec-ID baseline: same user tower and trainer, ID embeddings only."""
-    config = ShelfModelConfig(
-        SequenceEncoderConfig(hidden=hidden, **sequence),
-        ItemTowerConfig(hidden=hidden, use_text=False, use_id=True, id_dropout=0.0),
-    )
-    return ShelfRecommender(config, train_config, None, name="sasrec-id")

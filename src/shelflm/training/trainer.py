@@ -12,22 +12,26 @@ from __future__ import annotations
 import copy
 import json
 import time
-from typing import TYPE_CHECKING
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, TextIO
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
-from shelflm.models.shelf_model import pad_left
-from shelflm.training.adversarial import adversarial_loss
-from shelflm.training.augment import augment, info_nce
+from shelflm.evaluation.protocol import RankingEvaluator, item_popularity
+from shelflm.models.shelf_model import ShelfModel
 from shelflm.training.config import TrainConfig
-from shelflm.training.losses import SampledSoftmaxLoss, build_ranking_loss
+from shelflm.training.losses import build_ranking_loss
+from shelflm.training.step import step_loss
 
 if TYPE_CHECKING:
+    from shelflm.data.schema import Dataset
     from shelflm.data.splits import EvalCases, Split
-    from shelflm.models.shelf_model import ShelfRecommender
+    from shelflm.training.recommender import ShelfRecommender
 
 
 def training_sequences(train: object) -> tuple[list[np.ndarray], list[np.ndarray]]:
@@ -54,6 +58,46 @@ def subsample_cases(cases: EvalCases, n: int | None, seed: int) -> EvalCases:
     )
 
 
+@dataclass
+class _Fit:
+    """One `Trainer.fit` run: its data, loss, optimiser, evaluators and early-stopping state."""
+
+    rec: ShelfRecommender
+    split: Split
+    seqs: list[np.ndarray]
+    evs: list[np.ndarray]
+    lengths: np.ndarray
+    loss_fn: torch.nn.Module
+    optimizer: torch.optim.Optimizer
+    valid_eval: RankingEvaluator
+    test_eval: RankingEvaluator | None
+    rng: np.random.Generator
+    progress: Progress
+    best: float = -1.0
+    best_state: dict | None = None
+    since_best: int = 0
+    started: float = field(default_factory=time.perf_counter)
+
+
+def learnable_sequences(train: Dataset) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """training_sequences of the users with at least two events (one input, one target)."""
+    seqs, evs = training_sequences(train)
+    keep = [i for i, s in enumerate(seqs) if len(s) >= 2]
+    if not keep:
+        raise ValueError(f"{train.name}: no user has two training events to learn from")
+    return [seqs[i] for i in keep], [evs[i] for i in keep]
+
+
+@contextmanager
+def _epoch_log(path: str | None) -> Iterator[TextIO | None]:
+    """The JSON-lines epoch log at `path`, or None when there is none."""
+    if not path:
+        yield None
+        return
+    with open(path, "w") as log:
+        yield log
+
+
 class Trainer:
     """Fits a ShelfRecommender's model on a split; returns the per-epoch log records."""
 
@@ -74,168 +118,131 @@ class Trainer:
         rng.shuffle(out)
         return out
 
-    def _step_loss(self, rec: ShelfRecommender, loss_fn: torch.nn.Module, seqs: list,
-                   evs: list, rng: np.random.Generator) -> torch.Tensor:
-        model, cfg = rec.model, self.config
-        max_len = model.config.sequence.max_len
-        # Inputs are items 0..n-2, targets items 1..n-1, over the last max_len + 1 items.
-        cut = [s[-(max_len + 1):] for s in seqs]
-        cut_ev = [e[-(max_len + 1):] for e in evs]
-        dev = cfg.device
-        inp = torch.from_numpy(pad_left([s[:-1] for s in cut], model.pad_index, max_len)).to(dev)
-        tgt = torch.from_numpy(pad_left([s[1:] for s in cut], model.pad_index, max_len)).to(dev)
-        ev = torch.from_numpy(pad_left([e[:-1] for e in cut_ev], 0, max_len)).to(dev)
-        where = tgt != model.pad_index
-        targets = tgt[where]
-        if isinstance(loss_fn, SampledSoftmaxLoss):
-            # Encode only the rows this step touches (inputs, targets, negatives): the
-            # point of sampling is never to run the item tower over the whole catalog.
-            negatives = loss_fn.sample().to(dev)
-            rows, local = torch.unique(torch.cat([inp.flatten(), targets, negatives]),
-                                       return_inverse=True)
-            rows = rows[rows < model.pad_index]  # padding sorts last; it is not an item
-            table = model.item_tower(rows)
-            n_inp, n_tgt = inp.numel(), len(targets)
-            inp = torch.where(inp == model.pad_index, len(rows), local[:n_inp].view(inp.shape))
-            local_tgt, local_neg = local[n_inp:n_inp + n_tgt], local[n_inp + n_tgt:]
-
-            def base(u: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-                return loss_fn.loss_from_logits(loss_fn.logits_from_vectors(
-                    u, t[local_tgt], t[local_neg], targets, negatives))
-        else:
-            table = model.item_tower.all_items()
-
-            def base(u: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-                return loss_fn(u, targets, t)
-        user = model.states(inp, ev, table)[where]
-        loss = base(user, table)
-        if cfg.text_only_weight > 0:
-            if isinstance(loss_fn, SampledSoftmaxLoss):
-                raise ValueError("TrainConfig.text_only_weight needs a full-table loss, not "
-                                 "sampled_softmax")
-            text_table = model.item_tower.all_items(text_only=True)
-            text_user = model.states(inp, ev, text_table)[where]
-            loss = loss + cfg.text_only_weight * base(text_user, text_table)
-        adv = cfg.adversarial
-        if adv.enabled and adv.target == "inputs":
-            def perturbed(deltas: list[torch.Tensor]) -> torch.Tensor:
-                return base(model.states(inp, ev, table, deltas[0])[where], table)
-            loss = loss + adversarial_loss(adv, perturbed, [(*inp.shape, table.shape[1])], dev)
-        elif adv.enabled:
-            def perturbed(deltas: list[torch.Tensor]) -> torch.Tensor:
-                return base(user + deltas[0], table + deltas[1])
-            loss = loss + adversarial_loss(adv, perturbed, [user.shape, table.shape], dev)
-        aug = cfg.augment
-        if aug.weight > 0 and len(seqs) > 1:
-            full_table = model.item_tower.all_items
-            views = []
-            for _ in range(2):
-                vs = [augment(s[-max_len:], aug, model.mask_index, rng) for s in seqs]
-                items = torch.from_numpy(pad_left(vs, model.pad_index, max_len)).to(dev)
-                # Views index the whole catalog (a sampled step's table holds only some rows).
-                full = table if not isinstance(loss_fn, SampledSoftmaxLoss) else full_table()
-                views.append(model.states(items, torch.zeros_like(items), full)[:, -1])
-            loss = loss + aug.weight * info_nce(views[0], views[1], aug.temperature)
-        return loss
-
     @torch.no_grad()
     def _valid_loss(self, rec: ShelfRecommender, cases: EvalCases, n: int = 2048) -> float:
         part = subsample_cases(cases, n, seed=1)
         scores = torch.from_numpy(rec.score(part.users, part.histories, part.history_events))
         return float(F.cross_entropy(scores, torch.as_tensor(np.asarray(part.targets))))
 
-    def fit(self, rec: ShelfRecommender, split: Split) -> list[dict]:
-        """Train rec.model on split.train; early-stop on split.valid; return epoch records."""
-        from shelflm.evaluation.protocol import RankingEvaluator, item_popularity
-
+    def _ranking_loss(self, train: Dataset) -> torch.nn.Module:
         cfg = self.config
-        torch.manual_seed(cfg.seed)
-        rng = np.random.default_rng(cfg.seed)
-        model = rec.model.to(cfg.device)
-        seqs, evs = training_sequences(split.train)
-        keep = [i for i, s in enumerate(seqs) if len(s) >= 2]
-        if not keep:
-            raise ValueError(f"{split.train.name}: no user has two training events to learn from")
-        seqs, evs = [seqs[i] for i in keep], [evs[i] for i in keep]
-        lengths = np.array([len(s) for s in seqs])
-        popularity = np.asarray(item_popularity(split.train))
+        popularity = np.asarray(item_popularity(train))
         seen = popularity > 0 if cfg.seen_negatives_only else None
-        loss_fn = build_ranking_loss(cfg.loss, popularity, cfg.num_negatives, seen).to(cfg.device)
-        valid = subsample_cases(split.valid, cfg.max_valid_cases, cfg.seed)
-        evaluate = RankingEvaluator(valid, ks=(10,))
-        test_eval = RankingEvaluator(split.test, ks=(10, 20)) if cfg.evaluate_test else None
+        return build_ranking_loss(cfg.loss, popularity, cfg.num_negatives, seen).to(cfg.device)
+
+    def _optimizer(self, model: ShelfModel) -> torch.optim.Optimizer:
+        """AdamW with its own learning rate for ID embeddings and for the LM tuner's weights."""
+        cfg = self.config
         groups: dict[str, list] = {"ids": [], "lm": [], "rest": []}
         for n, p in model.named_parameters():
             if p.requires_grad:
                 key = ("ids" if n.endswith("id_embedding.weight")
                        else "lm" if n.startswith("item_tower.tuner.") else "rest")
                 groups[key].append(p)
-        opt = torch.optim.AdamW(
+        return torch.optim.AdamW(
             [{"params": groups["rest"]}, {"params": groups["ids"], "lr": cfg.lr * cfg.id_lr_scale},
              {"params": groups["lm"], "lr": cfg.lm_lr or cfg.lr}],
             lr=cfg.lr, weight_decay=cfg.weight_decay)
-        log = open(cfg.log_path, "w") if cfg.log_path else None  # noqa: SIM115
+
+    def _progress(self) -> Progress:
+        return Progress(TextColumn("{task.description}"), BarColumn(),
+                        TextColumn("{task.fields[status]}"), TimeElapsedColumn(),
+                        disable=not self.config.progress)
+
+    def _start(self, rec: ShelfRecommender, split: Split) -> _Fit:
+        """Seed, move the model to the device, and set up what every epoch uses."""
+        cfg = self.config
+        torch.manual_seed(cfg.seed)
+        rng = np.random.default_rng(cfg.seed)
+        model = rec.model.to(cfg.device)
+        seqs, evs = learnable_sequences(split.train)
+        loss_fn = self._ranking_loss(split.train)
+        valid = subsample_cases(split.valid, cfg.max_valid_cases, cfg.seed)
+        valid_eval = RankingEvaluator(valid, ks=(10,))
+        test_eval = RankingEvaluator(split.test, ks=(10, 20)) if cfg.evaluate_test else None
+        lengths = np.array([len(s) for s in seqs])
+        return _Fit(rec, split, seqs, evs, lengths, loss_fn, self._optimizer(model), valid_eval,
+                    test_eval, rng, self._progress())
+
+    def _optimizer_step(self, run: _Fit, idx: np.ndarray, step: int) -> float:
+        """One gradient step on the sequences `idx`; returns its loss."""
+        model = run.rec.model
+        loss = step_loss(self.config, model, run.loss_fn, [run.seqs[i] for i in idx],
+                         [run.evs[i] for i in idx], run.rng)
+        tuner = model.item_tower.tuner
+        if tuner is not None:  # AdaLoRA's orthogonality term; 0 for others
+            loss = loss + tuner.extra_loss()
+        run.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        run.optimizer.step()
+        if tuner is not None:
+            tuner.after_optimizer_step(step)
+        return loss.item()
+
+    def _train_epoch(self, run: _Fit, epoch: int) -> tuple[dict, TaskID]:
+        """One pass over the users in random batches; the epoch's record and progress task."""
+        batches = self._batches(run.lengths, run.rng)
+        task = run.progress.add_task(f"{run.rec.name} epoch {epoch}", total=len(batches),
+                                     status="")
+        run.rec.model.train()
+        total, t0 = 0.0, time.perf_counter()
+        for step, idx in enumerate(batches, 1):
+            total += self._optimizer_step(run, idx, step)
+            run.progress.update(task, advance=1,
+                                status=f"loss {total / step:.4f} best ndcg@10 {run.best:.4f}")
+        run.rec.refresh()
+        return {"epoch": epoch, "train_loss": total / len(batches),
+                "epoch_seconds": time.perf_counter() - t0}, task
+
+    def _validate(self, run: _Fit, record: dict) -> None:
+        """Add validation (and test) metrics to `record`; keep the weights if they are best."""
+        rec = run.rec
+        rec.model.eval()
+        metrics = run.valid_eval(rec)
+        record.update({"valid_loss": self._valid_loss(rec, run.split.valid),
+                       "valid_ndcg@10": metrics["ndcg@10"], "valid_hr@10": metrics["hr@10"]})
+        if run.test_eval is not None:
+            record.update({f"test_{k}": v for k, v in run.test_eval(rec).items()
+                           if k.startswith(("ndcg", "hr"))})
+        if metrics["ndcg@10"] > run.best:
+            run.best, run.since_best = metrics["ndcg@10"], 0
+            run.best_state = copy.deepcopy(rec.model.state_dict())
+        else:
+            run.since_best += 1
+
+    def _epoch(self, run: _Fit, epoch: int, log: TextIO | None) -> dict:
+        """Train one epoch, validate when due, show and log the epoch's record."""
+        cfg = self.config
+        record, task = self._train_epoch(run, epoch)
+        if epoch % cfg.eval_every == 0 or epoch == cfg.epochs:
+            self._validate(run, record)
+        record["elapsed_seconds"] = time.perf_counter() - run.started
+        shown = record.get("valid_ndcg@10", float("nan"))
+        run.progress.update(task, status=f"loss {record['train_loss']:.4f} "
+                            f"valid ndcg@10 {shown:.4f}")
+        if log:
+            log.write(json.dumps(record) + "\n")
+            log.flush()
+        return record
+
+    def _should_stop(self, run: _Fit, record: dict) -> bool:
+        """No gain for `patience` evaluations, or the time budget spent."""
+        cfg = self.config
+        if run.since_best >= cfg.patience:
+            return True
+        return bool(cfg.time_budget_s and record["elapsed_seconds"] > cfg.time_budget_s)
+
+    def fit(self, rec: ShelfRecommender, split: Split) -> list[dict]:
+        """Train rec.model on split.train; early-stop on split.valid; return epoch records."""
+        run = self._start(rec, split)
         records: list[dict] = []
-        best, best_state, since_best, started = -1.0, None, 0, time.perf_counter()
-        progress = Progress(TextColumn("{task.description}"), BarColumn(),
-                            TextColumn("{task.fields[status]}"), TimeElapsedColumn(),
-                            disable=not cfg.progress)
-        try:
-            with progress:
-                for epoch in range(1, cfg.epochs + 1):
-                    batches = self._batches(lengths, rng)
-                    task = progress.add_task(f"{rec.name} epoch {epoch}", total=len(batches),
-                                             status="")
-                    model.train()
-                    total, t0 = 0.0, time.perf_counter()
-                    for step, idx in enumerate(batches, 1):
-                        loss = self._step_loss(rec, loss_fn, [seqs[i] for i in idx],
-                                               [evs[i] for i in idx], rng)
-                        tuner = model.item_tower.tuner
-                        if tuner is not None:  # AdaLoRA's orthogonality term; 0 for others
-                            loss = loss + tuner.extra_loss()
-                        opt.zero_grad(set_to_none=True)
-                        loss.backward()
-                        opt.step()
-                        if tuner is not None:
-                            tuner.after_optimizer_step(step)
-                        total += loss.item()
-                        progress.update(task, advance=1,
-                                        status=f"loss {total / step:.4f} best ndcg@10 {best:.4f}")
-                    rec.refresh()
-                    record = {"epoch": epoch, "train_loss": total / len(batches),
-                              "epoch_seconds": time.perf_counter() - t0}
-                    if epoch % cfg.eval_every == 0 or epoch == cfg.epochs:
-                        model.eval()
-                        metrics = evaluate(rec)
-                        record.update({"valid_loss": self._valid_loss(rec, split.valid),
-                                       "valid_ndcg@10": metrics["ndcg@10"],
-                                       "valid_hr@10": metrics["hr@10"]})
-                        if test_eval is not None:
-                            record.update({f"test_{k}": v for k, v in test_eval(rec).items()
-                                           if k.startswith(("ndcg", "hr"))})
-                        if metrics["ndcg@10"] > best:
-                            best, since_best = metrics["ndcg@10"], 0
-                            best_state = copy.deepcopy(model.state_dict())
-                        else:
-                            since_best += 1
-                    record["elapsed_seconds"] = time.perf_counter() - started
-                    records.append(record)
-                    shown = record.get("valid_ndcg@10", float("nan"))
-                    progress.update(task, status=f"loss {record['train_loss']:.4f} "
-                                    f"valid ndcg@10 {shown:.4f}")
-                    if log:
-                        log.write(json.dumps(record) + "\n")
-                        log.flush()
-                    if since_best >= cfg.patience:
-                        break
-                    if cfg.time_budget_s and record["elapsed_seconds"] > cfg.time_budget_s:
-                        break
-        finally:
-            if log:
-                log.close()
-        if best_state is not None:
-            model.load_state_dict(best_state)
+        with _epoch_log(self.config.log_path) as log, run.progress:
+            for epoch in range(1, self.config.epochs + 1):
+                records.append(self._epoch(run, epoch, log))
+                if self._should_stop(run, records[-1]):
+                    break
+        if run.best_state is not None:
+            rec.model.load_state_dict(run.best_state)
         rec.refresh()
-        model.eval()
+        rec.model.eval()
         return records

@@ -1,0 +1,38 @@
+"""`shelflm evaluate`: score a saved artifact on the test cases of a dataset's split."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+
+from shelflm.commands.options import config_option, load_data, load_run_config
+from shelflm.evaluation.protocol import split_metrics
+from shelflm.evaluation.served import ServedRecommender
+
+
+def register(app: typer.Typer) -> None:
+    """Attach the evaluate command."""
+    app.command("evaluate")(evaluate)
+
+
+def evaluate(
+    artifact: Path = typer.Argument(..., help="Artifact directory written by `shelflm train`."),
+    data: Path | None = typer.Argument(
+        None, help="Dataset with the artifact's catalog; default: [data] path."),
+    config: Path | None = config_option(
+        "Run config whose [data] section names the dataset and the split (default "
+        "leave-one-out): a TOML file, or an artifact directory (its recorded run)."),
+) -> None:
+    """Score the test cases of DATA's split (leave-one-out by default) with a saved artifact."""
+    cfg, dataset, split = load_data(load_run_config(config, data=data))
+    # Deferred: loading an artifact loads torch (see shelflm.commands).
+    from shelflm.serving.runtime import load_artifact
+
+    served = load_artifact(artifact)
+    if list(dataset.item_ids) != list(served.catalog.ids):
+        raise typer.BadParameter(f"{cfg.data.path}: its catalog differs from the artifact's "
+                                 f"({artifact})", param_hint="DATA")
+    metrics = split_metrics(ServedRecommender(served, f"artifact:{artifact.name}"), split)
+    typer.echo(json.dumps({k: round(v, 4) for k, v in metrics.items()}))

@@ -1,0 +1,95 @@
+"""`ShelfRecommender`: the shelflm model as an evaluation `Recommender`, trained by `Trainer`.
+
+A model does not train itself: `ShelfModel` (shelflm.models.shelf_model) is the torch
+module, and this wrapper builds one for a split's catalog, hands it to the trainer and
+scores full catalogs with it. `sasrec_id` builds the SASRec-ID baseline: the same user
+tower and trainer with ID embeddings only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+import numpy as np
+import torch
+from torch import nn
+
+from shelflm.models.config import ItemTowerConfig, SequenceEncoderConfig, ShelfModelConfig
+from shelflm.models.item_tower import ItemTower
+from shelflm.models.shelf_model import ShelfModel
+from shelflm.training.config import TrainConfig
+from shelflm.training.trainer import Trainer
+
+if TYPE_CHECKING:
+    from shelflm.data.schema import Dataset
+    from shelflm.data.splits import Split
+
+
+class ShelfRecommender:
+    """Our model as an evaluation `Recommender`: text+ID item tower, causal user tower."""
+
+    def __init__(
+        self, config: ShelfModelConfig, train_config: TrainConfig,
+        text_vectors: np.ndarray | None = None, name: str = "shelflm",
+        tuner: nn.Module | None = None,
+    ) -> None:
+        if config.items.use_text and text_vectors is None and tuner is None:
+            raise ValueError(f"{name}: the item tower uses text, so text_vectors (cached LM "
+                             "vectors) or a PEFT tuner are required")
+        self.tuner = tuner
+        self.config, self.train_config, self.name = config, train_config, name
+        self.text_vectors = text_vectors
+        self.text_settings: object | None = None  # item_text.TextSettings of text_vectors
+        self.model: ShelfModel | None = None
+        self.history: list[dict] = []
+        self._table: torch.Tensor | None = None
+
+    def build(self, train: Dataset) -> ShelfModel:
+        """A fresh model for `train`'s catalog; items without training events get no ID."""
+        seen = np.zeros(train.num_items, dtype=np.float32)
+        seen[train.encoded()["item"].to_numpy()] = 1.0
+        tower = ItemTower(self.config.items, train.num_items, self.text_vectors, seen,
+                          tuner=self.tuner)
+        return ShelfModel(self.config, tower)
+
+    def fit(self, split: Split) -> None:
+        """Train on split.train with early stopping on split.valid NDCG@10."""
+        torch.manual_seed(self.train_config.seed)
+        self.model = self.build(split.train)
+        self._table = None
+        trainer = Trainer(self.train_config)
+        self.history = trainer.fit(self, split)
+        self.model.eval()
+
+    def refresh(self) -> None:
+        """Forget the cached item table (call after the weights change)."""
+        self._table = None
+
+    def item_table(self) -> torch.Tensor:
+        """(N, H) item vectors in eval mode, cached between score calls."""
+        if self.model is None:
+            raise RuntimeError(f"{self.name}: fit() first")
+        if self._table is None:
+            self.model.eval()
+            with torch.no_grad():
+                self._table = self.model.item_tower.all_items()
+        return self._table
+
+    def score(
+        self, users: np.ndarray, histories: Sequence[np.ndarray],
+        history_events: Sequence[np.ndarray],
+    ) -> np.ndarray:
+        """(n, num_items) inner-product scores of each history's user vector with every item."""
+        table = self.item_table()
+        user = self.model.user_vectors(histories, history_events, table)
+        return (user @ table.T).cpu().numpy().astype(np.float32)
+
+
+def sasrec_id(train_config: TrainConfig, hidden: int = 64, **sequence: object) -> ShelfRecommender:
+    """The SASRec-ID baseline: same user tower and trainer, ID embeddings only."""
+    config = ShelfModelConfig(
+        SequenceEncoderConfig(hidden=hidden, **sequence),
+        ItemTowerConfig(hidden=hidden, use_text=False, use_id=True, id_dropout=0.0),
+    )
+    return ShelfRecommender(config, train_config, None, name="sasrec-id")

@@ -1,0 +1,144 @@
+"""`shelflm compare | evaluate | demo | data stats` with `--config`: file, flags, registry."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from shelflm.cli import app
+from shelflm.data.project_format import write_project_dataset
+from shelflm.data.synthetic import SyntheticShopConfig, generate_shop
+from shelflm.training.registry import model_names
+
+runner = CliRunner()
+SMALL = ("[encoder]\nthreads = 1\n[model.sequence]\nhidden = 16\nnum_blocks = 1\n"
+         "[model.items]\nhidden = 16\n[training]\nepochs = 3\npatience = 9\nprogress = false\n")
+
+
+@pytest.fixture(scope="module")
+def shop(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 50-shopper, 30-product shop in the project format."""
+    folder = tmp_path_factory.mktemp("shop") / "data"
+    write_project_dataset(generate_shop(SyntheticShopConfig(
+        num_users=50, num_items=30, target_events=1000, seed=2)), folder)
+    return folder
+
+
+def write_config(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "run.toml"
+    path.write_text(text)
+    return path
+
+
+@pytest.mark.slow
+def test_compare_takes_data_and_settings_from_the_config(shop: Path, tmp_path: Path) -> None:
+    config = write_config(tmp_path, f'[data]\npath = "{shop}"\n{SMALL}')
+    out = tmp_path / "cmp"
+    result = runner.invoke(app, ["compare", "--config", str(config), "--models",
+                                 "popularity,sasrec-id", "--epochs", "2", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert set(json.loads((out / "compare.json").read_text())) == {"popularity", "sasrec-id"}
+    assert (out / "compare.md").is_file() and (out / "compare.png").is_file()
+    log = (out / "sasrec-id_log.jsonl").read_text().splitlines()
+    assert len(log) == 2  # --epochs beats the file's 3 (patience 9: no early stop)
+    assert "seed 0" in (out / "compare.md").read_text()
+
+
+def test_compare_refuses_unknown_models_before_training(shop: Path, tmp_path: Path) -> None:
+    out = tmp_path / "cmp"
+    result = runner.invoke(app, ["compare", str(shop), "--models", "popularity,bert4rec",
+                                 "--out", str(out)], env={"COLUMNS": "300"})
+    assert result.exit_code == 2
+    assert "bert4rec" in result.output and ", ".join(model_names()) in result.output
+    assert not out.exists()
+    empty = runner.invoke(app, ["compare", str(shop), "--models", " , "])
+    assert empty.exit_code == 2 and "no model names" in empty.output
+    nothing = runner.invoke(app, ["compare"])
+    assert nothing.exit_code == 2 and "no dataset" in nothing.output
+
+
+def test_train_refuses_an_unknown_model(shop: Path, tmp_path: Path) -> None:
+    result = runner.invoke(app, ["train", str(shop), "--model", "bert4rec",
+                                 "--out", str(tmp_path / "a")], env={"COLUMNS": "300"})
+    assert result.exit_code == 2 and "known models: shelflm" in result.output
+
+
+def test_evaluate_reads_the_dataset_from_the_config(tiny_trained, trained_artifact: Path,
+                                                    tmp_path: Path) -> None:
+    data = write_project_dataset(tiny_trained.dataset, tmp_path / "data")
+    by_arg = runner.invoke(app, ["evaluate", str(trained_artifact), str(data)])
+    assert by_arg.exit_code == 0, by_arg.output
+    metrics = json.loads(by_arg.output)
+    assert {"hr@10", "ndcg@10", "mrr"} <= set(metrics)
+    config = write_config(tmp_path, f'[data]\npath = "{data}"\n')
+    by_config = runner.invoke(app, ["evaluate", str(trained_artifact), "--config", str(config)])
+    assert by_config.exit_code == 0, by_config.output
+    assert json.loads(by_config.output) == metrics
+
+
+def test_evaluate_refuses_another_catalog(trained_artifact: Path, shop: Path) -> None:
+    result = runner.invoke(app, ["evaluate", str(trained_artifact), str(shop)])
+    assert result.exit_code == 2 and "catalog differs" in result.output
+
+
+def test_data_stats_reads_path_and_format_from_the_config(shop: Path, tmp_path: Path) -> None:
+    config = write_config(tmp_path, f'[data]\npath = "{shop}"\nformat = "project"\n')
+    result = runner.invoke(app, ["data", "stats", "--config", str(config)],
+                           terminal_width=200)
+    assert result.exit_code == 0, result.output
+    assert "users" in result.output and "50" in result.output
+    bad = runner.invoke(app, ["data", "stats", "--config", str(tmp_path / "missing.toml")])
+    assert bad.exit_code == 2 and "missing.toml" in bad.output
+
+
+@pytest.mark.parametrize("command", [
+    ["train"], ["evaluate"], ["compare"], ["demo"], ["serve"], ["data", "stats"],
+    ["data", "convert"], ["config", "show"], ["config", "init"]])
+def test_every_command_takes_a_config_file(command: list[str]) -> None:
+    result = runner.invoke(app, [*command, "--help"], terminal_width=200)
+    assert result.exit_code == 0 and "--config" in result.output, result.output
+
+
+@pytest.mark.slow
+def test_demo_runs_every_registered_model_from_its_config(tmp_path: Path) -> None:
+    config = write_config(tmp_path, SMALL)
+    out = tmp_path / "demo"
+    result = runner.invoke(app, ["demo", "--users", "40", "--items", "25", "--no-serve",
+                                 "--epochs", "1", "--out", str(out), "--config", str(config)])
+    assert result.exit_code == 0, result.output
+    assert set(json.loads((out / "report" / "compare.json").read_text())) == set(model_names())
+    assert json.loads((out / "artifact" / "config.json").read_text())["dim"] == 16
+    assert len((out / "report" / "shelflm_log.jsonl").read_text().splitlines()) == 1
+    assert (out / "events.sqlite").is_file()
+
+
+def test_demo_defaults_lie_under_the_file_the_environment_and_the_flags(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from shelflm.commands.demo import DEMO_DEFAULTS
+    from shelflm.commands.options import load_run_config
+
+    monkeypatch.delenv("SHELFLM_TRAINING__EPOCHS", raising=False)
+    plain = load_run_config(None, base=DEMO_DEFAULTS).training
+    assert (plain.epochs, plain.time_budget_s) == (20, 120.0)
+    config = write_config(tmp_path, "[training]\nepochs = 3\n")
+    filed = load_run_config(config, base=DEMO_DEFAULTS).training
+    assert (filed.epochs, filed.time_budget_s) == (3, 120.0)
+    flagged = load_run_config(config, base=DEMO_DEFAULTS, epochs=5, time_budget_s=9.0).training
+    assert (flagged.epochs, flagged.time_budget_s) == (5, 9.0)
+    monkeypatch.setenv("SHELFLM_TRAINING__EPOCHS", "7")
+    assert load_run_config(config, base=DEMO_DEFAULTS).training.epochs == 7
+    assert load_run_config(None).training.epochs == 7  # no base: the environment still wins
+
+
+def test_config_init_can_start_from_a_given_config(tmp_path: Path) -> None:
+    from shelflm.settings import load_shelf_config
+
+    source = write_config(tmp_path, "[training]\nepochs = 4\n[text]\ntemplate = 'full'\n")
+    target = tmp_path / "copy.toml"
+    result = runner.invoke(app, ["config", "init", str(target), "--config", str(source)])
+    assert result.exit_code == 0, result.output
+    assert "# Adam learning rate" in target.read_text()  # commented like the defaults
+    assert load_shelf_config(target, environ={}) == load_shelf_config(source, environ={})
