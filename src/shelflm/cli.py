@@ -1,4 +1,5 @@
-"""The `shelflm` command: one typer app assembled from the command groups in shelflm.commands."""
+"""The `shelflm` command: one typer app assembled from the command modules in shelflm.commands
+(each exposes `register(app)`)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 import typer  # noqa: E402
 
-from shelflm.commands import register_all  # noqa: E402
+from shelflm.commands import compare, config, data, demo, evaluate, serve, train  # noqa: E402
 
 app = typer.Typer(
     name="shelflm",
@@ -20,7 +21,8 @@ app = typer.Typer(
     # text, not rich markup, or the brackets vanish.
     rich_markup_mode=None,
 )
-register_all(app)
+for command in (config, data, demo, serve, train, evaluate, compare):
+    command.register(app)
 
 if __name__ == "__main__":
     app()

@@ -1,4 +1,4 @@
-"""Command groups of the CLI. Each module exposes `register(app)`; add new ones to MODULES.
+"""Command groups of the CLI. Each module exposes `register(app)`; cli.py attaches them.
 
 Commands parse flags, load the run config (`options.load_run_config`: defaults < --config
 < SHELFLM_* environment < flags) and call the library; they hold no modelling logic.
@@ -9,17 +9,3 @@ command module imports only torch-free parts at the top; a command that trains, 
 artifact or serves imports those library parts inside its function, once its arguments
 are checked, under a comment that says so.
 """
-
-from __future__ import annotations
-
-import importlib
-
-import typer
-
-MODULES = ("config", "data", "demo", "serve", "train", "evaluate", "compare")
-
-
-def register_all(app: typer.Typer) -> None:
-    """Attach every command module's commands to the root app."""
-    for name in MODULES:
-        importlib.import_module(f"shelflm.commands.{name}").register(app)
