@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from rich.progress import Progress
-from transformers import PreTrainedModel
+from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from shelflm.encoders.cache import VectorCache
 from shelflm.encoders.config import EncoderConfig, OnnxOptions
@@ -78,17 +78,23 @@ class TextEncoder:
     `base_dir` resolves a relative `config.model` (an artifact names its model relative to
     itself); `onnx` tunes the ONNX runtimes; `calibration_texts` pick int8 outlier channels
     (None: synthetic text); `namespace` separates cache entries of one model and settings;
-    `device` places the PyTorch model (e.g. "cuda" in benchmarks; vectors come back on CPU).
+    `device` places the PyTorch model (e.g. "cuda" in benchmarks; vectors come back on CPU);
+    `loaded` is a (tokenizer, model) pair already in memory for `config.model` (a PEFT
+    tuner's frozen base), used instead of loading it again (PyTorch runtime only).
     """
 
     def __init__(self, config: EncoderConfig | None = None, base_dir: str | Path | None = None,
                  *, onnx: OnnxOptions | None = None, calibration_texts: list[str] | None = None,
-                 namespace: str = "raw", device: str = "cpu") -> None:
+                 namespace: str = "raw", device: str = "cpu",
+                 loaded: tuple[PreTrainedTokenizerBase, PreTrainedModel] | None = None) -> None:
         self.config = config or EncoderConfig()
         self.model_path = resolve_model_path(self.config.model,
                                              Path(base_dir) if base_dir else None)
+        if loaded is not None and self.config.runtime != "pytorch":
+            raise ValueError(f"a loaded model runs on the pytorch runtime, not "
+                             f"{self.config.runtime!r}")
         if self.config.runtime == "pytorch":
-            self.tokenizer, model = load_language_model(self.model_path)
+            self.tokenizer, model = loaded or load_language_model(self.model_path)
             self.backend: TorchRunner | OnnxRunner = TorchRunner(self.config, model, device)
         else:
             self.tokenizer = load_tokenizer(self.model_path)

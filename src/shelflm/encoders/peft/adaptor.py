@@ -11,7 +11,9 @@ import torch
 import torch.nn.functional as F
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
-from shelflm.encoders.peft.base import ItemTuner, pooled
+from shelflm.encoders.config import EncoderConfig
+from shelflm.encoders.encode import TextEncoder
+from shelflm.encoders.peft.base import ItemTuner
 from shelflm.encoders.peft.config import AdaptorConfig
 
 
@@ -58,12 +60,15 @@ class AdaptorTuner(ItemTuner):
         self.model = model.requires_grad_(False).eval()
         self.head = WhiteningExperts(self.d_in, config.d_out or self.d_in, config.num_experts,
                                      config.dropout, config.gate_noise)
-        idx = torch.arange(self.num_items)
-        with torch.inference_mode():
-            frozen = torch.cat([self._frozen(self.item_batch(chunk))
-                                for chunk in idx.split(config.batch_size)])
-        # clone() outside inference mode: an inference tensor cannot take part in autograd.
-        self.register_buffer("item_base_vectors", frozen.clone(), persistent=False)
+        # The frozen language model's vectors come from the one encode path. They are
+        # normalised before the head, so the head sees the same cosine geometry whether the
+        # catalog's vectors came from here or from elsewhere.
+        self.frozen = TextEncoder(EncoderConfig(
+            model=config.base_model, pooling="mean", normalize=True,
+            max_length=config.max_length, batch_size=config.batch_size),
+            loaded=(tokenizer, self.model))
+        frozen = torch.from_numpy(self.frozen.encode(item_texts))
+        self.register_buffer("item_base_vectors", frozen, persistent=False)
 
     @property
     def d_out(self) -> int:
@@ -75,11 +80,6 @@ class AdaptorTuner(ItemTuner):
         self.model.eval()
         return self
 
-    def _frozen(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-        # Mean-pooled LM vectors are normalised before the head: the head then sees the same
-        # cosine geometry whether the catalog's vectors came from this cache or elsewhere.
-        return pooled(self.model, batch, normalize=True)
-
     def _head(self, x: torch.Tensor) -> torch.Tensor:
         out = self.head(x)
         return F.normalize(out, dim=-1) if self.config.normalize else out
@@ -89,9 +89,7 @@ class AdaptorTuner(ItemTuner):
 
     def encode_texts(self, texts: list[str]) -> torch.Tensor:
         """Vectors of texts outside the catalog: frozen LM (no grad) then the trainable head."""
-        chunks = []
-        for start in range(0, len(texts), self.config.batch_size):
-            with torch.no_grad():
-                x = self._frozen(self.tokenize(texts[start:start + self.config.batch_size]))
-            chunks.append(self._head(x))
-        return torch.cat(chunks) if chunks else torch.empty(0, self.d_out)
+        if not texts:
+            return torch.empty(0, self.d_out)
+        device = self.item_base_vectors.device
+        return self._head(torch.from_numpy(self.frozen.encode(texts)).to(device))
