@@ -10,21 +10,11 @@ from typer.testing import CliRunner
 
 from shelflm.cli import app
 from shelflm.data.project_format import write_project_dataset
-from shelflm.data.synthetic import SyntheticShopConfig, generate_shop
 from shelflm.training.registry import model_names
 
 runner = CliRunner()
 SMALL = ("[encoder]\nthreads = 1\n[model.sequence]\nhidden = 16\nnum_blocks = 1\n"
          "[model.items]\nhidden = 16\n[training]\nepochs = 3\npatience = 9\nprogress = false\n")
-
-
-@pytest.fixture(scope="module")
-def shop(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A 50-shopper, 30-product shop in the project format."""
-    folder = tmp_path_factory.mktemp("shop") / "data"
-    write_project_dataset(generate_shop(SyntheticShopConfig(
-        num_users=50, num_items=30, target_events=1000, seed=2)), folder)
-    return folder
 
 
 def write_config(tmp_path: Path, text: str) -> Path:
@@ -34,8 +24,9 @@ def write_config(tmp_path: Path, text: str) -> Path:
 
 
 @pytest.mark.slow
-def test_compare_takes_data_and_settings_from_the_config(shop: Path, tmp_path: Path) -> None:
-    config = write_config(tmp_path, f'[data]\npath = "{shop}"\n{SMALL}')
+def test_compare_takes_data_and_settings_from_the_config(project_shop: Path,
+                                                         tmp_path: Path) -> None:
+    config = write_config(tmp_path, f'[data]\npath = "{project_shop}"\n{SMALL}')
     out = tmp_path / "cmp"
     result = runner.invoke(app, ["compare", "--config", str(config), "--models",
                                  "popularity,sasrec-id", "--epochs", "2", "--out", str(out)])
@@ -47,21 +38,21 @@ def test_compare_takes_data_and_settings_from_the_config(shop: Path, tmp_path: P
     assert "seed 0" in (out / "compare.md").read_text()
 
 
-def test_compare_refuses_unknown_models_before_training(shop: Path, tmp_path: Path) -> None:
+def test_compare_refuses_unknown_models_before_training(project_shop: Path, tmp_path: Path) -> None:
     out = tmp_path / "cmp"
-    result = runner.invoke(app, ["compare", str(shop), "--models", "popularity,bert4rec",
+    result = runner.invoke(app, ["compare", str(project_shop), "--models", "popularity,bert4rec",
                                  "--out", str(out)], env={"COLUMNS": "300"})
     assert result.exit_code == 2
     assert "bert4rec" in result.output and ", ".join(model_names()) in result.output
     assert not out.exists()
-    empty = runner.invoke(app, ["compare", str(shop), "--models", " , "])
+    empty = runner.invoke(app, ["compare", str(project_shop), "--models", " , "])
     assert empty.exit_code == 2 and "no model names" in empty.output
     nothing = runner.invoke(app, ["compare"])
     assert nothing.exit_code == 2 and "no dataset" in nothing.output
 
 
-def test_train_refuses_an_unknown_model(shop: Path, tmp_path: Path) -> None:
-    result = runner.invoke(app, ["train", str(shop), "--model", "bert4rec",
+def test_train_refuses_an_unknown_model(project_shop: Path, tmp_path: Path) -> None:
+    result = runner.invoke(app, ["train", str(project_shop), "--model", "bert4rec",
                                  "--out", str(tmp_path / "a")], env={"COLUMNS": "300"})
     assert result.exit_code == 2 and "known models: shelflm" in result.output
 
@@ -79,17 +70,18 @@ def test_evaluate_reads_the_dataset_from_the_config(tiny_trained, trained_artifa
     assert json.loads(by_config.output) == metrics
 
 
-def test_evaluate_refuses_another_catalog(trained_artifact: Path, shop: Path) -> None:
-    result = runner.invoke(app, ["evaluate", str(trained_artifact), str(shop)])
+def test_evaluate_refuses_another_catalog(trained_artifact: Path, project_shop: Path) -> None:
+    result = runner.invoke(app, ["evaluate", str(trained_artifact), str(project_shop)])
     assert result.exit_code == 2 and "catalog differs" in result.output
 
 
-def test_data_stats_reads_path_and_format_from_the_config(shop: Path, tmp_path: Path) -> None:
-    config = write_config(tmp_path, f'[data]\npath = "{shop}"\nformat = "project"\n')
+def test_data_stats_reads_path_and_format_from_the_config(project_shop: Path,
+                                                          tmp_path: Path) -> None:
+    config = write_config(tmp_path, f'[data]\npath = "{project_shop}"\nformat = "project"\n')
     result = runner.invoke(app, ["data", "stats", "--config", str(config)],
                            terminal_width=200)
     assert result.exit_code == 0, result.output
-    assert "users" in result.output and "50" in result.output
+    assert "users" in result.output and "60" in result.output
     bad = runner.invoke(app, ["data", "stats", "--config", str(tmp_path / "missing.toml")])
     assert bad.exit_code == 2 and "missing.toml" in bad.output
 

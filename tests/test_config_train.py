@@ -11,31 +11,20 @@ import pytest
 from typer.testing import CliRunner
 
 from shelflm.cli import app
-from shelflm.data.project_format import write_project_dataset
-from shelflm.data.synthetic import SyntheticShopConfig, generate_shop
 from shelflm.settings import ShelfConfig, load_shelf_config
 
 
-@pytest.fixture(scope="module")
-def shop(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A 60-shopper, 40-product shop in the project format."""
-    folder = tmp_path_factory.mktemp("shop") / "data"
-    write_project_dataset(generate_shop(SyntheticShopConfig(
-        num_users=60, num_items=40, target_events=1500, seed=1)), folder)
-    return folder
-
-
-def run_config(shop: Path, extra: str = "") -> str:
-    return (f'[data]\npath = "{shop}"\n[encoder]\nthreads = 1\n'
+def run_config(project_shop: Path, extra: str = "") -> str:
+    return (f'[data]\npath = "{project_shop}"\n[encoder]\nthreads = 1\n'
             "[model.sequence]\nhidden = 16\nnum_blocks = 1\n[model.items]\nhidden = 16\n"
             f"[training]\nepochs = 5\nprogress = false\n{extra}")
 
 
 @pytest.mark.slow
-def test_train_records_file_env_and_flags(shop: Path, tmp_path: Path,
+def test_train_records_file_env_and_flags(project_shop: Path, tmp_path: Path,
                                           monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SHELFLM_TRAINING__BATCH_SIZE", "16")
-    (tmp_path / "run.toml").write_text(run_config(shop))
+    (tmp_path / "run.toml").write_text(run_config(project_shop))
     out = tmp_path / "artifact"
     result = CliRunner().invoke(app, ["train", "--config", str(tmp_path / "run.toml"),
                                       "--epochs", "2", "--out", str(out)])
@@ -43,7 +32,7 @@ def test_train_records_file_env_and_flags(shop: Path, tmp_path: Path,
     recorded = load_shelf_config(out, environ={})
     assert recorded.training.epochs == 2  # the flag beats the file's 5
     assert recorded.training.batch_size == 16  # the environment beats the default
-    assert recorded.model.sequence.hidden == 16 and recorded.data.path == shop  # the file
+    assert recorded.model.sequence.hidden == 16 and recorded.data.path == project_shop  # file
     assert json.loads((out / "config.json").read_text())["dim"] == 16
     assert len((out / "train_log.jsonl").read_text().splitlines()) <= 2
     # `config show` of the artifact prints the same run, ready to train again.
@@ -67,8 +56,8 @@ def test_train_records_file_env_and_flags(shop: Path, tmp_path: Path,
 
 
 @pytest.mark.slow
-def test_train_with_a_tuning_method_and_bad_config(shop: Path, tmp_path: Path) -> None:
-    (tmp_path / "run.toml").write_text(run_config(shop, "[tuning]\nmethod = 'adaptor'\n"))
+def test_train_with_a_tuning_method_and_bad_config(project_shop: Path, tmp_path: Path) -> None:
+    (tmp_path / "run.toml").write_text(run_config(project_shop, "[tuning]\nmethod = 'adaptor'\n"))
     out = tmp_path / "artifact"
     result = CliRunner().invoke(app, ["train", "--config", str(tmp_path / "run.toml"),
                                       "--epochs", "1", "--out", str(out)])
@@ -77,7 +66,8 @@ def test_train_with_a_tuning_method_and_bad_config(shop: Path, tmp_path: Path) -
     assert json.loads((out / "config.json").read_text())["tuner"] == "adaptor"
 
     (tmp_path / "bad.toml").write_text("[training]\nepochz = 1\n")
-    bad = CliRunner().invoke(app, ["train", str(shop), "--config", str(tmp_path / "bad.toml")])
+    bad = CliRunner().invoke(app, ["train", str(project_shop), "--config",
+                                   str(tmp_path / "bad.toml")])
     assert bad.exit_code == 2 and "training.epochz" in bad.output
     none = CliRunner().invoke(app, ["train"])
     assert none.exit_code == 2 and "no dataset" in none.output
