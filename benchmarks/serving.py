@@ -30,14 +30,27 @@ import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import httpx
 import numpy as np
 import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / ".." / "shared" / "data" / "amazon-beauty"
 TESTS = ROOT / "tests"  # the hashing test double lives there (tests/hashing_model.py)
+# This checkout's code, and the hashing double from tests/ (not part of the package).
+sys.path[:0] = [str(ROOT / "src"), str(TESTS)]
+
+from hashing_model import HashingModel, save_hashing_artifact  # noqa: E402
+from shelflm.data.schema import Catalog  # noqa: E402
+from shelflm.serving.config import IndexConfig  # noqa: E402
+from shelflm.serving.engine import load_model  # noqa: E402
+from shelflm.serving.index.faiss_index import ExactFaissIndex, HnswFaissIndex  # noqa: E402
+from shelflm.serving.store import Event  # noqa: E402
+from shelflm.serving.store.sqlite_store import SqliteEventStore  # noqa: E402
+
 HASHING_LOADER = "hashing_model:load_hashing_artifact"
 KEY = "bench-key"
 # Pacing: every request claims the next slot of a fixed schedule (interval ms apart), and
@@ -82,8 +95,6 @@ def load_beauty() -> tuple[pd.DataFrame, dict[str, list[str]]]:
 
 def build_store(db: Path, sequences: dict[str, list[str]], known: set[str]) -> int:
     """Load every user's history as purchase events (Beauty's reviews imply a purchase)."""
-    from shelflm.serving.store import Event
-    from shelflm.serving.store.sqlite_store import SqliteEventStore
 
     store = SqliteEventStore(db)
     batch, total = [], 0
@@ -105,7 +116,6 @@ def free_port() -> int:
 
 def start_server(artifact: Path, db: Path, loader: str, workers: int,
                  settings: dict) -> subprocess.Popen:
-    import httpx
 
     port = free_port()
     config = db.with_name("serve.toml")  # top-level ServingConfig fields, as `serve` reads them
@@ -176,7 +186,6 @@ def shopper_flows(url: str, users: list[str], items: list[str], rate: float,
                   duration: float) -> dict:
     """Shoppers acting while wrk runs: every 1/rate s a random user posts a view and at once
     asks for recommendations (the page view that follows). Returns both calls' p50/p99."""
-    import httpx
 
     rng = random.Random(1)
     post, get, errors = [], [], 0
@@ -200,7 +209,6 @@ def shopper_flows(url: str, users: list[str], items: list[str], rate: float,
 def worker_stats(url: str, tries: int = 40) -> dict:
     """Encoder, user tower and user-cache counters summed over the workers that answered
     `tries` fresh connections (each worker has its own cache)."""
-    import httpx
 
     seen: dict[int, dict] = {}
     for _ in range(tries):
@@ -217,9 +225,7 @@ def worker_stats(url: str, tries: int = 40) -> dict:
 def warm_users(url: str, users: list[str], threads: int = 8) -> float:
     """One request per user (the steady state of a shop whose shoppers come back): each
     worker that answers caches that user. Returns the seconds it took."""
-    from concurrent.futures import ThreadPoolExecutor
 
-    import httpx
 
     started = time.perf_counter()
     with httpx.Client(base_url=url, timeout=30, headers={"X-API-Key": KEY}) as client, \
@@ -231,7 +237,6 @@ def warm_users(url: str, users: list[str], threads: int = 8) -> float:
 
 def timed_calls(url: str, users: list[str], items: pd.DataFrame, n: int) -> dict:
     """Freshness + ingestion, and single-item upsert + immediate similar/search."""
-    import httpx
 
     h = {"X-API-Key": KEY}
     post, fresh, upsert, in_similar, in_search = [], 0, [], 0, 0
@@ -272,10 +277,6 @@ def timed_calls(url: str, users: list[str], items: pd.DataFrame, n: int) -> dict
 
 def vector_search(artifact: Path, loader: str, queries: int) -> list[dict]:
     """Exact vs HNSW top-10 on the artifact's item vectors, queried by item vectors."""
-    from shelflm.serving.config import IndexConfig
-    from shelflm.serving.engine import load_model
-    from shelflm.serving.index.faiss_index import ExactFaissIndex, HnswFaissIndex
-
     vectors = load_model(loader, artifact).item_vectors
     keys = np.arange(len(vectors))
     rng = np.random.default_rng(0)
@@ -331,11 +332,8 @@ def main() -> None:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     if shutil.which("wrk") is None:
         sys.exit("wrk not found: apt-get install -y wrk")
-    sys.path[:0] = [str(ROOT / "src"), str(TESTS)]
     # The server subprocess imports the hashing double's loader from tests/ too.
     os.environ["PYTHONPATH"] = os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")])
-    from hashing_model import HashingModel, save_hashing_artifact
-    from shelflm.data.schema import Catalog
 
     items, sequences = load_beauty()
     work = Path(tempfile.mkdtemp(prefix="shelflm-bench-"))
@@ -381,7 +379,6 @@ def main() -> None:
                 results["load"].append(row)
             print(row, flush=True)
         if args.flows and rates:  # wrk's random users plus shoppers whose event just landed
-            from concurrent.futures import ThreadPoolExecutor
 
             with ThreadPoolExecutor(1) as pool:
                 flows = pool.submit(shopper_flows, server.url, list(sequences),
