@@ -12,8 +12,9 @@ from collections import Counter
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
 
-from shelflm.data.errors import DataError, DropReport
+from shelflm.data.errors import DataError, DropReport, shown
 from shelflm.data.schema import Catalog, Dataset, Interactions, SourceCounts
 
 ITEMS_FILE, INTERACTIONS_FILE, META_FILE = "items.parquet", "interactions.parquet", "meta.json"
@@ -51,30 +52,75 @@ def read_project_dataset(path: str | Path) -> Dataset:
     """Read a folder written by `write_project_dataset`."""
     folder = Path(path)
     meta_path = folder / META_FILE
+    meta = _read_meta(meta_path)
+    items = _read_parquet(folder / ITEMS_FILE)
+    events = _read_parquet(folder / INTERACTIONS_FILE)
+    dropped = DropReport(Counter(_counts(meta["dropped"], meta_path, "dropped")))
+    src = meta.get("source")
+    source = None
+    if src is not None:
+        if not isinstance(src, dict):
+            raise DataError(meta_path, "expected an object or null", field="source")
+        counts = _counts({k: src.get(k) for k in ("rows", "users", "items")}, meta_path,
+                         "source")
+        source = SourceCounts(counts["rows"], counts["users"], counts["items"],
+                              _counts(src.get("extra", {}), meta_path, "source.extra"))
+        # A table cut short (or swapped) must not pass as the complete dataset.
+        if source.rows != len(events) + dropped.total:
+            raise DataError(meta_path, f"the source had {source.rows:,} rows but "
+                            f"{INTERACTIONS_FILE} holds {len(events):,} and {dropped.total:,} "
+                            "were dropped: the folder is incomplete or mixed", field="source")
     try:
-        meta = json.loads(meta_path.read_text())
+        return Dataset(
+            str(meta["name"]), Catalog.from_frame(items, str(folder / ITEMS_FILE)),
+            Interactions.from_frame(events, str(folder / INTERACTIONS_FILE)), dropped,
+            bool(meta["has_time"]), source,
+        )
+    except (TypeError, ValueError) as exc:  # columns of the wrong type (DataError passes)
+        if isinstance(exc, DataError):
+            raise
+        raise DataError(folder, f"tables do not match the project format: {exc}") from exc
+
+
+def _read_meta(meta_path: Path) -> dict:
+    try:
+        data = meta_path.read_bytes()
+        if b"\x00" in data:  # what JSON saved as UTF-16 looks like
+            raise DataError(meta_path, "not UTF-8 text (NUL bytes: UTF-16 or binary data); "
+                            "save it as UTF-8")
+        meta = json.loads(data.decode("utf-8-sig"))
     except FileNotFoundError as exc:
         raise DataError(meta_path, "file not found") from exc
+    except UnicodeDecodeError as exc:
+        raise DataError(meta_path, f"not UTF-8 text ({exc.reason})") from exc
     except json.JSONDecodeError as exc:
         raise DataError(meta_path, f"not valid JSON: {exc.msg}", line=exc.lineno) from exc
+    except RecursionError as exc:
+        raise DataError(meta_path, "not valid JSON: nested too deeply") from exc
+    if not isinstance(meta, dict):
+        raise DataError(meta_path, f"expected a JSON object, got {type(meta).__name__}")
     for key in ("name", "has_time", "dropped"):
         if key not in meta:
             raise DataError(meta_path, "missing required key", field=key)
-    if meta.get("format_version", FORMAT_VERSION) > FORMAT_VERSION:
-        raise DataError(meta_path, f"format_version {meta['format_version']} is newer than this "
-                        f"shelflm reads ({FORMAT_VERSION})", field="format_version")
-    items = _read_parquet(folder / ITEMS_FILE)
-    events = _read_parquet(folder / INTERACTIONS_FILE)
-    src = meta.get("source")
-    source = None if src is None else SourceCounts(
-        int(src["rows"]), int(src["users"]), int(src["items"]),
-        {k: int(v) for k, v in src.get("extra", {}).items()})
-    return Dataset(
-        str(meta["name"]), Catalog.from_frame(items, str(folder / ITEMS_FILE)),
-        Interactions.from_frame(events, str(folder / INTERACTIONS_FILE)),
-        DropReport(Counter({k: int(v) for k, v in meta["dropped"].items()})),
-        bool(meta["has_time"]), source,
-    )
+    version = meta.get("format_version", FORMAT_VERSION)
+    if not isinstance(version, int) or isinstance(version, bool):
+        raise DataError(meta_path, f"expected an integer, got {shown(version)}",
+                        field="format_version")
+    if version > FORMAT_VERSION:
+        raise DataError(meta_path, f"format_version {version} is newer than this shelflm reads "
+                        f"({FORMAT_VERSION})", field="format_version")
+    return meta
+
+
+def _counts(value: object, meta_path: Path, key: str) -> dict[str, int]:
+    """A JSON object of non-negative integer counts, checked."""
+    if not isinstance(value, dict):
+        raise DataError(meta_path, "expected an object of counts", field=key)
+    for name, count in value.items():
+        if not isinstance(count, int) or isinstance(count, bool) or count < 0:
+            raise DataError(meta_path, f"count {shown(count)} is not a non-negative integer",
+                            field=f"{key}.{name}")
+    return dict(value)
 
 
 def _read_parquet(path: Path) -> pd.DataFrame:
@@ -82,5 +128,6 @@ def _read_parquet(path: Path) -> pd.DataFrame:
         return pd.read_parquet(path)
     except FileNotFoundError as exc:
         raise DataError(path, "file not found") from exc
-    except (OSError, ValueError) as exc:
+    # Corrupt bytes surface as any of these, from pyarrow or from pandas' metadata.
+    except (OSError, ValueError, LookupError, TypeError, pa.ArrowException) as exc:
         raise DataError(path, f"not a readable Parquet file: {exc}") from exc

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from shelflm.data.errors import DataError, DropReport
+from shelflm.data.errors import DataError, DropReport, shown
 
 EVENT_TYPES: tuple[str, ...] = ("view", "click", "add_to_cart", "purchase", "rating")
 """Event types, weakest signal first. Their position is the event-type index models use."""
@@ -26,6 +26,9 @@ ITEM_COLUMNS: dict[str, str] = {
     "attributes": "string",  # JSON object of free attributes, "" when none
 }
 CATEGORY_SEPARATOR = " > "
+MAX_TEXT_CHARS = 1_000_000
+"""Longest item text field (title, description, attributes, ...) a catalog accepts: real
+ones are far shorter, and every field is rendered, tokenised and embedded downstream."""
 
 INTERACTION_COLUMNS: dict[str, str] = {
     "user_id": "string",
@@ -34,6 +37,26 @@ INTERACTION_COLUMNS: dict[str, str] = {
     "event": "category",
     "value": "float32",  # rating for "rating" events, quantity for purchases, else 1.0
 }
+
+
+def _line(lines: np.ndarray | None, row: int) -> int | None:
+    """The source line of frame row `row` (row + 1 when the frame has no `line` column)."""
+    if lines is None:
+        return row + 1
+    value = lines[row]
+    return None if pd.isna(value) else int(value)
+
+
+def _check_text_sizes(items: pd.DataFrame, source: str, lines: np.ndarray | None) -> None:
+    """Raise naming the first text field longer than MAX_TEXT_CHARS."""
+    for col, dtype in ITEM_COLUMNS.items():
+        values = items[col].to_numpy(dtype=object) if dtype == "string" else ()
+        # max(map(len)) costs microseconds on the one-row frames of live catalog updates.
+        if len(values) and max(map(len, values)) > MAX_TEXT_CHARS:
+            row = next(i for i, v in enumerate(values) if len(v) > MAX_TEXT_CHARS)
+            raise DataError(source, f"{len(values[row]):,} characters, over the limit of "
+                            f"{MAX_TEXT_CHARS:,} for one field (MAX_TEXT_CHARS)",
+                            line=_line(lines, row), field=col)
 
 
 def _event_dtype() -> pd.CategoricalDtype:
@@ -64,16 +87,19 @@ class Catalog:
             column = pd.Series(values).astype(dtype)
             columns[col] = column.fillna("") if dtype == "string" else column
         out = pd.DataFrame(columns)  # every column has the same RangeIndex: no alignment
+        # Errors name the source line when the frame carries one (loaders), else the row.
+        lines = frame["line"].to_numpy() if "line" in frame.columns else None
         if (out["item_id"] == "").any():
             row = int(np.flatnonzero((out["item_id"] == "").to_numpy())[0])
-            raise DataError(source, "empty item id", line=row + 1, field="item_id")
+            raise DataError(source, "empty item id", line=_line(lines, row), field="item_id")
         dup = out["item_id"].duplicated()
         if dup.any():
             row = int(np.flatnonzero(dup.to_numpy())[0])
             raise DataError(
-                source, f"duplicate item id {out['item_id'].iloc[row]!r}", line=row + 1,
-                field="item_id",
+                source, f"duplicate item id {shown(out['item_id'].iloc[row])}",
+                line=_line(lines, row), field="item_id",
             )
+        _check_text_sizes(out, source, lines)
         return cls(out.reset_index(drop=True))
 
     def __len__(self) -> int:
@@ -107,7 +133,7 @@ class Interactions:
             row = int(np.flatnonzero(out["event"].isna().to_numpy())[0])
             bad = np.broadcast_to(event, len(frame))[row]
             raise DataError(
-                source, f"unknown event type {bad!r} (expected one of {EVENT_TYPES})",
+                source, f"unknown event type {shown(bad)} (expected one of {EVENT_TYPES})",
                 line=row + 1, field="event",
             )
         value = frame["value"].to_numpy() if "value" in frame.columns else 1.0
@@ -147,7 +173,7 @@ class Dataset:
             row = int(np.flatnonzero(unknown.to_numpy())[0])
             item = self.interactions.events["item_id"].iloc[row]
             raise DataError(
-                self.name, f"interaction for item {item!r} that is not in the catalog",
+                self.name, f"interaction for item {shown(item)} that is not in the catalog",
                 field="item_id",
             )
         self._user_index = pd.Index(pd.unique(self.interactions.events["user_id"]))

@@ -19,7 +19,7 @@ from pathlib import Path
 import pandas as pd
 
 from shelflm.data.errors import DataError, DropReport
-from shelflm.data.loaders import common
+from shelflm.data.loaders import common, reading
 from shelflm.data.schema import CATEGORY_SEPARATOR, Dataset
 
 REQUIRED_FILES = ("user_item.csv", "item_titles.csv")
@@ -35,7 +35,7 @@ def _read(folder: Path, name: str, required: list[str]) -> tuple[pd.DataFrame, P
     path = folder / name
     if not path.is_file():
         raise DataError(path, "file not found")
-    return common.read_table(path, sep=common.sniff_separator(path), required=required), path
+    return common.read_table(path, sep=reading.sniff_separator(path), required=required), path
 
 
 def parse_categories(text: str, path: Path | str = "categories", line: int | None = None
@@ -73,7 +73,7 @@ def load_amazon_bundle(path: str | Path) -> Dataset:
         "event": "purchase",
     })
     source = common.count_source(events)
-    titles, _ = _read(folder, "item_titles.csv", ["item ID", "titles"])
+    titles, titles_path = _read(folder, "item_titles.csv", ["item ID", "titles"])
     items = pd.DataFrame({"line": titles["line"], "item_id": titles["item ID"].str.strip(),
                           "title": [html.unescape(t).strip() for t in titles["titles"]]})
     if (folder / "item_categories.csv").is_file():
@@ -91,7 +91,7 @@ def load_amazon_bundle(path: str | Path) -> Dataset:
                                     "exact duplicate user-item-day row")
     name = f"amazon-bundle-{folder.name}" if folder.name else "amazon-bundle"
     return common.build_dataset(name, items, events, events_path, dropped=dropped,
-                                source=source)
+                                source=source, items_file=titles_path)
 
 
 def load_bundle_intents(path: str | Path) -> pd.DataFrame:

@@ -21,50 +21,62 @@ import numpy as np
 import pandas as pd
 
 from shelflm.data.errors import DataError, DropReport
-from shelflm.data.loaders import common
+from shelflm.data.loaders import common, reading
 from shelflm.data.schema import CATEGORY_SEPARATOR, Dataset
 
 REVIEW_FIELDS = ("reviewerID", "asin", "overall", "unixReviewTime")
 # A price must start the text: some 2018 "price" fields hold page CSS full of numbers.
 _PRICE = re.compile(r"\s*\$?\s*(\d[\d,]*(?:\.\d+)?)")
 _JSON_SUFFIXES = (".json", ".json.gz", ".jsonl", ".jsonl.gz")
+MAX_LITERAL_CHARS = 256 * 1024
+"""Longest line read as a Python literal (2014 metadata; real lines are a few KB):
+`ast.literal_eval` takes ~500 bytes per token, so this bounds one line to ~130 MB."""
 
 
 def _is_json_file(path: Path) -> bool:
     return path.is_file() and path.name.endswith(_JSON_SUFFIXES)
 
 
-def _first_line(path: Path) -> str:
-    with common.open_text(path) as fh:
-        return fh.readline()
-
-
 def is_amazon_reviews(path: Path) -> bool:
     """A reviews JSON-lines file, or a folder holding one (plus optional meta_*.json)."""
     if path.is_dir():  # only the folder's own files: detection must not walk a whole tree
-        return any(_is_json_file(p) and "reviewerID" in _first_line(p)
+        return any(_is_json_file(p) and "reviewerID" in reading.first_line(p)
                    for p in path.iterdir() if not p.name.startswith("meta"))
-    return _is_json_file(path) and "reviewerID" in _first_line(path)
+    return _is_json_file(path) and "reviewerID" in reading.first_line(path)
 
 
 def _parse_line(text: str, path: Path, number: int) -> dict[str, Any]:
     try:
         record = json.loads(text)
-    except json.JSONDecodeError:
-        try:  # the 2014 metadata is Python literals, not JSON
-            record = ast.literal_eval(text.strip())
-        except (ValueError, SyntaxError, MemoryError, RecursionError) as exc:
-            raise DataError(path, f"malformed JSON line ({exc.__class__.__name__})",
-                            line=number) from exc
+    except RecursionError as exc:  # thousands of nested brackets: no record is that deep
+        raise DataError(path, "malformed JSON line (nested too deeply)", line=number) from exc
+    except json.JSONDecodeError as exc:
+        record = _python_literal(text, path, number, exc)
     if not isinstance(record, dict):
         raise DataError(path, f"expected a JSON object, got {type(record).__name__}", line=number)
     return record
 
 
+def _python_literal(text: str, path: Path, number: int, error: json.JSONDecodeError) -> Any:
+    """A 2014 metadata line: a Python dict literal, not JSON (parsed within bounds)."""
+    why = f"malformed JSON line ({error.msg} at column {error.colno})"
+    if not text.lstrip().startswith("{"):
+        raise DataError(path, why, line=number) from error
+    if len(text) > MAX_LITERAL_CHARS:
+        raise DataError(path, f"{why}; {len(text):,} characters is too long to read as a Python "
+                        f"literal (MAX_LITERAL_CHARS = {MAX_LITERAL_CHARS:,})", line=number
+                        ) from error
+    try:
+        return ast.literal_eval(text.strip())
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError) as exc:
+        raise DataError(path, f"{why}, nor a Python literal ({exc.__class__.__name__})",
+                        line=number) from exc
+
+
 def read_reviews(path: Path) -> pd.DataFrame:
     """Review lines as a frame of user_id, item_id, value, timestamp and line."""
     rows: list[tuple[int, Any, Any, Any, Any]] = []
-    for number, text in common.iter_lines(path):
+    for number, text in reading.iter_lines(path):
         record = _parse_line(text, path, number)
         for name in REVIEW_FIELDS:
             if name not in record:
@@ -105,7 +117,7 @@ def _text(value: Any) -> str:
 def read_metadata(path: Path, counts: dict[str, int]) -> pd.DataFrame:
     """Metadata lines as catalog rows (one per asin; repeats are skipped, counted in `counts`)."""
     rows = []
-    for number, text in common.iter_lines(path):
+    for number, text in reading.iter_lines(path):
         record = _parse_line(text, path, number)
         if "asin" not in record:
             raise DataError(path, "missing required field", line=number, field="asin")
@@ -129,10 +141,14 @@ def read_metadata(path: Path, counts: dict[str, int]) -> pd.DataFrame:
 def _split_folder(folder: Path) -> tuple[Path, Path | None]:
     files = sorted(p for p in folder.iterdir() if _is_json_file(p))
     metas = [p for p in files if p.name.startswith("meta")]
-    reviews = [p for p in files if p not in metas and "reviewerID" in _first_line(p)]
+    for path in files:  # a reviews file in UTF-16 would otherwise just go unrecognised
+        reading.check_text(path, reading.head(path))
+    reviews = [p for p in files if p not in metas and "reviewerID" in reading.first_line(p)]
     if len(reviews) != 1 or len(metas) > 1:
+        others = [p.name for p in files if p not in metas and p not in reviews]
+        unread = f" (no 'reviewerID' on the first line of {others})" if others else ""
         raise DataError(folder, f"expected one reviews file and at most one meta_*.json file, "
-                        f"found reviews {[p.name for p in reviews]} and meta "
+                        f"found reviews {[p.name for p in reviews]}{unread} and meta "
                         f"{[p.name for p in metas]}")
     return reviews[0], metas[0] if metas else None
 
@@ -158,4 +174,4 @@ def load_amazon_reviews(
                                     dropped, "exact duplicate review")
     name = reviews_path.name.split(".")[0].removeprefix("reviews_")
     return common.build_dataset(name, items, events, reviews_path, dropped=dropped,
-                                source=source)
+                                source=source, items_file=meta_path)

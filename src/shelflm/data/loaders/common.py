@@ -7,73 +7,42 @@ a bad value found late still points at the line a user can open in an editor.
 from __future__ import annotations
 
 import csv
-import gzip
-import io
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from shelflm.data.errors import DataError, DropReport
+from shelflm.data.errors import DataError, DropReport, shown
+from shelflm.data.loaders import reading
 from shelflm.data.schema import Catalog, Dataset, Interactions, SourceCounts
 
 _PARSER_LINE = re.compile(r"Expected (\d+) fields in line (\d+), saw (\d+)")
-
-
-def open_text(path: Path, encoding: str = "utf-8") -> io.TextIOBase:
-    """Open a plain or gzipped text file (gzip recognised by its magic bytes, not its name)."""
-    with open(path, "rb") as fh:
-        gz = fh.read(2) == b"\x1f\x8b"
-    if gz:
-        return io.TextIOWrapper(gzip.open(path, "rb"), encoding=encoding, newline="")
-    return open(path, encoding=encoding, newline="")  # noqa: SIM115 - caller closes
-
-
-def iter_lines(path: Path, encoding: str = "utf-8") -> Iterator[tuple[int, str]]:
-    """(1-based line number, text) for each non-blank line of a plain or gzipped file."""
-    with open_text(path, encoding) as fh:
-        for number, text in enumerate(fh, start=1):
-            if text.strip():
-                yield number, text
-
-
-def sniff_separator(path: Path, candidates: str = ",\t;|") -> str:
-    """The delimiter of a CSV-like file, from its header line."""
-    with open_text(path, "latin-1") as fh:  # latin-1 decodes any bytes; headers are ASCII
-        header = fh.readline()
-    counts = {sep: header.count(sep) for sep in candidates}
-    best = max(counts, key=lambda sep: counts[sep])
-    if counts[best] == 0:
-        try:
-            return csv.Sniffer().sniff(header).delimiter
-        except csv.Error:
-            return ","
-    return best
+UTF8_OR_LATIN1 = ("utf-8", "latin-1")  # legacy exports: UTF-8 when it decodes, else latin-1
+MAX_UNIX_SECONDS = 253_402_300_799  # 9999-12-31T23:59:59Z; larger "seconds" are no clock
 
 
 def read_table(
-    path: Path, *, sep: str = ",", names: list[str] | None = None, encoding: str = "utf-8",
-    quoting: int = csv.QUOTE_MINIMAL, required: list[str] | None = None,
-    source: Path | None = None,
+    path: Path, *, sep: str = ",", names: list[str] | None = None,
+    encoding: str | tuple[str, ...] = "utf-8", quoting: int = csv.QUOTE_MINIMAL,
+    required: list[str] | None = None, source: Path | None = None,
 ) -> pd.DataFrame:
     """Read a delimited file as strings with a `line` column; bad shapes become DataErrors.
 
     With `names` the file has no header and every line must have exactly that many fields;
     otherwise the header gives the columns and `required` lists those that must exist.
+    `encoding` may list several, tried in order (`UTF8_OR_LATIN1` for legacy exports).
     `source` names the file in errors when `path` is an in-memory buffer.
     """
     header = None if names is not None else 0
     buffer, path = path, source or path  # errors name the file even when reading a buffer
+    encodings = (encoding,) if isinstance(encoding, str) else encoding
     try:
-        frame = pd.read_csv(
-            buffer, sep=sep, header=header, dtype=str, keep_default_na=False,
-            na_filter=False, encoding=encoding, quoting=quoting, skip_blank_lines=False,
+        frame = reading.read_csv(
+            buffer, path, encodings, sep=sep, header=header, dtype=str, keep_default_na=False,
+            na_filter=False, quoting=quoting, skip_blank_lines=False,
             engine="c" if len(sep) == 1 else "python",
         )
-    except FileNotFoundError as exc:
-        raise DataError(path, "file not found") from exc
     except pd.errors.EmptyDataError as exc:
         raise DataError(path, "file is empty") from exc
     except pd.errors.ParserError as exc:
@@ -83,8 +52,10 @@ def read_table(
             raise DataError(path, f"wrong number of fields: expected {expected}, found {saw}",
                             line=int(line)) from exc
         raise DataError(path, f"unreadable: {str(exc).strip()}") from exc
-    except UnicodeDecodeError as exc:
-        raise DataError(path, f"not {encoding} text: {exc.reason}") from exc
+    except ValueError as exc:  # other pandas complaints about the bytes (DataError passes)
+        if isinstance(exc, DataError):
+            raise
+        raise DataError(path, f"unreadable: {str(exc).strip()}") from exc
     offset = 1 if names is not None else 2  # first data row is line 1, or 2 after a header
     frame.insert(0, "line", np.arange(offset, offset + len(frame), dtype=np.int64))
     if names is not None:
@@ -114,8 +85,10 @@ def require_columns(frame: pd.DataFrame, columns: list[str], source: Path | str)
     """Raise a DataError naming the first column in `columns` that `frame` lacks."""
     for col in columns:
         if col not in frame.columns:
-            have = ", ".join(c for c in frame.columns if c != "line")
-            raise DataError(source, f"missing required column (columns are: {have})", field=col)
+            have = [c for c in frame.columns if c != "line"]
+            listed = ", ".join(shown(c) for c in have[:10]) + (", ..." if len(have) > 10 else "")
+            raise DataError(source, f"missing required column (columns are: {listed})",
+                            field=col)
 
 
 def first_bad(frame: pd.DataFrame, mask: pd.Series | np.ndarray) -> int | None:
@@ -130,25 +103,24 @@ def to_number(
     frame: pd.DataFrame, column: str, source: Path | str, *, integer: bool = False,
     allow_empty: bool = False,
 ) -> np.ndarray:
-    """Column parsed as numbers; the first unparsable value raises naming its line."""
+    """Column parsed as finite numbers; the first bad value raises naming its line."""
     raw = frame[column]
-    try:  # fast path: one vectorised cast; the slow parse below only runs to find a bad value
-        values = raw.astype("float64")
-        if not allow_empty and not integer and not values.isna().any():
-            return values.to_numpy()
+    try:  # one vectorised cast; the slow parse below only runs when some value is not a float
+        values = raw.astype("float64").to_numpy()
     except (ValueError, TypeError):
-        values = pd.to_numeric(raw.astype(str).str.strip(), errors="coerce")
-    bad = values.isna().to_numpy()
+        values = pd.to_numeric(raw.astype(str).str.strip(), errors="coerce").to_numpy(
+            dtype="float64")
+    bad = ~np.isfinite(values)  # unparsable (NaN), "nan" and "inf" alike
     if allow_empty:
-        bad = bad & (raw.astype(str).str.strip() != "").to_numpy()
+        bad &= (raw.astype(str).str.strip() != "").to_numpy()
     if integer:
-        bad = bad | (~values.isna() & (values != np.floor(values))).to_numpy()
+        bad |= np.isfinite(values) & (values != np.floor(values))
     line = first_bad(frame, bad)
     if line is not None:
-        shown = raw.to_numpy()[np.flatnonzero(bad)[0]]
+        value = raw.to_numpy()[np.flatnonzero(bad)[0]]
         kind = "an integer" if integer else "a number"
-        raise DataError(source, f"{shown!r} is not {kind}", line=line, field=column)
-    return values.to_numpy(dtype="float64")
+        raise DataError(source, f"{shown(value)} is not {kind}", line=line, field=column)
+    return values
 
 
 def to_unix_seconds(frame: pd.DataFrame, column: str, source: Path | str) -> np.ndarray:
@@ -156,7 +128,13 @@ def to_unix_seconds(frame: pd.DataFrame, column: str, source: Path | str) -> np.
     raw = frame[column].astype(str).str.strip()
     numeric = pd.to_numeric(raw, errors="coerce")
     if numeric.notna().all():
-        return np.floor(numeric.to_numpy(dtype="float64")).astype(np.int64)
+        seconds = numeric.to_numpy(dtype="float64")
+        line = first_bad(frame, ~(np.abs(seconds) <= MAX_UNIX_SECONDS))
+        if line is not None:
+            value = raw.to_numpy()[np.flatnonzero(~(np.abs(seconds) <= MAX_UNIX_SECONDS))[0]]
+            raise DataError(source, f"timestamp {shown(value)} is past the year 9999 as unix "
+                            "seconds (milliseconds? divide by 1000)", line=line, field=column)
+        return np.floor(seconds).astype(np.int64)
     parsed = pd.to_datetime(raw, errors="coerce", format="ISO8601", utc=True)
     if parsed.isna().any():
         # Many exports (e.g. Excel's US locale) write month/day/year dates.
@@ -164,9 +142,9 @@ def to_unix_seconds(frame: pd.DataFrame, column: str, source: Path | str) -> np.
         parsed = parsed.fillna(fallback)
     line = first_bad(frame, parsed.isna())
     if line is not None:
-        shown = raw.to_numpy()[np.flatnonzero(parsed.isna().to_numpy())[0]]
-        raise DataError(source, f"unparsable timestamp {shown!r} (expected unix seconds or an "
-                        "ISO date)", line=line, field=column)
+        value = raw.to_numpy()[np.flatnonzero(parsed.isna().to_numpy())[0]]
+        raise DataError(source, f"unparsable timestamp {shown(value)} (expected unix seconds "
+                        "or an ISO date)", line=line, field=column)
     # Divide by a Timedelta: pandas may store these in s, ms, us or ns resolution.
     epoch = pd.Timestamp(0, tz="UTC")
     return ((parsed - epoch) // pd.Timedelta(seconds=1)).to_numpy(dtype=np.int64)
@@ -180,8 +158,8 @@ def check_range(
     bad = (values < low) | (values > high)
     line = first_bad(frame, bad)
     if line is not None:
-        shown = values[np.flatnonzero(bad)[0]]
-        raise DataError(source, f"rating {shown:g} out of range [{low:g}, {high:g}]", line=line,
+        value = values[np.flatnonzero(bad)[0]]
+        raise DataError(source, f"rating {value:g} out of range [{low:g}, {high:g}]", line=line,
                         field=column)
 
 
@@ -210,8 +188,8 @@ def check_known_items(
         row = int(np.flatnonzero(unknown)[0])
         item = events["item_id"].iloc[row]
         line = int(events["line"].iloc[row]) if "line" in events.columns else None
-        raise DataError(source, f"interaction for item {item!r} that is not in the catalog",
-                        line=line, field="item_id")
+        raise DataError(source, f"interaction for item {shown(item)} that is not in the "
+                        "catalog", line=line, field="item_id")
     missing = pd.unique(events["item_id"].to_numpy()[unknown])
     if extra is not None:
         extra["items without metadata (title-less catalog rows created)"] = len(missing)
@@ -222,13 +200,15 @@ def check_known_items(
 def build_dataset(
     name: str, items: pd.DataFrame, events: pd.DataFrame, source_file: Path | str, *,
     dropped: DropReport | None = None, has_time: bool = True,
-    source: SourceCounts | None = None,
+    source: SourceCounts | None = None, items_file: Path | str | None = None,
 ) -> Dataset:
-    """Assemble the Dataset from cleaned frames (the `line` column is left behind)."""
-    items = items.drop(columns=["line"], errors="ignore").reset_index(drop=True)
+    """Assemble the Dataset from cleaned frames; catalog errors name `items_file` and its line.
+
+    `items_file` is the file the catalog rows came from (default: `source_file`).
+    """
     events = events.drop(columns=["line"], errors="ignore").reset_index(drop=True)
     return Dataset(
-        name, Catalog.from_frame(items, str(source_file)),
+        name, Catalog.from_frame(items.reset_index(drop=True), str(items_file or source_file)),
         Interactions.from_frame(events, str(source_file)), dropped or DropReport(), has_time,
         source,
     )

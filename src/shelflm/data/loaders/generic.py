@@ -11,10 +11,11 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from shelflm.data.errors import DataError, DropReport
-from shelflm.data.loaders import common
+from shelflm.data.errors import DataError, DropReport, shown
+from shelflm.data.loaders import common, reading
 from shelflm.data.schema import EVENT_TYPES, Dataset
 
 ITEM_FIELDS = ("title", "brand", "category", "price", "description")
@@ -82,13 +83,14 @@ def read_any_table(path: Path) -> pd.DataFrame:
     if path.suffix == ".parquet":
         try:
             frame = pd.read_parquet(path)
-        except (OSError, ValueError) as exc:
+        # Corrupt bytes surface as any of these, from pyarrow or from pandas' metadata.
+        except (OSError, ValueError, LookupError, TypeError, pa.ArrowException) as exc:
             raise DataError(path, f"not a readable Parquet file: {exc}") from exc
         # Parquet has no lines; row numbers (1-based) still let a user find the row.
         frame = frame.astype(str).where(frame.notna(), "")
         frame.insert(0, "line", np.arange(1, len(frame) + 1, dtype=np.int64))
         return frame
-    return common.read_table(path, sep=common.sniff_separator(path))
+    return common.read_table(path, sep=reading.sniff_separator(path))
 
 
 def load_table(path: str | Path, config: TableSourceConfig | None = None, *,
@@ -116,7 +118,7 @@ def load_table(path: str | Path, config: TableSourceConfig | None = None, *,
     if cols.event:
         bad = ~events["event"].isin(EVENT_TYPES)
         if bad.any():
-            raise DataError(path, f"unknown event type {events['event'][bad].iloc[0]!r} "
+            raise DataError(path, f"unknown event type {shown(events['event'][bad].iloc[0])} "
                             f"(expected one of {EVENT_TYPES})", line=common.first_bad(raw, bad),
                             field=cols.event)
     events["value"] = common.to_number(raw, cols.value, path) if cols.value else 1.0
@@ -132,7 +134,8 @@ def load_table(path: str | Path, config: TableSourceConfig | None = None, *,
                                              "value"], dropped, "exact duplicate event")
     name = path.name.split(".")[0]
     return common.build_dataset(name, items, events, path, dropped=dropped,
-                                has_time=cols.timestamp is not None, source=source)
+                                has_time=cols.timestamp is not None, source=source,
+                                items_file=config.items_path or path)
 
 
 def _items(raw: pd.DataFrame, events: pd.DataFrame, config: TableSourceConfig, path: Path

@@ -33,8 +33,10 @@ def _genres(folder: Path) -> tuple[str, ...]:
     path = folder / "u.genre"
     if not path.is_file():
         return GENRES
-    table = common.read_table(path, sep="|", names=["genre", "index"], encoding="latin-1")
-    return tuple(table.sort_values("index", key=lambda s: s.astype(int))["genre"])
+    table = common.read_table(path, sep="|", names=["genre", "index"],
+                              encoding=common.UTF8_OR_LATIN1)
+    order = common.to_number(table, "index", path, integer=True)
+    return tuple(table["genre"].to_numpy()[order.argsort(kind="stable")])
 
 
 def load_movielens_100k(path: str | Path) -> Dataset:
@@ -52,7 +54,7 @@ def load_movielens_100k(path: str | Path) -> Dataset:
     source = common.count_source(events)
 
     raw = common.read_table(item_path, sep="|", names=ITEM_FIELDS + list(genres),
-                            encoding="latin-1")
+                            encoding=common.UTF8_OR_LATIN1)
     flags = np.column_stack([common.to_number(raw, g, item_path, integer=True)
                              for g in genres]) if len(raw) else np.zeros((0, len(genres)))
     bad = (flags != 0) & (flags != 1)
@@ -76,4 +78,5 @@ def load_movielens_100k(path: str | Path) -> Dataset:
                                     dropped, "exact duplicate rating")
     return common.build_dataset(
         folder.name or "movielens-100k", items, events, data_path, dropped=dropped, source=source,
+        items_file=item_path,
     )

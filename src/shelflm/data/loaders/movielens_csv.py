@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from shelflm.data.errors import DataError, DropReport
-from shelflm.data.loaders import common
+from shelflm.data.errors import DataError, DropReport, shown
+from shelflm.data.loaders import common, reading
 from shelflm.data.schema import CATEGORY_SEPARATOR, Dataset
 
 NO_GENRE = "(no genres listed)"
@@ -31,9 +31,12 @@ def is_movielens_csv(path: Path) -> bool:
 def _read_dat(path: Path, names: list[str]) -> pd.DataFrame:
     """ML-1M's `::`-separated latin-1 files, read by the fast C parser after a swap to tabs."""
     try:
-        text = path.read_text(encoding="latin-1").replace("::", "\t")
+        data = path.read_bytes()
     except FileNotFoundError as exc:
         raise DataError(path, "file not found") from exc
+    reading.check_text(path, data[:reading.HEAD_BYTES])
+    text = reading.decode(data, path, 1, common.UTF8_OR_LATIN1).removeprefix("\ufeff")
+    text = text.replace("::", "\t")
     return common.read_table(io.StringIO(text), sep="\t", names=names,  # type: ignore[arg-type]
                              quoting=csv.QUOTE_NONE, source=path)
 
@@ -71,7 +74,7 @@ def load_movielens_csv(path: str | Path, *, rating_range: tuple[float, float] = 
         unknown = ~tags["movieId"].isin(movies["movieId"].str.strip())
         if unknown.any():
             movie = tags["movieId"][unknown].iloc[0]
-            raise DataError(folder / "tags.csv", f"tag for movie {movie!r} that is not in "
+            raise DataError(folder / "tags.csv", f"tag for movie {shown(movie)} that is not in "
                             "movies", line=common.first_bad(tags, unknown),
                             field="movieId")
         # Distinct non-empty tags per movie, in the order they were first given.
@@ -91,7 +94,7 @@ def load_movielens_csv(path: str | Path, *, rating_range: tuple[float, float] = 
     events = common.drop_duplicates(events, ["user_id", "item_id", "timestamp", "value"],
                                     dropped, "exact duplicate rating")
     return common.build_dataset(folder.name or "movielens", items, events, ratings_path,
-                                dropped=dropped, source=source)
+                                dropped=dropped, source=source, items_file=movies_path)
 
 
 def _tags(folder: Path) -> pd.DataFrame | None:

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from shelflm.data.errors import DataError, DropReport
-from shelflm.data.loaders import common
+from shelflm.data.loaders import common, reading
 from shelflm.data.schema import Dataset
 
 COLUMNS = ["InvoiceNo", "StockCode", "Description", "Quantity", "InvoiceDate", "UnitPrice",
@@ -30,8 +30,7 @@ def _csv_file(path: Path) -> Path | None:
 
 
 def _header(path: Path) -> str:
-    with common.open_text(path, "latin-1") as fh:
-        return fh.readline().strip().lstrip("\ufeff")
+    return reading.first_line(path).strip()
 
 
 def is_online_retail(path: Path) -> bool:
@@ -47,14 +46,9 @@ def load_online_retail(path: str | Path) -> Dataset:
     csv_path = _csv_file(path)
     if csv_path is None:
         raise DataError(path, "expected one Online Retail CSV (header InvoiceNo,StockCode,...)")
-    sep = common.sniff_separator(csv_path)
-    try:
-        lines = common.read_table(csv_path, sep=sep, required=COLUMNS)
-    except DataError as exc:
-        if not exc.reason.startswith("not utf-8"):
-            raise
-        # Copies saved from the UCI spreadsheet are often Windows-1252/latin-1, not UTF-8.
-        lines = common.read_table(csv_path, sep=sep, encoding="latin-1", required=COLUMNS)
+    # Copies saved from the UCI spreadsheet are often Windows-1252/latin-1, not UTF-8.
+    lines = common.read_table(csv_path, sep=reading.sniff_separator(csv_path),
+                              encoding=common.UTF8_OR_LATIN1, required=COLUMNS)
     for column in ("InvoiceNo", "StockCode", "CustomerID"):
         lines[column] = lines[column].str.strip()
     # Excel exports write customer ids as floats ("17850.0").
@@ -95,17 +89,21 @@ def load_online_retail(path: str | Path) -> Dataset:
 def _catalog(lines: pd.DataFrame, price: np.ndarray) -> pd.DataFrame:
     """One row per stock code: its most common description and its median unit price."""
     frame = pd.DataFrame({
-        "item_id": lines["StockCode"],
+        "line": lines["line"], "item_id": lines["StockCode"],
         # The shared copy replaces spaces by underscores; titles read better with spaces.
         "title": lines["Description"].str.replace("_", " ").str.strip(),
         "price": price,
     })
     # Most common non-empty description per code (ties: first seen), without per-group Python.
     described = frame[frame["title"] != ""]
-    counts = described.groupby(["item_id", "title"], sort=False).size().reset_index(name="n")
+    counts = described.groupby(["item_id", "title"], sort=False).agg(
+        n=("line", "size"), line=("line", "first")).reset_index()
     best = counts.sort_values("n", ascending=False, kind="stable").drop_duplicates("item_id")
-    items = pd.DataFrame({"item_id": pd.unique(frame["item_id"])})
-    items["title"] = items["item_id"].map(best.set_index("item_id")["title"]).fillna("")
+    best = best.set_index("item_id")
+    items = frame.drop_duplicates("item_id")[["line", "item_id"]].reset_index(drop=True)
+    items["title"] = items["item_id"].map(best["title"]).fillna("")
+    # Catalog errors point at the line the title came from (else the code's first line).
+    items["line"] = items["item_id"].map(best["line"]).fillna(items["line"]).astype(np.int64)
     # Zero prices are adjustments and free samples, not the product's price.
     priced = frame[frame["price"] > 0]
     items["price"] = items["item_id"].map(priced.groupby("item_id")["price"].median())

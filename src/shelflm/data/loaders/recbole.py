@@ -86,7 +86,7 @@ def load_recbole(path: str | Path, *, rating_range: tuple[float, float] | None =
     events = common.drop_duplicates(events, [c for c in events.columns if c != "line"],
                                     dropped, "exact duplicate interaction")
     return common.build_dataset(inter_path.stem, items, events, inter_path, dropped=dropped,
-                                has_time=has_time, source=source)
+                                has_time=has_time, source=source, items_file=item_path)
 
 
 def _read_items(path: Path) -> pd.DataFrame:

@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from shelflm.data.errors import DataError, DropReport
-from shelflm.data.loaders import common
+from shelflm.data.errors import DataError, DropReport, shown
+from shelflm.data.loaders import common, reading
 from shelflm.data.schema import Dataset
 
 SEQUENCES_FILE, ITEMS_FILE = "sequences.txt", "items.csv"
@@ -34,13 +34,13 @@ def read_sequences(path: Path) -> pd.DataFrame:
     items: list[str] = []
     lines: list[int] = []
     seen: dict[str, int] = {}
-    for number, text in common.iter_lines(path):
+    for number, text in reading.iter_lines(path):
         tokens = text.split()
         if len(tokens) < 2:
             raise DataError(path, "wrong number of fields: expected a user then at least one "
                             "item", line=number, field="item_id")
         if tokens[0] in seen:
-            raise DataError(path, f"user {tokens[0]!r} already has a line (line "
+            raise DataError(path, f"user {shown(tokens[0])} already has a line (line "
                             f"{seen[tokens[0]]})", line=number, field="user_id")
         seen[tokens[0]] = number
         users.append(tokens[0])
@@ -66,7 +66,7 @@ def load_sequences(path: str | Path, items: str | Path | None = None) -> Dataset
     events["event"] = "purchase"
     source = common.count_source(events)
     if items_path.is_file():
-        catalog = common.read_table(items_path, sep=common.sniff_separator(items_path),
+        catalog = common.read_table(items_path, sep=reading.sniff_separator(items_path),
                                     required=["item_id"])
         if "title" not in catalog.columns:
             catalog["title"] = ""
@@ -80,4 +80,4 @@ def load_sequences(path: str | Path, items: str | Path | None = None) -> Dataset
             items_frame)
     name = seq_path.parent.name if seq_path.parent.name else "sequences"
     return common.build_dataset(name, items_frame, events, seq_path, dropped=DropReport(),
-                                has_time=False, source=source)
+                                has_time=False, source=source, items_file=items_path)
