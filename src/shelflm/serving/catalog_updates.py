@@ -11,7 +11,7 @@ import pandas as pd
 from shelflm.data.errors import DataError
 from shelflm.data.schema import Catalog
 from shelflm.models.serving_model import ServingModel
-from shelflm.serving.errors import RequestError
+from shelflm.serving.errors import BLANK, RequestError, blank_texts
 from shelflm.serving.store import ItemChange
 
 
@@ -32,11 +32,22 @@ def encode_items(model: ServingModel, frame: pd.DataFrame) -> EncodedItems:
     except DataError as exc:
         where = f" (row {exc.line})" if exc.line is not None else ""
         raise RequestError(exc.field or "items", exc.reason + where) from exc
+    _check_titles(rows)
     vectors = model.encode_items(rows)
     text = model.encode_item_texts(rows)
     changes = [ItemChange(str(r["item_id"]), False, r, model.version, vectors[i], text[i])
                for i, r in enumerate(_json_records(rows))]
     return EncodedItems(rows, vectors, text, changes)
+
+
+def _check_titles(rows: pd.DataFrame) -> None:
+    """RequestError naming the first item whose title shows nothing: its text would be empty
+    (the whole batch is refused before anything is logged)."""
+    blank = blank_texts(rows["title"]).to_numpy()
+    if blank.any():
+        i = int(blank.argmax())
+        raise RequestError(f"items[{i}].title", f"item {rows['item_id'].iloc[i]!r}: title is "
+                           + BLANK)
 
 
 def _json_records(rows: pd.DataFrame) -> list[dict]:

@@ -1,10 +1,20 @@
-"""The one error a request can meet, raised by the engine and by the HTTP layer alike."""
+"""The one error a request can meet, raised by the engine and by the HTTP layer alike, and the
+text check every free-text input shares."""
 
 from __future__ import annotations
 
 from typing import Literal
 
+import pandas as pd
+
+from shelflm.text.normalize import clean_column
+
 ErrorKind = Literal["invalid", "not_found", "too_large"]
+
+# Control characters and invisible format characters (soft hyphen, zero-width spaces, BOM):
+# what is left after clean_column when a text shows nothing.
+_INVISIBLE = r"[\x00-\x1f\x7f-\x9f\u00ad\u200b-\u200f\u2060-\u2064\ufeff]+"
+BLANK = "empty after removing markup, whitespace and control characters"
 
 
 class RequestError(ValueError):
@@ -23,3 +33,16 @@ class RequestError(ValueError):
     def unknown_id(cls, field: str, item_id: str, kind: ErrorKind = "invalid") -> RequestError:
         """An item id the catalog does not hold."""
         return cls(field, f"unknown item id {item_id!r}", kind)
+
+
+def blank_texts(values: pd.Series) -> pd.Series:
+    """True where a text shows nothing once cleaned as the model's text is (text.normalize:
+    entities decoded, tags and whitespace gone) and control characters are dropped too."""
+    visible = clean_column(values).str.replace(_INVISIBLE, "", regex=True).str.strip()
+    return (visible == "").astype(bool)
+
+
+def require_text(field: str, text: str) -> None:
+    """RequestError on `field` when `text` shows nothing (see blank_texts)."""
+    if blank_texts(pd.Series([text], dtype="string")).iloc[0]:
+        raise RequestError(field, BLANK)

@@ -7,6 +7,9 @@ import hmac
 from fastapi import Header, HTTPException
 
 API_KEY_HEADER = "X-API-Key"
+NO_KEY = (f"header {API_KEY_HEADER}: this server has no API key configured, so writes and admin "
+          "routes are closed; start it with --api-key KEY (or SHELFLM_API_KEY=KEY), or with "
+          "--open (open_writes) when it listens on loopback only")
 
 
 def key_is_valid(given: str | None, keys: list[str]) -> bool:
@@ -29,13 +32,19 @@ def key_problem(given: str | None, keys: list[str]) -> tuple[int, str] | None:
     return None
 
 
-def key_dependency(keys: list[str], required: bool):
-    """A dependency that rejects requests without a valid key (401 missing, 403 wrong)."""
+def key_dependency(keys: list[str], required: bool, open_without_keys: bool = True):
+    """A dependency that rejects requests without a valid key (401 missing, 403 wrong); with
+    no keys configured it lets every request through if `open_without_keys`, else none (403:
+    writes are closed by default)."""
 
     # async: a sync dependency would cost every request a hop to the thread pool.
     async def check(x_api_key: str | None = Header(None, max_length=256)) -> None:
-        if not required or not keys:
+        if not required:
             return
+        if not keys:
+            if open_without_keys:
+                return
+            raise HTTPException(403, NO_KEY)
         problem = key_problem(x_api_key, keys)
         if problem is not None:
             raise HTTPException(*problem)
