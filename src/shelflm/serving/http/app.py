@@ -2,38 +2,49 @@
 
 Cheap reads are `async def` (run on the event loop, no thread hop); routes that fsync, encode
 text or load an artifact are plain `def`, so FastAPI runs them in its thread pool.
-"""
 
-from __future__ import annotations
+Annotations are evaluated when a route is declared (no `from __future__ import annotations`):
+the request models are made per app, with its limits (requests.route_models).
+"""
 
 import gc
 import os
 import time
-from pathlib import Path
 from typing import Annotated
 
 from fastapi import Depends, FastAPI, Query
 from fastapi import Path as PathParam
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import Response
+from fastapi.responses import PlainTextResponse, Response
 
 from shelflm.serving.config import ApiConfig, ServingConfig
 from shelflm.serving.engine import Answer, Engine
 from shelflm.serving.errors import RequestError
-from shelflm.serving.http.errors import install_error_handlers, json_response
+from shelflm.serving.http.errors import documented, install_error_handlers, json_response
 from shelflm.serving.http.hot_path import HOT_PATH, hot_path
+from shelflm.serving.http.limits import body_limits
 from shelflm.serving.http.metrics import ServingMetrics
 from shelflm.serving.http.requests import (
-    EventBatch,
-    ItemBatch,
+    ID_MAX,
     RecommendQuery,
     ReloadRequest,
-    SearchRequest,
-    SessionRequest,
-    SimilarQuery,
+    RouteModels,
     items_frame,
+    route_models,
 )
-from shelflm.serving.http.responses import RenderedAnswers, render_answer
+from shelflm.serving.http.responses import (
+    NOT_READY,
+    AnswerBody,
+    Deleted,
+    Live,
+    Ready,
+    Reloaded,
+    RenderedAnswers,
+    Stored,
+    Upserted,
+    answers_with,
+    render_answer,
+)
 from shelflm.serving.http.security import key_dependency
 from shelflm.serving.store import Event
 
@@ -41,8 +52,13 @@ CONFIG_ENV = "SHELFLM_SERVE_CONFIG"  # JSON of ServingConfig, set by `shelflm se
 ARTIFACT_ENV = "SHELFLM_SERVE_ARTIFACT"
 
 # Annotated, not a default: FastAPI binds one shared Path() default to the first name it meets.
-UserId = Annotated[str, PathParam(min_length=1, max_length=128)]
-ItemId = Annotated[str, PathParam(min_length=1, max_length=128)]
+UserId = Annotated[str, PathParam(min_length=1, max_length=ID_MAX, pattern="^[^/]+$")]
+ItemId = Annotated[str, PathParam(min_length=1, max_length=ID_MAX, pattern="^[^/]+$")]
+# Statuses any route can answer besides its own: a bad Content-Length or body (400), another
+# method (405), a body past max_body_bytes (413); KEYED: what the X-API-Key check answers (422:
+# a header past 256 characters); BODY: what a route reading a JSON body answers.
+ANY, KEYED, BODY = (400, 405, 413), (401, 403, 422), (415, 422)
+ANSWER = answers_with(AnswerBody, "the ranked items")
 
 
 def _answer(a: Answer) -> Response:
@@ -59,25 +75,24 @@ def create_app(engine: Engine, config: ApiConfig | None = None) -> FastAPI:
     answers = RenderedAnswers(engine, 2 * engine.config.user_cache_size)
     app.state.engine, app.state.metrics = engine, metrics
     install_error_handlers(app)
-    write = Depends(key_dependency(config.api_keys, required=True))
+    write = Depends(key_dependency(config.api_keys, required=True,
+                                   open_without_keys=config.open_writes))
     read = Depends(key_dependency(config.api_keys, required=config.keys_for_reads))
     reads = [read] if config.keys_for_reads and config.api_keys else []  # none: no cost
-
-    def check_k(k: int) -> int:
-        if k > config.max_k:
-            raise RequestError("k", f"at most {config.max_k}, got {k}")
-        return k
+    models = route_models(config)  # every limit of a request (k <= max_k ...) is in its model
 
     def recommend_response(user_id: str, query: RecommendQuery) -> Response:
-        data = answers.recommend(user_id, check_k(query.k), query.filters())
+        data = answers.recommend(user_id, query.k, query.filters())
         return Response(data, 200, media_type="application/json")
 
-    _read_routes(app, engine, reads, check_k, recommend_response)
-    _write_routes(app, engine, config, write, metrics)
+    _read_routes(app, engine, reads, models, recommend_response)
+    _write_routes(app, engine, models, write, metrics)
     _health_routes(app, engine, metrics)
 
     hot_route = next(r for r in app.routes if getattr(r, "path", "") == HOT_PATH)
-    app.add_middleware(lambda inner: hot_path(inner, recommend_response, hot_route, config))
+    app.add_middleware(lambda inner: hot_path(inner, recommend_response, hot_route, config,
+                                                models.recommend))
+    app.add_middleware(lambda inner: body_limits(inner, config))  # before keys and parsing
     if config.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=config.cors_origins,
                            allow_methods=["*"], allow_headers=["*"])
@@ -85,42 +100,49 @@ def create_app(engine: Engine, config: ApiConfig | None = None) -> FastAPI:
     return app
 
 
-def _read_routes(app: FastAPI, engine: Engine, reads: list, check_k, recommend) -> None:
-    @app.get(HOT_PATH, dependencies=reads, tags=["recommend"])
+def _read_routes(app: FastAPI, engine: Engine, reads: list, models: RouteModels,
+                 recommend) -> None:
+    keyed = KEYED if reads else ()
+
+    @app.get(HOT_PATH, dependencies=reads, tags=["recommend"],
+             responses={**ANSWER, **documented(*ANY, *keyed, 404, 422)})
     async def user_recommendations(user_id: UserId,
-                                   query: Annotated[RecommendQuery, Query()]) -> Response:
+                                   query: Annotated[models.recommend, Query()]) -> Response:
         """Top-k for a user from their events up to now (popular items for unknown users)."""
         return recommend(user_id, query)
 
-    @app.post("/sessions/recommendations", dependencies=reads, tags=["recommend"])
-    async def session_recommendations(body: SessionRequest) -> Response:
+    @app.post("/sessions/recommendations", dependencies=reads, tags=["recommend"],
+              responses={**ANSWER, **documented(*ANY, *keyed, *BODY)})
+    async def session_recommendations(body: models.session) -> Response:
         """Top-k for an anonymous session whose events come with the request."""
         pairs = [(e.item_id, e.event) for e in body.events]
-        return _answer(engine.recommend_session(pairs, check_k(body.k), body.filters()))
+        return _answer(engine.recommend_session(pairs, body.k, body.filters()))
 
-    @app.get("/items/{item_id}/similar", dependencies=reads, tags=["items"])
-    async def similar(item_id: ItemId, query: Annotated[SimilarQuery, Query()]) -> Response:
+    @app.get("/items/{item_id}/similar", dependencies=reads, tags=["items"],
+             responses={**ANSWER, **documented(*ANY, *keyed, 404, 422)})
+    async def similar(item_id: ItemId, query: Annotated[models.similar, Query()]) -> Response:
         """Items nearest to one item."""
-        return _answer(engine.similar(item_id, check_k(query.k)))
+        return _answer(engine.similar(item_id, query.k))
 
-    @app.post("/search", dependencies=reads, tags=["recommend"])
-    def search(body: SearchRequest) -> Response:
+    @app.post("/search", dependencies=reads, tags=["recommend"],
+              responses={**ANSWER, **documented(*ANY, *keyed, *BODY)})
+    def search(body: models.search) -> Response:
         """Items answering a free-text question, personalised when user_id is given."""
-        return _answer(engine.search(body.query, check_k(body.k), body.user_id, body.filters()))
+        return _answer(engine.search(body.query, body.k, body.user_id, body.filters()))
 
-    @app.get("/model", dependencies=reads, tags=["admin"])
+    @app.get("/model", dependencies=reads, tags=["admin"], responses=documented(*ANY, *keyed))
     async def model() -> Response:
         """Which artifact is serving."""
         return json_response(engine.info())
 
 
-def _write_routes(app: FastAPI, engine: Engine, config: ApiConfig, write,
+def _write_routes(app: FastAPI, engine: Engine, models: RouteModels, write,
                   metrics: ServingMetrics) -> None:
-    @app.post("/events", dependencies=[write], tags=["events"])
-    def post_events(body: EventBatch) -> Response:
+    @app.post("/events", dependencies=[write], tags=["events"],
+              responses={**answers_with(Stored, "stored, on disk"),
+                         **documented(*ANY, *KEYED, *BODY)})
+    def post_events(body: models.events) -> Response:
         """Store a batch of events durably; the next recommendation already uses them."""
-        if len(body.events) > config.max_events:
-            raise RequestError("events", f"at most {config.max_events} per batch", "too_large")
         now = int(time.time())
         events = [Event(e.user_id, e.item_id, e.event,
                         now if e.timestamp is None else e.timestamp, e.value) for e in body.events]
@@ -128,42 +150,44 @@ def _write_routes(app: FastAPI, engine: Engine, config: ApiConfig, write,
         metrics.events.inc(stored)
         return json_response({"stored": stored})
 
-    @app.put("/items", dependencies=[write], tags=["items"])
-    def put_items(body: ItemBatch) -> Response:
+    @app.put("/items", dependencies=[write], tags=["items"],
+             responses={**answers_with(Upserted, "recommendable now"),
+                        **documented(*ANY, *KEYED, *BODY)})
+    def put_items(body: models.items) -> Response:
         """Add or replace products; they are recommendable when this returns."""
-        if len(body.items) > config.max_items:
-            raise RequestError("items", f"at most {config.max_items} per batch", "too_large")
         return json_response({"upserted": engine.upsert_items(items_frame(body.items))})
 
-    @app.delete("/items/{item_id}", dependencies=[write], tags=["items"])
+    @app.delete("/items/{item_id}", dependencies=[write], tags=["items"],
+                responses={**answers_with(Deleted, "gone from every answer"),
+                           **documented(*ANY, *KEYED, 404)})
     def delete_item(item_id: ItemId) -> Response:
         """Remove a product from every answer."""
         if engine.delete_items([item_id]) == 0:
             raise RequestError.unknown_id("item_id", item_id, "not_found")
         return json_response({"deleted": item_id})
 
-    @app.post("/admin/reload", dependencies=[write], tags=["admin"])
+    @app.post("/admin/reload", dependencies=[write], tags=["admin"],
+              responses={**answers_with(Reloaded, "serving the new artifact"),
+                         **documented(*ANY, *KEYED, *BODY, 404)})
     def reload(body: ReloadRequest) -> Response:
-        """Swap in another artifact directory in every worker without dropping a request."""
-        directory = Path(body.artifact_dir)
-        if not directory.is_dir():
-            raise RequestError("artifact_dir", f"{directory} is not a directory")
-        try:
-            version = engine.reload(directory)
-        except (OSError, ValueError, KeyError) as exc:
-            raise RequestError("artifact_dir", f"cannot load: {exc}") from exc
+        """Swap in another artifact folder, inside the models directory (a relative path is
+        taken inside it), in every worker without dropping a request; a folder that is
+        outside or does not load is refused and the old model serves on."""
+        version = engine.reload(body.artifact_dir)  # the engine checks and refuses (4xx)
         # Every other worker follows on its next change check (the store records it).
         return json_response({"model_version": version,
                               "reload_generation": engine.reload_generation})
 
 
 def _health_routes(app: FastAPI, engine: Engine, metrics: ServingMetrics) -> None:
-    @app.get("/health/live", tags=["health"])
+    @app.get("/health/live", tags=["health"],
+             responses={**answers_with(Live, "the process answers"), **documented(*ANY)})
     async def live() -> Response:
         """The process answers."""
         return json_response({"status": "ok"})
 
-    @app.get("/health/ready", tags=["health"])
+    @app.get("/health/ready", tags=["health"], responses={
+        **answers_with(Ready, "ready for traffic"), **documented(*ANY), 503: NOT_READY})
     def ready() -> Response:
         """The model is loaded and the event store answers."""
         try:
@@ -172,7 +196,8 @@ def _health_routes(app: FastAPI, engine: Engine, metrics: ServingMetrics) -> Non
             return json_response({"status": "unavailable", "error": str(exc)}, 503)
         return json_response({"status": "ready", "model_version": engine.model_version})
 
-    @app.get("/metrics", tags=["health"])
+    @app.get("/metrics", tags=["health"], response_class=PlainTextResponse,
+             responses=documented(*ANY, by_reference=True))
     async def prometheus() -> Response:
         """Prometheus exposition."""
         return Response(metrics.render(), media_type="text/plain; version=0.0.4")

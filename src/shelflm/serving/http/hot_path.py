@@ -6,6 +6,7 @@ falls through to the declared route, which answers it with the usual errors."""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from functools import cache
 from typing import get_origin
 
 from fastapi.responses import Response
@@ -21,19 +22,24 @@ from shelflm.serving.http.security import API_KEY_HEADER, key_problem
 HOT_PATH = "/users/{user_id}/recommendations"
 _KEY_HEADER = API_KEY_HEADER.lower().encode()
 _PREFIX, _SUFFIX = "/users/", "/recommendations"
-# As FastAPI reads a query model: list fields take every value, the others the last one.
-_FIELDS = {name: get_origin(f.annotation) is list
-           for name, f in RecommendQuery.model_fields.items()}
-
 Asgi = Callable[..., Awaitable[None]]
 
 
-def parse_query(query_string: bytes) -> RecommendQuery:
-    """The query model from a raw query string (ValidationError when it is not valid)."""
+def parse_query(query_string: bytes, model: type[RecommendQuery] = RecommendQuery
+                ) -> RecommendQuery:
+    """`model` (the route's query model) from a raw query string, read as FastAPI reads a
+    query model: list fields take every value, the others the last one (ValidationError when
+    it is not valid)."""
     params = QueryParams(query_string)
     data = {name: params.getlist(name) if many else params[name]
-            for name, many in _FIELDS.items() if name in params}
-    return RecommendQuery.model_validate(data)
+            for name, many in _fields(model) if name in params}
+    return model.model_validate(data)
+
+
+@cache
+def _fields(model: type[RecommendQuery]) -> tuple[tuple[str, bool], ...]:
+    """(name, whether it is a list) of each field of a query model."""
+    return tuple((name, get_origin(f.annotation) is list) for name, f in model.model_fields.items())
 
 
 def _user_id(scope: dict) -> str:
@@ -46,8 +52,9 @@ def _user_id(scope: dict) -> str:
 
 
 def hot_path(app: Asgi, respond: Callable[[str, RecommendQuery], Response], route: object,
-             config: ApiConfig) -> Asgi:
-    """ASGI middleware answering the hot route with `respond` (the route's own handler)."""
+             config: ApiConfig, model: type[RecommendQuery] = RecommendQuery) -> Asgi:
+    """ASGI middleware answering the hot route with `respond` (the route's own handler) and
+    `model` (the route's query model)."""
     reads_need_key = config.keys_for_reads and bool(config.api_keys)
 
     async def fast(scope, receive, send):
@@ -64,7 +71,7 @@ def hot_path(app: Asgi, respond: Callable[[str, RecommendQuery], Response], rout
                 scope["route"] = route
                 return await error_response(problem[0], None, problem[1])(scope, receive, send)
         try:
-            response = respond(user_id, parse_query(scope.get("query_string", b"")))
+            response = respond(user_id, parse_query(scope.get("query_string", b""), model))
         except (ValidationError, RequestError):
             return await app(scope, receive, send)
         scope["route"] = route  # the metrics label: the route template

@@ -7,9 +7,78 @@ import json
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
+from typing import Literal
+
+from pydantic import BaseModel, Field
 
 from shelflm.serving.engine import Engine
 from shelflm.serving.ranking import Answer, Filters
+
+
+class Because(BaseModel):
+    """The recent event a personal item is most similar to."""
+
+    item_id: str
+    event: str
+    title: str | None
+    text: str = Field(description='e.g. "because you viewed argan oil shampoo"')
+
+
+class AnsweredItem(BaseModel):
+    item_id: str
+    score: float
+    title: str | None
+    category: str | None
+    because: Because | None = Field(description="personal answers only")
+
+
+class AnswerBody(BaseModel):
+    """The ranked items and which source made them (popular: the fallback)."""
+
+    source: Literal["personal", "session", "popular", "similar", "search", "search+user"]
+    model_version: str
+    items: list[AnsweredItem]
+
+
+class Stored(BaseModel):
+    stored: int = Field(description="events stored")
+
+
+class Upserted(BaseModel):
+    upserted: list[str] = Field(description="the ids added or replaced")
+
+
+class Deleted(BaseModel):
+    deleted: str
+
+
+class Reloaded(BaseModel):
+    model_version: str
+    reload_generation: int
+
+
+class Live(BaseModel):
+    status: Literal["ok"]
+
+
+class Ready(BaseModel):
+    status: Literal["ready"]
+    model_version: str
+
+
+class NotReady(BaseModel):
+    """GET /health/ready's 503 body."""
+
+    status: Literal["unavailable"]
+    error: str
+
+
+NOT_READY = {"model": NotReady, "description": "the model or the event store does not answer"}
+
+
+def answers_with(model: type[BaseModel], description: str) -> dict[int | str, dict]:
+    """The documented 200 of a route (its handler returns the bytes itself)."""
+    return {200: {"model": model, "description": description}}
 
 
 def render_answer(a: Answer) -> bytes:
