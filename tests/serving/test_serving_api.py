@@ -153,7 +153,8 @@ def test_malformed_json_is_a_400(client: TestClient) -> None:
 
 
 def test_reload_route_swaps_the_artifact(engine: Engine, make_artifact, tmp_path: Path) -> None:
-    engine.config = replace(engine.config, model_loader="hashing_model:load_hashing_artifact")
+    engine.config = replace(engine.config, model_loader="hashing_model:load_hashing_artifact",
+                            models_dir=tmp_path)  # no start artifact: reloads need a folder
     c = TestClient(create_app(engine, ApiConfig(api_keys=["s3cret"])))
     old = c.get("/model").json()["version"]
     r = c.post("/admin/reload", json={"artifact_dir": str(make_artifact("b", seed=3))},
@@ -178,7 +179,7 @@ def test_repeated_exclude_parameters_all_count(client: TestClient,
 
     passed = []
 
-    def fall_through(query_string: bytes) -> None:
+    def fall_through(query_string: bytes, *model: object) -> None:
         passed.append(query_string)
         raise RequestError("k", "let the declared route answer")
 

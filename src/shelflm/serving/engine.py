@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import threading
-import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import cast
@@ -17,10 +16,10 @@ from shelflm.models.serving_model import ServingModel
 from shelflm.serving import retrieval
 from shelflm.serving.catalog_updates import encode_items
 from shelflm.serving.config import ServingConfig
-from shelflm.serving.errors import RequestError
+from shelflm.serving.errors import RequestError, require_text
 from shelflm.serving.item_log import apply_item_changes
 from shelflm.serving.ranking import Answer, Filters
-from shelflm.serving.reloads import ReloadFollower
+from shelflm.serving.reloads import Prepared, ReloadFollower, models_root
 from shelflm.serving.state import ServingState, build_state, load_model
 from shelflm.serving.store import Event, EventStore, ItemChange, make_store
 from shelflm.serving.user_cache import UserCache, UserState
@@ -45,8 +44,9 @@ class Engine:
         # Bumped when an existing item changes or goes (users' cached vectors go stale) and
         # on every catalog change (cached answers go stale); a new item leaves vectors valid.
         self._generation = self._catalog_generation = 0
-        self._reloads = ReloadFollower(store, self._lock, self._load_state, self._swap)
+        self._reloads = ReloadFollower(store, self._lock, self._prepare, self._swap)
         self._state = build_state(model, store, self.config, artifact_dir)
+        self._start_dir = artifact_dir  # its folder is the default models directory
 
     @classmethod
     def from_artifact(cls, directory: str | Path, config: ServingConfig | None = None) -> Engine:
@@ -143,30 +143,25 @@ class Engine:
     def _user(self, st: ServingState, user_id: str) -> UserState:
         """The user's inputs and vector: cached, or read from the store and computed once."""
         cached = self._users.get(user_id, self._generation)
-        if cached is not None:
-            return cached
+        if cached is None:
+            cached = self._read_user(st, user_id, self._generation)
+            self._users.put(user_id, cached)
+        return cached
+
+    def _read_user(self, st: ServingState, user_id: str, generation: int) -> UserState:
+        """The user's state for `st`'s model, from their history as stored now."""
         history = self.store.recent(user_id)
         bought = self.store.items_with_events(user_id, self.config.rules.exclude_event_types) \
             if history else set()
-        state = retrieval.user_state(st, history, bought, self._generation)
-        self._users.put(user_id, state)
-        return state
+        return retrieval.user_state(st, history, bought, generation)
 
     def recommend_session(self, events: Sequence[tuple[str, str]], k: int = 10,
                           filters: Filters | None = None) -> Answer:
         """Top-k for an anonymous session given as (item_id, event) pairs, oldest first."""
-        with self._lock:
-            for i, (item, _) in enumerate(events):
-                if self._state.items.slot(item) < 0:
-                    raise RequestError.unknown_id(f"events[{i}].item_id", item)
-        history = [Event("", item, ev, i) for i, (item, ev) in enumerate(events)]
-        excluded = set(self.config.rules.exclude_event_types)
-        bought = {e.item_id for e in history if e.event in excluded}
         with self._lock:  # anonymous: nothing to cache under
-            st = self._sync()
-            user = retrieval.user_state(st, history, bought, self._generation)
-            return retrieval.personal(st, self.config.rules, user, k, filters or Filters(),
-                                      "session")
+            st, rules = self._sync(), self.config.rules
+            user = retrieval.session_state(st, events, rules.exclude_event_types)
+            return retrieval.personal(st, rules, user, k, filters or Filters(), "session")
 
     def similar(self, item_id: str, k: int = 10, filters: Filters | None = None) -> Answer:
         """Items nearest to `item_id` (the item itself left out)."""
@@ -182,6 +177,7 @@ class Engine:
         """Items whose text matches a free-text question (text-space cosine); with a known
         user, the oversampled text candidates are re-ranked by
         w * cosine + (1 - w) * the user's cosine retrieval score, w = rules.query_weight."""
+        require_text("query", query)  # a blank query has no vector (RequestError, a 422)
         model = self._state.model
         q = np.asarray(model.encode_query(query), np.float32)  # encoding is slow: no lock
         with self._lock:
@@ -252,30 +248,27 @@ class Engine:
         return len(live)
 
     def reload(self, directory: str | Path) -> str:
-        """Load another artifact and swap it in atomically; requests never see half of it.
-        The reload is recorded in the store, so every other worker follows it."""
-        directory = Path(directory).resolve()
-        started = time.perf_counter()
-        state = self._load_state(directory)
-        with self._lock:  # recorded only once it loaded: a broken directory reaches no one
-            self._swap(state, self.store.log_reload(str(directory)))
-        self.last_reload_seconds = time.perf_counter() - started
-        return state.model.version
+        """Load an artifact folder inside the models directory (relative: inside it) and its
+        warm users aside, swap them in atomically, record it for the other workers and return
+        its version; RequestError if it is outside or does not load (the old one serves on)."""
+        root = models_root(self.config.models_dir, self._start_dir)
+        return self._reloads.reload(directory, root).state.model.version
 
-    def _load_state(self, directory: Path) -> ServingState:
+    def _prepare(self, directory: Path) -> Prepared:
+        """Off the lock: the artifact's state and the warm users' states for its model."""
         state = build_state(load_model(self.config.model_loader, directory), self.store,
                             self.config, directory)
         state.model.encode_query("warm up")  # the ONNX session loads now, not in a request
-        return state
+        return Prepared(state, {u: self._read_user(state, u, 0) for u in self._warm_list()})
 
-    def _swap(self, state: ServingState, generation: int) -> None:
-        """Under the lock: serve `state` from now on; every cached user and answer goes."""
+    def _swap(self, new: Prepared, generation: int) -> None:
+        """Under the lock: serve `new`, its users the whole user cache; cached answers go."""
         self._reloads.served(generation)
-        self._state = state
-        self._catch_up(state)  # what was stored while it loaded
         self._generation += 1
         self._catalog_generation += 1
-        self._users.clear()
+        self._users.replace(new.users, self._generation)
+        self._state = new.state
+        self._catch_up(new.state)  # what was stored while it loaded invalidates as usual
 
     @property
     def reload_generation(self) -> int:
@@ -287,10 +280,15 @@ class Engine:
         fill the user cache with the `warm_users` most recently active users; returns how
         many users were cached."""
         self._state.model.encode_query("warm up")
-        limit = min(self.config.warm_users, self.config.user_cache_size)
-        users = self.store.recent_users(limit) if limit else []
-        self._cache_users(reversed(users))  # the most recent end up last used in the LRU
+        users = self._warm_list()
+        self._cache_users(users)
         return len(users)
+
+    def _warm_list(self) -> list[str]:
+        """The `warm_users` (capped by the cache size) most recently active users, the most
+        recent last (so it ends up most recently used in the LRU)."""
+        limit = min(self.config.warm_users, self.config.user_cache_size)
+        return self.store.recent_users(limit)[::-1] if limit else []
 
     def close(self) -> None:
         """Close the event store."""

@@ -1,5 +1,6 @@
 """Answer assembly over an ItemTable: the per-request business rules (filters, diversity cap),
-the popularity fallback and the "because you viewed X" explanations. No state of its own."""
+the demotion of what a shopper just saw, the popularity fallback and the "because you viewed
+X" explanations. No state of its own."""
 
 from __future__ import annotations
 
@@ -101,15 +102,29 @@ def popular(items: ItemTable, mask: np.ndarray, k: int, version: str) -> Answer:
                               for s in best], version)
 
 
+def demote(keys: np.ndarray, scores: np.ndarray,
+           slots: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Ranked candidates with those in `slots` moved behind all others (each part keeps its
+    order and its scores)."""
+    late = np.isin(keys, slots)
+    order = np.concatenate([np.flatnonzero(~late), np.flatnonzero(late)])
+    return keys[order], scores[order]
+
+
 def explain(items: ItemTable, answer: Answer, slots: np.ndarray, events: np.ndarray) -> None:
-    """Attach to each item the recent event whose item is most similar to it."""
+    """Attach to each item the recent event whose item is the most similar OTHER item (an
+    item never explains itself); no explanation when every recent event is the item itself."""
     if not answer.items:
         return
-    recs = [items.slot_of[r.item_id] for r in answer.items]
+    recs = np.array([items.slot_of[r.item_id] for r in answer.items], np.int64)
     # Cosine, not inner product: a long history vector must not win every explanation.
-    sims = items.vectors[recs] @ items.vectors[slots].T
-    best = (sims / items.norms[slots][None, :]).argmax(axis=1)
-    for rec, j in zip(answer.items, best.tolist(), strict=True):
+    sims = items.vectors[recs] @ items.vectors[slots].T / items.norms[slots][None, :]
+    sims[recs[:, None] == slots[None, :]] = -np.inf
+    best = sims.argmax(axis=1)
+    alone = np.isneginf(sims[np.arange(len(recs)), best])  # every recent event is of it
+    for rec, j, skip in zip(answer.items, best.tolist(), alone.tolist(), strict=True):
+        if skip:
+            continue
         slot, event = int(slots[j]), EVENT_TYPES[events[j]]
         item, title = items.ids[slot], items.titles[slot]
         rec.because = {"item_id": item, "event": event, "title": title,

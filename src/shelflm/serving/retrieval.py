@@ -11,6 +11,7 @@ import numpy as np
 from shelflm.data.schema import EVENT_TYPES
 from shelflm.serving import ranking
 from shelflm.serving.config import RulesConfig
+from shelflm.serving.errors import RequestError
 from shelflm.serving.ranking import Answer, Filters
 from shelflm.serving.state import ServingState
 from shelflm.serving.store import Event
@@ -30,6 +31,18 @@ def user_state(st: ServingState, history: Sequence[Event], bought: set[str],
     return UserState(slots, events, bought, vector, generation)
 
 
+def session_state(st: ServingState, events: Sequence[tuple[str, str]],
+                  excluded: Sequence[str]) -> UserState:
+    """An anonymous session's inputs from its (item_id, event) pairs, oldest first; an item
+    the catalog does not hold is a RequestError naming it."""
+    for i, (item, _) in enumerate(events):
+        if st.items.slot(item) < 0:
+            raise RequestError.unknown_id(f"events[{i}].item_id", item)
+    history = [Event("", item, ev, i) for i, (item, ev) in enumerate(events)]
+    bought = {e.item_id for e in history if e.event in set(excluded)}
+    return user_state(st, history, bought, 0)
+
+
 def allowed(st: ServingState, filters: Filters, bought: set[str]) -> np.ndarray:
     """The mask of slots an answer may hold under `filters` and the user's exclusions."""
     return ranking.filter_mask(st.items, st.base_mask(), filters, bought)
@@ -37,10 +50,14 @@ def allowed(st: ServingState, filters: Filters, bought: set[str]) -> np.ndarray:
 
 def personal(st: ServingState, rules: RulesConfig, user: UserState, k: int, filters: Filters,
              source: str) -> Answer:
-    """Nearest items to the user's vector, explained; popular items when there is none."""
+    """Nearest items to the user's vector, the items of their last `recently_seen_demoted`
+    events ranked last, explained; popular items when there is no vector."""
     if user.vector is None:
         return ranking.popular(st.items, allowed(st, filters, set()), k, st.model.version)
-    answer = retrieve(st, rules, user.vector, k, allowed(st, filters, user.bought), source)
+    n = rules.recently_seen_demoted
+    seen = np.unique(user.slots[-n:]) if n else None
+    answer = retrieve(st, rules, user.vector, k, allowed(st, filters, user.bought), source,
+                      seen)
     ranking.explain(st.items, answer, user.slots, user.events)
     return answer
 
@@ -70,11 +87,14 @@ def text_search(st: ServingState, rules: RulesConfig, query: np.ndarray, k: int,
 
 
 def retrieve(st: ServingState, rules: RulesConfig, vector: np.ndarray, k: int,
-             mask: np.ndarray, source: str) -> Answer:
-    """Index search for `vector` among the allowed slots, then the rules."""
+             mask: np.ndarray, source: str, demoted: np.ndarray | None = None) -> Answer:
+    """Index search for `vector` among the allowed slots, the `demoted` slots moved last,
+    then the rules."""
     wanted = k * rules.oversample if rules.diversity_cap else k
-    keys, scores = st.index.search(vector, wanted, mask)
-    return rank(st, rules, keys, scores, k, source)
+    if demoted is None or not len(demoted):
+        return rank(st, rules, *st.index.search(vector, wanted, mask), k, source)
+    keys, scores = st.index.search(vector, wanted + len(demoted), mask)
+    return rank(st, rules, *ranking.demote(keys, scores, demoted), k, source)
 
 
 def rank(st: ServingState, rules: RulesConfig, keys: np.ndarray, scores: np.ndarray, k: int,

@@ -67,10 +67,14 @@ class UserCache:
             for user in user_ids:
                 self._entries.pop(user, None)
 
-    def clear(self) -> None:
-        """Forget everyone (a new model)."""
+    def replace(self, states: dict[str, UserState], generation: int) -> None:
+        """Hold exactly `states` (a new model's, computed aside; the last ones count as the
+        most recently used), stamped valid for `generation`."""
+        kept = list(states.items())[-self.size:] if self.size > 0 else []
+        for _, state in kept:
+            state.generation = generation
         with self._lock:
-            self._entries.clear()
+            self._entries = OrderedDict(kept)
 
     def stats(self) -> dict:
         """Size, hits and misses since start."""
