@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -105,6 +106,35 @@ def test_demo_runs_every_registered_model_from_its_config(tmp_path: Path) -> Non
     assert json.loads((out / "artifact" / "config.json").read_text())["dim"] == 16
     assert len((out / "report" / "shelflm_log.jsonl").read_text().splitlines()) == 1
     assert (out / "events.sqlite").is_file()
+
+
+@pytest.mark.slow
+def test_demo_serves_with_a_fresh_key_and_names_its_files(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from shelflm.commands import serve as serve_command
+
+    served: list = []  # the server does not start: serve's last step records its config
+    monkeypatch.setattr(serve_command, "_run_server", lambda cfg, *args: served.append(cfg))
+    monkeypatch.delenv("SHELFLM_API_KEY", raising=False)
+    monkeypatch.setenv("SHELFLM_DATA", str(tmp_path / "data-dir"))
+    out = tmp_path / "demo"
+    result = runner.invoke(app, ["demo", "--users", "40", "--items", "25", "--epochs", "1",
+                                 "--no-compare", "--out", str(out),
+                                 "--config", str(write_config(tmp_path, SMALL))])
+    assert result.exit_code == 0, result.output
+    key = re.search(r"API key of this run: (\S+)\)", result.output).group(1)
+    assert len(key) >= 32 and served[0].api.api_keys == [key]
+    assert f"-H 'X-API-Key: {key}'" in result.output  # a curl that uses it
+    assert f"shelflm serve {out / 'artifact'} --api-key {key}" in result.output
+    for path in ("data", "artifact", "events.sqlite", "report/compare.md"):
+        assert str(out / path) in result.output
+    assert served[0].store.path == out / "events.sqlite"
+    assert not (out / "report").exists()  # --no-compare
+    # Served again, the artifact names the demo's store: no --events-db needed.
+    again = runner.invoke(app, ["serve", str(out / "artifact"), "--open"])
+    assert again.exit_code == 0, again.output
+    assert served[1].store.path == (out / "events.sqlite").resolve()
+    assert "EMPTY" not in again.output
 
 
 def test_demo_defaults_lie_under_the_file_the_environment_and_the_flags(

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -65,6 +66,10 @@ class IndexConfig:
         _in_range(self, "exact_below_allowed", 0, 1)
 
 
+DATA_ENV = "SHELFLM_DATA"  # the data directory, when [store] data_dir is not set
+DEFAULT_DATA_DIR = "~/.local/share/shelflm"
+
+
 @dataclass
 class StoreConfig:
     """Where events are kept."""
@@ -73,15 +78,27 @@ class StoreConfig:
 
     backend: Literal["sqlite", "memory"] = field(default="sqlite", metadata={
         "help": "event store backend"})
-    path: Path = field(default=Path("shelflm-events.sqlite"), metadata={
-        "help": "SQLite file (sqlite backend)"})
+    path: Path | None = field(default=None, metadata={
+        "help": "SQLite file (sqlite backend); None = events.sqlite in data_dir"})
+    data_dir: Path | None = field(default=None, metadata={
+        "help": "folder of the default SQLite file (None = $SHELFLM_DATA or "
+                "~/.local/share/shelflm)"})
     recent_length: int = field(default=50, metadata={
         "help": "events kept in each user's compressed recent sequence"})
 
     def __post_init__(self) -> None:
-        self.path = Path(self.path)
+        self.path = None if self.path is None else Path(self.path)
+        self.data_dir = None if self.data_dir is None else Path(self.data_dir)
         _one_of(self, "backend", ("sqlite", "memory"))
         _in_range(self, "recent_length", 1, 1000)
+
+    def sqlite_path(self) -> Path:
+        """The SQLite file: `path`, else events.sqlite in `data_dir` (its default is read
+        from $SHELFLM_DATA when this is called)."""
+        if self.path is not None:
+            return self.path.expanduser()
+        data_dir = self.data_dir or Path(os.environ.get(DATA_ENV) or DEFAULT_DATA_DIR)
+        return data_dir.expanduser() / "events.sqlite"
 
 
 @dataclass
@@ -98,6 +115,11 @@ class RulesConfig:
         "help": "candidates retrieved per answer slot, room for the rules"})
     query_weight: float = field(default=0.7, metadata={
         "help": "share of the query (vs the user) in a personalised search"})
+    recently_seen_demoted: int = field(default=10, metadata={
+        "help": "personal and session answers rank the items of the shopper's last this many "
+                "events (their stored recent history, or the session's events) after every "
+                "other candidate: what they just looked at is not offered back first, but "
+                "still fills an answer when nothing else qualifies (0 = off)"})
 
     def __post_init__(self) -> None:
         self.exclude_event_types = tuple(self.exclude_event_types)
@@ -108,6 +130,7 @@ class RulesConfig:
         _in_range(self, "diversity_cap", 0)
         _in_range(self, "oversample", 1, 50)
         _in_range(self, "query_weight", 0, 1)
+        _in_range(self, "recently_seen_demoted", 0, 1000)
 
 
 @dataclass
@@ -117,7 +140,11 @@ class ApiConfig:
     __pydantic_config__ = _STRICT
 
     api_keys: list[str] = field(default_factory=list, metadata={
-        "help": "accepted X-API-Key values; empty = writes are open"})
+        "help": "accepted X-API-Key values; with none, writes and admin routes answer 403 "
+                "unless open_writes"})
+    open_writes: bool = field(default=False, metadata={
+        "help": "serve writes and admin routes without a key; only allowed when bound to "
+                "loopback"})
     keys_for_reads: bool = field(default=False, metadata={
         "help": "also require a key for read routes"})
     cors_origins: list[str] = field(default_factory=list, metadata={
@@ -127,11 +154,22 @@ class ApiConfig:
         "help": "largest event batch in one POST /events"})
     max_items: int = field(default=500, metadata={
         "help": "largest item batch in one PUT /items"})
+    max_body_bytes: int = field(default=1 << 20, metadata={
+        "help": "largest request body on every route but PUT /items (413 past it, before the "
+                "key check and parsing); a POST /events batch of 1000 events is ~0.3 MiB"})
+    max_items_body_bytes: int = field(default=16 << 20, metadata={
+        "help": "largest PUT /items body: 500 items at their field limits (~32 KB each)"})
+    max_json_depth: int = field(default=32, metadata={
+        "help": "deepest nesting of arrays and objects in a JSON body (413 past it); the "
+                "routes' bodies need 3"})
 
     def __post_init__(self) -> None:
         _in_range(self, "max_k", 1, 10_000)
         _in_range(self, "max_events", 1)
         _in_range(self, "max_items", 1)
+        _in_range(self, "max_body_bytes", 1024)
+        _in_range(self, "max_items_body_bytes", 1024)
+        _in_range(self, "max_json_depth", 4, 500)
 
 
 @dataclass
@@ -177,10 +215,17 @@ class ServingConfig:
                 "against PyTorch on load) or pytorch"})
     encoder_threads: int = field(default=1, metadata={
         "help": "threads of the ONNX session encoding a query or new item"})
+    models_dir: Path | None = field(default=None, metadata={
+        "help": "POST /admin/reload loads only artifact folders inside this folder (symlinks "
+                "and '..' resolved first; a relative artifact_dir is taken inside it) and "
+                "its errors show paths relative to it (None = the folder holding the "
+                "artifact served at start)"})
 
     def __post_init__(self) -> None:
         if self.onnx_cache_dir is not None:
             self.onnx_cache_dir = Path(self.onnx_cache_dir)
+        if self.models_dir is not None:
+            self.models_dir = Path(self.models_dir)
         _in_range(self, "user_cache_size", 0)
         _one_of(self, "text_encoder", ("onnx", "onnx-int8", "pytorch"))
         _in_range(self, "warm_users", 0)

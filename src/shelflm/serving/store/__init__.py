@@ -113,4 +113,4 @@ def make_store(config: StoreConfig) -> EventStore:
     # The SQLite backend, chosen at run time (as above).
     from shelflm.serving.store.sqlite_store import SqliteEventStore
 
-    return SqliteEventStore(config.path, config.recent_length)
+    return SqliteEventStore(config.sqlite_path(), config.recent_length)
