@@ -11,7 +11,7 @@ is then part of the text); `namespace` may name the template as well.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from functools import cached_property
 from pathlib import Path
 
@@ -31,6 +31,7 @@ from shelflm.encoders.lm import (
     pool,
     resolve_model_path,
     tokenize_texts,
+    torch_threads,
 )
 from shelflm.encoders.onnx_encoder import Batch, OnnxRunner
 
@@ -46,16 +47,9 @@ class TorchRunner:
         self.config, self.model, self.device = config, model.to(device), device
         self.dim = int(model.config.hidden_size)
 
-    @contextmanager
-    def running(self) -> Iterator[None]:
+    def running(self) -> AbstractContextManager[None]:
         """torch intra-op threads set to config.threads (None: unchanged), then restored."""
-        before = torch.get_num_threads()
-        if self.config.threads is not None:
-            torch.set_num_threads(self.config.threads)
-        try:
-            yield
-        finally:
-            torch.set_num_threads(before)
+        return torch_threads(self.config.threads)
 
     def forward(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
         """(B, T) int64 token ids and mask -> (B, d) float32 vectors."""

