@@ -138,6 +138,19 @@ def test_a_reload_through_one_worker_reaches_the_other(make_artifact, tmp_path: 
     c.close()
 
 
+def test_a_worker_that_comes_up_after_a_reload_follows_it(make_artifact,
+                                                          tmp_path: Path) -> None:
+    first, second = make_artifact("a"), make_artifact("b", seed=3)
+    db = tmp_path / "events.sqlite"
+    cfg = ServingConfig(store=StoreConfig(path=db), model_loader=LOADER)
+    a = Engine.from_artifact(first, cfg, reload_start=0)  # launched with generation 0
+    version = a.reload(second)  # answered by the first worker up, before the second is
+    b = Engine.from_artifact(first, cfg, reload_start=0)
+    _until(lambda: b.similar("i0", 2) and b.model_version == version)
+    assert b.reload_generation == 1
+    a.close(), b.close()
+
+
 def test_a_reload_that_fails_in_a_follower_keeps_it_serving(make_artifact,
                                                            tmp_path: Path) -> None:
     first = make_artifact("a")

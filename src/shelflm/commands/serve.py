@@ -75,7 +75,7 @@ def serve(
         # Events and PUT/DELETE /items go through the shared SQLite file, which every worker
         # checks before answering; the artifact's vectors are shared memory maps.
         typer.echo(f"{workers} workers share {cfg.store.path}; POST /admin/reload reaches "
-                   "only the worker that answers it.")
+                   "every worker within a request or two.")
     key = cfg.api.api_keys[0] if print_key and cfg.api.api_keys else None
     _print_usage(artifact_dir, f"http://{host}:{port}", example_user, example_item,
                  _key_header(cfg.api, key))
@@ -89,11 +89,17 @@ def _run_server(cfg: ServingConfig, artifact_dir: Path, host: str, port: int,
     import uvicorn
 
     # The app module builds the engine, which loads torch: deferred for the same reason.
-    from shelflm.serving.http.app import ARTIFACT_ENV, CONFIG_ENV
+    from shelflm.serving.http.app import ARTIFACT_ENV, CONFIG_ENV, RELOAD_START_ENV
+    from shelflm.serving.store import make_store
 
     # Worker processes rebuild the app from these, so one code path serves 1 or N workers.
     os.environ[CONFIG_ENV] = cfg.to_json()
     os.environ[ARTIFACT_ENV] = str(artifact_dir.resolve())
+    # Read once here, not by each worker as it comes up: a reload recorded while a slow
+    # worker still loads is one that worker must follow, not history.
+    store = make_store(cfg.store)
+    os.environ[RELOAD_START_ENV] = str(store.latest_reload()[0])
+    store.close()
     # httptools + uvloop: h11 stalls keep-alive requests by tens of milliseconds here.
     uvicorn.run("shelflm.serving.http.app:app_from_env", factory=True, host=host, port=port,
                 workers=workers, http="httptools", loop="uvloop", log_level="warning",

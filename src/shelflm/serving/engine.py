@@ -36,7 +36,7 @@ class Engine:
     """
 
     def __init__(self, model: ServingModel, store: EventStore, config: ServingConfig | None = None,
-                 artifact_dir: Path | None = None) -> None:
+                 artifact_dir: Path | None = None, reload_start: int | None = None) -> None:
         self.config = config or ServingConfig()
         self.store = store
         self._lock = threading.RLock()
@@ -44,16 +44,19 @@ class Engine:
         # Bumped when an existing item changes or goes (users' cached vectors go stale) and
         # on every catalog change (cached answers go stale); a new item leaves vectors valid.
         self._generation = self._catalog_generation = 0
-        self._reloads = ReloadFollower(store, self._lock, self._prepare, self._swap)
+        self._reloads = ReloadFollower(store, self._lock, self._prepare, self._swap,
+                                      reload_start)
         self._state = build_state(model, store, self.config, artifact_dir)
         self._start_dir = artifact_dir  # its folder is the default models directory
 
     @classmethod
-    def from_artifact(cls, directory: str | Path, config: ServingConfig | None = None) -> Engine:
-        """Load the artifact with the configured loader and open the configured store."""
+    def from_artifact(cls, directory: str | Path, config: ServingConfig | None = None,
+                      reload_start: int | None = None) -> Engine:
+        """Load the artifact with the configured loader and open the configured store;
+        `reload_start`: the store's reload generation when the server was launched."""
         config = config or ServingConfig()
         model = load_model(config.model_loader, Path(directory))
-        return cls(model, make_store(config.store), config, Path(directory))
+        return cls(model, make_store(config.store), config, Path(directory), reload_start)
 
     # -- keeping up with the store -----------------------------------------------------
     def _sync(self) -> ServingState:

@@ -89,11 +89,13 @@ class ReloadFollower:
 
     def __init__(self, store: EventStore, lock: threading.RLock,
                  load: Callable[[Path], Prepared],
-                 swap: Callable[[Prepared, int], None]) -> None:
+                 swap: Callable[[Prepared, int], None], start: int | None = None) -> None:
         self.store, self._lock, self._load, self._swap = store, lock, load, swap
-        # Reloads recorded before this start are history: a (re)started server serves the
-        # artifact it was given.
-        self.mark = self.loading = store.latest_reload()[0]
+        # Reloads recorded before the server started are history: a (re)started server
+        # serves the artifact it was given. `start` is the generation the server saw at its
+        # launch, so a worker that comes up after a reload was recorded still follows it;
+        # None: the newest now (one process, nothing can have been recorded in between).
+        self.mark = self.loading = store.latest_reload()[0] if start is None else start
 
     def reload(self, requested: str | Path, root: Path | None) -> Prepared:
         """Load `requested` (inside `root`) aside, swap it in and record it for the other

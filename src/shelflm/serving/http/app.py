@@ -50,6 +50,7 @@ from shelflm.serving.store import Event
 
 CONFIG_ENV = "SHELFLM_SERVE_CONFIG"  # JSON of ServingConfig, set by `shelflm serve`
 ARTIFACT_ENV = "SHELFLM_SERVE_ARTIFACT"
+RELOAD_START_ENV = "SHELFLM_SERVE_RELOAD_START"  # the store's reload generation at launch
 
 # Annotated, not a default: FastAPI binds one shared Path() default to the first name it meets.
 UserId = Annotated[str, PathParam(min_length=1, max_length=ID_MAX, pattern="^[^/]+$")]
@@ -206,7 +207,9 @@ def _health_routes(app: FastAPI, engine: Engine, metrics: ServingMetrics) -> Non
 def app_from_env() -> FastAPI:
     """uvicorn factory for worker processes: artifact and config come from the environment."""
     config = ServingConfig.from_json(os.environ.get(CONFIG_ENV, "{}"))
-    engine = Engine.from_artifact(os.environ[ARTIFACT_ENV], config)
+    start = os.environ.get(RELOAD_START_ENV)
+    engine = Engine.from_artifact(os.environ[ARTIFACT_ENV], config,
+                                  None if start is None else int(start))
     engine.warm_up()  # before /health/ready answers, not on the first search
     app = create_app(engine, config.api)
     # The model, tokenizer and library objects live as long as the worker: moved out of the
