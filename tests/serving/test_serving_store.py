@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -68,6 +69,21 @@ def test_sqlite_keeps_events_after_reopening(tmp_path: Path) -> None:
     mode = s._writer.execute("PRAGMA journal_mode").fetchone()[0]
     assert mode == "wal"
     s.close()
+
+
+def test_sqlite_reads_from_short_lived_threads_reuse_connections(tmp_path: Path) -> None:
+    # A server's thread pool retires idle threads and starts new ones: connections must
+    # not pile up with them (each holds a page cache).
+    store = SqliteEventStore(tmp_path / "events.sqlite")
+    store.append([Event("u", "i1", "view", 1)])
+    seen = []
+    for _ in range(30):
+        t = threading.Thread(target=lambda: seen.append(store.recent("u")))
+        t.start()
+        t.join()
+    assert len(seen) == 30 and all(s[0].item_id == "i1" for s in seen)
+    assert len(store._readers) == 1
+    store.close()
 
 
 def test_sqlite_rejects_a_file_that_is_not_a_database(tmp_path: Path) -> None:
