@@ -83,6 +83,11 @@ def parse() -> argparse.Namespace:
     p.add_argument("--loss", default="full_softmax")
     p.add_argument("--negatives", type=int, default=2048, help="for sampled_softmax")
     p.add_argument("--id-lr-scale", type=float, default=10.0)
+    p.add_argument("--head", default="linear", choices=["linear", "moe"],
+                   help="text head (ItemTowerConfig.head)")
+    p.add_argument("--experts", type=int, default=8, help="experts of the moe head")
+    p.add_argument("--id-gate", type=float, default=0.0,
+                   help="ID part weighted n / (n + gate) by training events (ItemTowerConfig)")
     p.add_argument("--all-negatives", action="store_true",
                    help="items without training events are negatives too (before 2026-11-28)")
     p.add_argument("--adv", default="none", choices=["none", "fgm", "pgd"])
@@ -142,7 +147,8 @@ def run_config(args: argparse.Namespace, log: Path) -> ShelfConfig:
         SequenceEncoderConfig(hidden=args.hidden, num_blocks=args.blocks, num_heads=args.heads,
                               max_len=args.max_len, dropout=args.dropout),
         ItemTowerConfig(hidden=args.hidden, use_text=use_text, use_id=args.model != "text-only",
-                        id_dropout=args.id_dropout if use_text else 0.0),
+                        id_dropout=args.id_dropout if use_text else 0.0, head=args.head,
+                        experts=args.experts, id_gate=args.id_gate),
     )
     tuning = make_config(args.tuning) if use_text and args.tuning != "none" else None
     return ShelfConfig(text=TextConfig(template=args.template or TEMPLATES[args.dataset]),
@@ -154,9 +160,10 @@ def evaluate_test(rec: ShelfRecommender, split: object, args: argparse.Namespace
     """Test metrics; with --cold per cold/warm subset, and again with borrowed IDs if asked."""
     pop = item_popularity(split.train)
     result = {"test": evaluate_ranking(rec, split.test, popularity=pop)}
-    if args.cold:
+    if args.cold:  # validation too: a design is picked on it, not on test
         for subset in ("cold", "warm"):
             result[f"test_{subset}"] = evaluate_ranking(rec, split.test, subset=subset)
+            result[f"valid_{subset}"] = evaluate_ranking(rec, split.valid, subset=subset)
     if args.cold and args.cold_neighbours:
         rec.model.item_tower.config.cold_id_neighbours = args.cold_neighbours
         rec.refresh()
@@ -174,7 +181,8 @@ def print_summary(tag: str, result: dict, path: Path) -> None:
           f"({result['epochs']} epochs, {result['train_seconds'] / 60:.1f} min) -> {path}")
     if "test_cold" in result:
         print(f"  cold NDCG@10 {result['test_cold']['ndcg@10']:.4f} "
-              f"warm NDCG@10 {result['test_warm']['ndcg@10']:.4f}")
+              f"warm NDCG@10 {result['test_warm']['ndcg@10']:.4f} (valid: cold "
+              f"{result['valid_cold']['ndcg@10']:.4f}, warm {result['valid_warm']['ndcg@10']:.4f})")
     if "test_cold_borrowed_ids" in result:
         print(f"  borrowed IDs: cold NDCG@10 {result['test_cold_borrowed_ids']['ndcg@10']:.4f} "
               f"warm {result['test_warm_borrowed_ids']['ndcg@10']:.4f}")

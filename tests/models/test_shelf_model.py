@@ -6,7 +6,7 @@ import torch
 
 from shelflm.evaluation.protocol import evaluate_ranking
 from shelflm.models.config import ItemTowerConfig, SequenceEncoderConfig, ShelfModelConfig
-from shelflm.models.item_tower import ItemTower
+from shelflm.models.item_tower import ItemTower, MoEWhitenedHead, id_weights
 from shelflm.models.shelf_model import pad_left
 from shelflm.training.config import TrainConfig
 from shelflm.training.recommender import ShelfRecommender, sasrec_id
@@ -92,3 +92,34 @@ def test_row_lookup_matches_the_full_table():
     idx = torch.tensor([[0, 3], [6, 3]])
     with torch.no_grad():
         assert torch.allclose(tower(idx), tower.all_items()[idx], atol=1e-6)
+
+
+def test_the_id_part_is_weighted_by_evidence():
+    assert id_weights(np.array([0, 1, 9]), 0.0).tolist() == [0, 1, 1]
+    assert np.allclose(id_weights(np.array([0, 1, 9]), 1.0), [0, 0.5, 0.9])
+    text = np.random.default_rng(0).normal(size=(3, 6)).astype(np.float32)
+    weights = id_weights(np.array([0, 1, 9]), 1.0)
+    tower = ItemTower(ItemTowerConfig(hidden=4), 3, text, weights).eval()
+    with torch.no_grad():
+        table, text_part = tower.all_items(), tower.all_items(text_only=True)
+        ids = tower.id_embedding.weight
+    assert torch.allclose(table, text_part + ids * torch.from_numpy(weights)[:, None], atol=1e-6)
+
+
+def test_moe_head_mixes_learned_whitenings_and_scores_new_items_alike():
+    torch.manual_seed(0)
+    x = torch.randn(5, 6)
+    head = MoEWhitenedHead(6, 4, experts=3)
+    head.fit_whitening(x)
+    head.gate.weight.data.normal_()
+    gate = torch.softmax(head.gate(x), -1)
+    expected = sum(gate[:, k, None] * ((x - head.bias[k]) @ head.weight[k]) for k in range(3))
+    assert torch.allclose(head(x), expected, atol=1e-5)
+    assert torch.allclose(head(x[None])[0], head(x), atol=1e-6)  # any leading shape
+    text = x.numpy()
+    tower = ItemTower(ItemTowerConfig(hidden=4, head="moe", experts=3), 5, text).eval()
+    with torch.no_grad():
+        assert torch.allclose(tower.all_items(text_only=True), tower.encode_text_vectors(x),
+                              atol=1e-6)
+    with pytest.raises(ValueError, match="head"):
+        ItemTowerConfig(head="mlp")

@@ -62,6 +62,15 @@ class ItemTowerConfig:
         "help": "Chance, per training lookup, of hiding the ID part (cold-start drill)."})
     whiten: bool = field(default=True, metadata={
         "help": "Decorrelate LM vectors (PCA whitening) before the linear head."})
+    head: str = field(default="linear", metadata={
+        "help": "Text head: 'linear' (fixed PCA whitening + one linear map) or 'moe' "
+                "(UniSRec's mixture of `experts` learned whitenings (x - b_k) W_k, mixed by a "
+                "softmax gate over x: nothing fitted to one catalog's statistics)."})
+    experts: int = field(default=8, metadata={"help": "Experts of the 'moe' head."})
+    id_gate: float = field(default=0.0, metadata={
+        "help": "Evidence gate on the ID part: an item with n training events gets "
+                "n / (n + id_gate) of its ID embedding, so rank among items with little "
+                "evidence is decided by text (0: the whole ID for every item with events)."})
     cold_id_neighbours: int = field(default=0, metadata={
         "help": "Scoring only: an item without training events borrows the mean ID embedding "
                 "of its k nearest trained items by LM text vector, so it competes with warm "
@@ -72,6 +81,12 @@ class ItemTowerConfig:
             raise ValueError(f"ItemTowerConfig: hidden must be positive, got {self.hidden}")
         if not (self.use_text or self.use_id):
             raise ValueError("ItemTowerConfig: at least one of use_text / use_id must be on")
+        if self.head not in ("linear", "moe"):
+            raise ValueError(f"ItemTowerConfig: head must be 'linear' or 'moe', got "
+                             f"{self.head!r}")
+        if self.experts <= 0 or self.id_gate < 0:
+            raise ValueError("ItemTowerConfig: experts must be positive and id_gate >= 0, "
+                             f"got {self.experts} and {self.id_gate}")
         if self.cold_id_neighbours < 0:
             raise ValueError("ItemTowerConfig: cold_id_neighbours must be >= 0, got "
                              f"{self.cold_id_neighbours}")

@@ -1,6 +1,7 @@
 """The item tower: language-model item vectors through a trainable head, plus optional IDs.
 
-An item's vector is `text_head(lm_vector)` (+ `id_embedding` for items seen in training).
+An item's vector is `text_head(lm_vector)` (+ `id_embedding`, weighted by the item's
+evidence: 0 without training events, and with `id_gate` n / (n + id_gate) for n events).
 The ID part is dropped at random while training (ID dropout), so the text path alone
 produces useful vectors: a cold item (no training interactions) is scored from text only.
 The LM vectors are computed once by the frozen model and cached, so a training step runs
@@ -42,6 +43,40 @@ class WhitenedLinearHead(nn.Module):
         return vectors @ weight.T + bias
 
 
+class MoEWhitenedHead(nn.Module):
+    """UniSRec's MoE adaptor (Hou et al., KDD 2022): `experts` learned whitenings
+    (x - b_k) W_k of the LM vector, mixed by a softmax gate over x. Nothing in it is a
+    statistic of one catalog, so it carries to items and catalogs it never saw."""
+
+    def __init__(self, d_in: int, hidden: int, experts: int) -> None:
+        super().__init__()
+        self.bias = nn.Parameter(torch.zeros(experts, d_in))
+        self.weight = nn.Parameter(torch.empty(experts, d_in, hidden))
+        nn.init.xavier_uniform_(self.weight.view(experts * d_in, hidden))
+        self.gate = nn.Linear(d_in, experts, bias=False)
+        nn.init.zeros_(self.gate.weight)  # an even mixture to start with
+
+    def fit_whitening(self, vectors: torch.Tensor) -> None:
+        """Start every expert's centre at the catalog's mean LM vector (then learned)."""
+        self.bias.data.copy_(vectors.mean(0).expand_as(self.bias))
+
+    def forward(self, vectors: torch.Tensor) -> torch.Tensor:
+        """(..., d_in) LM vectors -> (..., hidden)."""
+        k, d, h = self.weight.shape
+        mixed = (vectors @ self.weight.permute(1, 0, 2).reshape(d, k * h)).unflatten(-1, (k, h))
+        mixed = mixed - torch.einsum("kd,kdh->kh", self.bias, self.weight)
+        return (torch.softmax(self.gate(vectors), -1).unsqueeze(-1) * mixed).sum(-2)
+
+
+def id_weights(counts: np.ndarray, gate: float) -> np.ndarray:
+    """Weight of each item's ID part from its training event count: 0 without events; 1
+    with them (gate 0), else n / (n + gate)."""
+    counts = np.asarray(counts, dtype=np.float32)
+    if gate <= 0:
+        return (counts > 0).astype(np.float32)
+    return counts / (counts + np.float32(gate))
+
+
 class ItemTower(nn.Module):
     """Item vectors for the whole catalog (row i = item index i) in the retrieval space."""
 
@@ -76,12 +111,17 @@ class ItemTower(nn.Module):
                 )
             # Not saved in model.safetensors: the artifact keeps final item vectors instead.
             self.register_buffer("text_vectors", tv, persistent=False)
-            self.text_head = WhitenedLinearHead(tv.shape[1], config.hidden)
+            if config.head == "moe":
+                self.text_head = MoEWhitenedHead(tv.shape[1], config.hidden, config.experts)
+            else:
+                self.text_head = WhitenedLinearHead(tv.shape[1], config.hidden)
             if config.whiten:
                 self.text_head.fit_whitening(tv)
         if config.use_id:
             self.id_embedding = nn.Embedding(num_items, config.hidden)
             nn.init.normal_(self.id_embedding.weight, std=0.02 if config.use_text else 0.1)
+            # The weight of each item's ID part (id_weights; 0: no ID). The name is older
+            # than the weights: saved artifacts hold a 0/1 `has_id`, which reads the same.
             known = torch.ones(num_items) if has_id is None else torch.as_tensor(has_id).float()
             if known.shape != (num_items,):
                 raise ValueError(f"ItemTower: has_id must have shape ({num_items},)")
@@ -92,7 +132,7 @@ class ItemTower(nn.Module):
         """Width of the LM vectors the text head expects (0 without a text path)."""
         if self.tuner is not None or not self.config.use_text:
             return 0
-        return self.text_head.linear.in_features
+        return self.text_vectors.shape[1]
 
     def _text_rows(self, item_idx: torch.Tensor | None) -> torch.Tensor:
         """Text part of the rows `item_idx` (None: every item)."""

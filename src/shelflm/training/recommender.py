@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from shelflm.models.config import ItemTowerConfig, SequenceEncoderConfig, ShelfModelConfig
-from shelflm.models.item_tower import ItemTower
+from shelflm.models.item_tower import ItemTower, id_weights
 from shelflm.models.shelf_model import ShelfModel
 from shelflm.training.config import TrainConfig
 from shelflm.training.trainer import Trainer
@@ -46,11 +46,11 @@ class ShelfRecommender:
         self._table: torch.Tensor | None = None
 
     def build(self, train: Dataset) -> ShelfModel:
-        """A fresh model for `train`'s catalog; items without training events get no ID."""
-        seen = np.zeros(train.num_items, dtype=np.float32)
-        seen[train.encoded()["item"].to_numpy()] = 1.0
-        tower = ItemTower(self.config.items, train.num_items, self.text_vectors, seen,
-                          tuner=self.tuner)
+        """A fresh model for `train`'s catalog; items without training events get no ID,
+        the others an ID part weighted by their event count (ItemTowerConfig.id_gate)."""
+        counts = np.bincount(train.encoded()["item"].to_numpy(), minlength=train.num_items)
+        tower = ItemTower(self.config.items, train.num_items, self.text_vectors,
+                          id_weights(counts, self.config.items.id_gate), tuner=self.tuner)
         return ShelfModel(self.config, tower)
 
     def fit(self, split: Split) -> None:
