@@ -12,11 +12,13 @@ from shelflm.data.loaders import (
     ColumnMapping,
     TableSourceConfig,
     detect_format,
+    load_catalog,
     load_dataset,
     load_table,
 )
 from shelflm.data.project_format import read_project_dataset, write_project_dataset
 from shelflm.data.schema import Dataset
+from shelflm.data.synthetic import SyntheticShopConfig, generate_shop
 
 SHOP_CSV = (
     "customer,sku,ts,kind,qty,name\n"
@@ -143,3 +145,24 @@ def test_mapping_from_a_toml_config(tmp_path: Path) -> None:
     config = load_config(TableSourceConfig, tmp_path / "data.toml", environ={})
     ds = load_table(tmp_path / "shop.csv", config)
     assert ds.num_users == 2 and set(ds.interactions.events["event"]) == {"view"}
+
+
+def test_a_catalog_alone_from_a_table_or_a_dataset_folder(tmp_path: Path) -> None:
+    table = tmp_path / "items.csv"
+    table.write_text("item_id,title,brand,price\n a ,Red lipstick,acme,4.5\nb,Lip liner,,\n")
+    catalog = load_catalog(table)
+    assert list(catalog.ids) == ["a", "b"] and catalog.items.brand.tolist() == ["acme", ""]
+    assert catalog.items.price.iloc[0] == 4.5 and pd.isna(catalog.items.price.iloc[1])
+    no_title = tmp_path / "no_title.csv"
+    no_title.write_text("item_id,name\na,x\n")
+    with pytest.raises(DataError, match="no_title.csv.*title"):
+        load_catalog(no_title)
+    dup = tmp_path / "dup.csv"
+    dup.write_text("item_id,title\na,x\na,y\n")
+    with pytest.raises(DataError, match="line 3.*duplicate item id"):
+        load_catalog(dup)
+    with pytest.raises(DataError, match="no such file"):
+        load_catalog(tmp_path / "gone.csv")
+    shop = generate_shop(SyntheticShopConfig(num_users=10, num_items=12, target_events=80))
+    folder = write_project_dataset(shop, tmp_path / "shop")
+    assert list(load_catalog(folder).ids) == list(shop.catalog.ids)

@@ -162,3 +162,14 @@ def test_make_store_writes_the_default_store_in_the_data_dir(
     make_store(StoreConfig()).close()
     assert (tmp_path / "data" / "events.sqlite").is_file()
     assert not list(tmp_path.glob("*.sqlite*"))
+
+
+def test_catalog_flag_reaches_the_config_or_names_what_is_missing(served: list, artifact: Path,
+                                                                  tmp_path: Path) -> None:
+    missing = invoke(str(artifact), "--catalog", str(tmp_path / "nope.csv"))
+    assert missing.exit_code == 2 and "nope.csv: no such file" in unwrapped(missing.output)
+    shop = tmp_path / "shop.csv"
+    shop.write_text("item_id,title\na,red lipstick\n")
+    result = invoke(str(artifact), "--catalog", str(shop))
+    assert result.exit_code == 0, result.output
+    assert served[0].catalog == shop.resolve()

@@ -20,7 +20,9 @@ def register(app: typer.Typer) -> None:
 def evaluate(
     artifact: Path = typer.Argument(..., help="Artifact directory written by `shelflm train`."),
     data: Path | None = typer.Argument(
-        None, help="Dataset with the artifact's catalog; default: [data] path."),
+        None, help="Dataset to score; default: [data] path. Its catalog may differ from "
+                   "the artifact's (another shop: zero-shot): items the artifact was not "
+                   "trained with are scored from their text alone."),
     config: Path | None = config_option(
         "Run config whose [data] section names the dataset and the split (default "
         "leave-one-out): a TOML file, or an artifact directory (its recorded run)."),
@@ -31,8 +33,10 @@ def evaluate(
     from shelflm.serving.runtime import load_artifact
 
     served = load_artifact(artifact)
-    if list(dataset.item_ids) != list(served.catalog.ids):
+    try:
+        served = served.on_catalog(dataset.catalog)
+    except ValueError as exc:  # an ID-only model cannot score items it was not trained with
         raise typer.BadParameter(f"{cfg.data.path}: its catalog differs from the artifact's "
-                                 f"({artifact})", param_hint="DATA")
+                                 f"({artifact}): {exc}", param_hint="DATA") from exc
     metrics = split_metrics(ServedRecommender(served, f"artifact:{artifact.name}"), split)
     typer.echo(json.dumps({k: round(v, 4) for k, v in metrics.items()}))

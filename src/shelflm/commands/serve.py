@@ -50,6 +50,10 @@ def serve(
     memory_store: bool = typer.Option(False, help="Keep events in memory only (not durable)."),
     cors_origin: list[str] = typer.Option([], help="Allowed CORS origin (repeatable)."),
     loader: str | None = typer.Option(None, help="'module:function' loading the artifact."),
+    catalog: Path | None = typer.Option(
+        None, help="Serve this shop's catalog (CSV/TSV/Parquet with item_id, title, ... or a "
+        "dataset folder) instead of the artifact's: a new shop from its catalog alone; "
+        "items the model was not trained with are scored from their text [catalog]."),
     config: Path | None = typer.Option(
         None, help="TOML file: a serving-only one ([index], [store], [rules], [api]) or a "
         "whole-run one (`shelflm config init`), whose [serving] table is used "
@@ -66,7 +70,7 @@ def serve(
         typer.echo(f"config: {config}")
     cfg = load_serving_config(config)  # TOML (optional) + SHELFLM_[SERVING__]<SECTION>__<FIELD>
     cfg = _with_flags(cfg, api_key, open_writes, keys_for_reads, events_db, memory_store,
-                      cors_origin, loader)
+                      cors_origin, loader, catalog)
     check_serving(cfg, host, workers)
     cfg = replace(cfg, store=resolved_store(cfg.store))
     typer.echo(access_line(cfg.api))
@@ -108,7 +112,8 @@ def _run_server(cfg: ServingConfig, artifact_dir: Path, host: str, port: int,
 
 def _with_flags(cfg: ServingConfig, api_key: list[str], open_writes: bool,
                 keys_for_reads: bool, events_db: Path | None, memory_store: bool,
-                cors_origin: list[str], loader: str | None) -> ServingConfig:
+                cors_origin: list[str], loader: str | None,
+                catalog: Path | None) -> ServingConfig:
     """The config with the flags that were given laid over it (flags win over the file)."""
     api = replace(cfg.api, api_keys=api_key or cfg.api.api_keys,
                   open_writes=open_writes or cfg.api.open_writes,
@@ -117,7 +122,10 @@ def _with_flags(cfg: ServingConfig, api_key: list[str], open_writes: bool,
     store = replace(cfg.store, backend="memory") if memory_store else cfg.store
     if events_db is not None:
         store = replace(store, path=events_db)
-    return replace(cfg, api=api, store=store, model_loader=loader or cfg.model_loader)
+    if catalog is not None and not catalog.exists():
+        raise typer.BadParameter(f"{catalog}: no such file or folder", param_hint="--catalog")
+    return replace(cfg, api=api, store=store, model_loader=loader or cfg.model_loader,
+                   catalog=(catalog.resolve() if catalog else cfg.catalog))
 
 
 def is_loopback(host: str) -> bool:

@@ -221,11 +221,19 @@ class ServingConfig:
                 "its errors show paths relative to it (None = the folder holding the "
                 "artifact served at start)"})
 
+    catalog: Path | None = field(default=None, metadata={
+        "help": "serve this shop's catalog (a CSV/TSV/Parquet file with item_id, title, ... "
+                "or a dataset folder) instead of the artifact's: items the model was not "
+                "trained with are scored from their text alone, so one artifact serves a new "
+                "shop with no training on it (None = the artifact's catalog)"})
+
     def __post_init__(self) -> None:
         if self.onnx_cache_dir is not None:
             self.onnx_cache_dir = Path(self.onnx_cache_dir)
         if self.models_dir is not None:
             self.models_dir = Path(self.models_dir)
+        if self.catalog is not None:
+            self.catalog = Path(self.catalog)
         _in_range(self, "user_cache_size", 0)
         _one_of(self, "text_encoder", ("onnx", "onnx-int8", "pytorch"))
         _in_range(self, "warm_users", 0)

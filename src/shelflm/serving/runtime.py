@@ -152,6 +152,35 @@ class LoadedShelfModel:
         self._pooled_memo = (key, pooled)
         return pooled
 
+    def on_catalog(self, catalog: Catalog) -> LoadedShelfModel:
+        """This model scoring another catalog (a second shop, or this one grown): an item
+        the artifact was trained with (same id, same rendered text) keeps its trained
+        vector; every other item's vector comes from its text alone, as a new item's does.
+        ValueError for an ID-only model, which has nothing to score unknown items with."""
+        own, texts = self.catalog, self._rendered(catalog.items)
+        if list(own.ids) == list(catalog.ids) and own.items.equals(catalog.items):
+            return self
+        trained_text = dict(zip(own.ids, render_catalog(own, self.text.template()), strict=True))
+        row_of = {item: row for row, item in enumerate(own.ids)}
+        keep = np.array([trained_text.get(i) == t for i, t in zip(catalog.ids, texts,
+                                                                   strict=True)], dtype=bool)
+        vectors = np.zeros((len(catalog), self.dim), dtype=np.float32)
+        text_vectors = np.zeros((len(catalog), self.text_vectors.shape[1]), dtype=np.float32)
+        old_rows = [row_of[i] for i in catalog.ids[keep]]
+        vectors[keep] = self.item_vectors[old_rows]
+        text_vectors[keep] = self.text_vectors[old_rows]
+        new = catalog.items[~keep]
+        if len(new):
+            vectors[~keep] = self.encode_items(new)
+            text_vectors[~keep] = self.encode_item_texts(new)
+        log.info("%s on a catalog of %d items: %d scored from text alone", self.directory,
+                 len(catalog), len(new))
+        moved = LoadedShelfModel(replace(self.artifact, catalog=catalog, item_vectors=vectors,
+                                         text_vectors=text_vectors))
+        moved.text_encoder, moved._onnx_options = self.text_encoder, self._onnx_options
+        moved._encoder = self._encoder  # the LM is the same: not loaded twice
+        return moved
+
     def encode_items(self, items: pd.DataFrame) -> np.ndarray:
         """New or changed catalog rows -> (n, dim) item vectors, from text alone."""
         if not self.model.item_tower.config.use_text:

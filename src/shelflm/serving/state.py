@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from shelflm.data.loaders import load_catalog
 from shelflm.models.serving_model import ServingModel
 from shelflm.serving.config import ServingConfig
 from shelflm.serving.index import VectorIndex, make_index
@@ -49,6 +50,14 @@ def load_model(spec: str, directory: Path) -> ServingModel:
     return loader(directory)
 
 
+def on_catalog(model: ServingModel, path: Path) -> ServingModel:
+    """`model` serving the catalog at `path` (ServingConfig.catalog)."""
+    if not hasattr(model, "on_catalog"):
+        raise ValueError(f"{type(model).__name__} cannot serve another catalog (no "
+                         "on_catalog); serve the artifact's own")
+    return model.on_catalog(load_catalog(path))
+
+
 def build_state(model: ServingModel, store: EventStore, config: ServingConfig,
                 artifact_dir: Path | None) -> ServingState:
     """Index the model's items, count popularity from the stored events and replay the item
@@ -59,6 +68,8 @@ def build_state(model: ServingModel, store: EventStore, config: ServingConfig,
                                config.encoder_threads)
     if hasattr(model, "use_user_tower"):
         model.use_user_tower(config.user_tower, config.onnx_cache_dir, config.encoder_threads)
+    if config.catalog is not None:
+        model = on_catalog(model, config.catalog)
     text = model.text_vectors
     items = ItemTable(model.dim, text.shape[1])
     slots = items.upsert(model.catalog.items, model.item_vectors, text)

@@ -25,6 +25,7 @@ from shelflm.data.loaders.generic import (
     TableSourceConfig,
     is_table,
     load_table,
+    read_catalog_table,
 )
 from shelflm.data.loaders.movielens_100k import is_movielens_100k, load_movielens_100k
 from shelflm.data.loaders.movielens_csv import is_movielens_csv, load_movielens_csv
@@ -32,11 +33,12 @@ from shelflm.data.loaders.online_retail import is_online_retail, load_online_ret
 from shelflm.data.loaders.recbole import is_recbole, load_recbole
 from shelflm.data.loaders.sequences import is_sequences, load_sequences
 from shelflm.data.project_format import is_project_dataset, read_project_dataset
-from shelflm.data.schema import Dataset
+from shelflm.data.schema import Catalog, Dataset
 
 __all__ = [
     "FORMATS", "ColumnMapping", "DatasetFormat", "TableSourceConfig", "detect_format",
-    "load_amazon_bundle", "load_amazon_reviews", "load_bundle_intents", "load_dataset",
+    "load_amazon_bundle", "load_amazon_reviews", "load_bundle_intents", "load_catalog",
+    "load_dataset",
     "load_movielens_100k", "load_movielens_csv", "load_online_retail", "load_recbole",
     "load_sequences", "load_table",
 ]
@@ -88,6 +90,15 @@ def detect_format(source: str | Path) -> str:
         raise DataError(path, f"no known dataset format in this folder{hint} (formats: "
                         f"{', '.join(FORMATS)})")
     raise DataError(path, f"unrecognised file format; pass format= one of {', '.join(FORMATS)}")
+
+
+def load_catalog(source: str | Path) -> Catalog:
+    """A shop's catalog alone: a table file (read_catalog_table) or a dataset in any known
+    format (its catalog; its events are not used)."""
+    path = Path(source)
+    if not path.exists():
+        raise DataError(path, "no such file or folder")
+    return read_catalog_table(path) if is_table(path) else load_dataset(path).catalog
 
 
 def load_dataset(source: str | Path, format: str | None = None, **options: Any) -> Dataset:

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from shelflm.data.errors import DataError, DropReport, shown
 from shelflm.data.loaders import common, reading
-from shelflm.data.schema import EVENT_TYPES, Dataset
+from shelflm.data.schema import EVENT_TYPES, Catalog, Dataset
 
 ITEM_FIELDS = ("title", "brand", "category", "price", "description")
 
@@ -91,6 +91,19 @@ def read_any_table(path: Path) -> pd.DataFrame:
         frame.insert(0, "line", np.arange(1, len(frame) + 1, dtype=np.int64))
         return frame
     return common.read_table(path, sep=reading.sniff_separator(path))
+
+
+def read_catalog_table(path: Path) -> Catalog:
+    """A catalog file on its own (CSV, TSV or Parquet): item_id and title columns, and any
+    of brand, category, price, description and attributes; errors name the line and field."""
+    table = read_any_table(path)
+    common.require_columns(table, ["item_id", "title"], path)
+    items = pd.DataFrame({"line": table["line"], "item_id": table["item_id"].str.strip()})
+    for field in (*ITEM_FIELDS, "attributes"):
+        if field in table.columns:
+            items[field] = (common.to_number(table, field, path, allow_empty=True)
+                            if field == "price" else table[field].to_numpy())
+    return Catalog.from_frame(items, str(path))
 
 
 def load_table(path: str | Path, config: TableSourceConfig | None = None, *,
