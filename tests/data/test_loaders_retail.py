@@ -131,6 +131,24 @@ def test_amazon_bundle_folder(tmp_path: Path, sep: str) -> None:
         {"bundle_id": "0", "intent": "Snacks and tea", "items": ["7", "9"]}]
 
 
+def test_amazon_bundle_sessions_are_ordered_sequences(tmp_path: Path) -> None:
+    folder = write_bundle(tmp_path / "food")
+    (folder / "session_item.csv").write_text(
+        "session ID,item ID\n5,9\n5,7\n5,9\n6,7\n6,99\n6,9\n8,7\n")
+    (folder / "user_session.csv").write_text("user ID,session ID,timestamp\n0,5,1392249600\n"
+                                             "1,6,1401408000\n")  # session 8 has no time
+    ds = load_dataset(folder, format="amazon-bundle-sessions")
+    assert detect_format(folder) == "amazon-bundle"  # the sessions view is asked for by name
+    assert ds.name == "amazon-bundle-food-sessions"
+    seqs = dict(zip(ds.user_ids, ds.sequences(), strict=True))
+    ids = list(ds.item_ids)
+    assert [ids[i] for i in seqs["session-5"]] == ["9", "7"]  # file order, repeat once
+    assert [ids[i] for i in seqs["session-6"]] == ["7", "9"]  # untitled item 99 dropped
+    assert [ids[i] for i in seqs["session-8"]] == ["7"]
+    assert ds.dropped.counts == {"session item not in item_titles.csv (no text)": 1,
+                                 "item repeated within a session": 1}
+
+
 def test_bundle_parent_folder_says_pick_a_domain(tmp_path: Path) -> None:
     write_bundle(tmp_path / "bundle" / "food")
     write_bundle(tmp_path / "bundle" / "clothing")

@@ -16,7 +16,9 @@ from typing import Any
 from shelflm.data.errors import DataError
 from shelflm.data.loaders.amazon_bundle import (
     is_amazon_bundle,
+    is_amazon_bundle_sessions,
     load_amazon_bundle,
+    load_amazon_bundle_sessions,
     load_bundle_intents,
 )
 from shelflm.data.loaders.amazon_reviews import is_amazon_reviews, load_amazon_reviews
@@ -37,7 +39,7 @@ from shelflm.data.schema import Catalog, Dataset
 
 __all__ = [
     "FORMATS", "ColumnMapping", "DatasetFormat", "TableSourceConfig", "detect_format",
-    "load_amazon_bundle", "load_amazon_reviews", "load_bundle_intents", "load_catalog",
+    "load_amazon_bundle", "load_amazon_bundle_sessions", "load_amazon_reviews", "load_bundle_intents", "load_catalog",
     "load_dataset",
     "load_movielens_100k", "load_movielens_csv", "load_online_retail", "load_recbole",
     "load_sequences", "load_table",
@@ -65,6 +67,9 @@ FORMATS: dict[str, DatasetFormat] = {f.name: f for f in (
                   "SASRec-style sequences.txt (user item item ...) + items.csv"),
     DatasetFormat("amazon-bundle", is_amazon_bundle, load_amazon_bundle,
                   "Amazon bundle/intent domain folder (user_item.csv, item_titles.csv, ...)"),
+    DatasetFormat("amazon-bundle-sessions", is_amazon_bundle_sessions,
+                  load_amazon_bundle_sessions,
+                  "the same folder's sessions as sequences (session_item.csv; by name only)"),
     DatasetFormat("amazon-reviews", is_amazon_reviews, load_amazon_reviews,
                   "Amazon review JSON lines 2014/2018 (+ meta_*.json), gzipped or not"),
     DatasetFormat("recbole", is_recbole, load_recbole,

@@ -73,6 +73,60 @@ def load_amazon_bundle(path: str | Path) -> Dataset:
         "event": "purchase",
     })
     source = common.count_source(events)
+    items, titles_path = _items(folder)
+    items = common.check_known_items(events, items, events_path, create_missing=False)
+    dropped = DropReport()
+    # Timestamps are day-level, so a repeat of (user, item, day) adds nothing a model can use.
+    events = common.drop_duplicates(events, ["user_id", "item_id", "timestamp"], dropped,
+                                    "exact duplicate user-item-day row")
+    name = f"amazon-bundle-{folder.name}" if folder.name else "amazon-bundle"
+    return common.build_dataset(name, items, events, events_path, dropped=dropped,
+                                source=source, items_file=titles_path)
+
+
+def is_amazon_bundle_sessions(path: Path) -> bool:
+    """Never detected: the sessions view of a bundle folder is asked for by name."""
+    return False
+
+
+def load_amazon_bundle_sessions(path: str | Path) -> Dataset:
+    """One domain folder's sessions as sequences, the view sequential evaluation uses
+    (../shared/data's README): every session is one shopper (user_id "session-<id>"), its
+    items in file order. A session's timestamp comes from user_session.csv (day-level; 0
+    for the few sessions it lacks);
+    its n-th item is stamped n seconds after it, so the order within a session is strict
+    and leave-one-out keeps it. An item repeated within a session counts once. About a
+    quarter of the released session rows name items that item_titles.csv lacks (it covers
+    user_item.csv's items only); with no text and no other record they are dropped, and the
+    dataset's drop report counts them."""
+    folder = Path(path)
+    if not folder.is_dir():
+        raise DataError(folder, "expected a folder with session_item.csv, user_session.csv "
+                        "and item_titles.csv")
+    rows, rows_path = _read(folder, "session_item.csv", ["session ID", "item ID"])
+    when, when_path = _read(folder, "user_session.csv", ["session ID", "timestamp"])
+    day = dict(zip(when["session ID"].str.strip(),
+                   common.to_unix_seconds(when, "timestamp", when_path), strict=True))
+    session = rows["session ID"].str.strip()
+    events = pd.DataFrame({"line": rows["line"], "user_id": "session-" + session,
+                           "item_id": rows["item ID"].str.strip(), "event": "purchase"})
+    start = session.map(day).fillna(0).astype("int64").to_numpy()  # a few have no time
+    events["timestamp"] = start + events.groupby("user_id").cumcount().to_numpy()
+    source = common.count_source(events)
+    items, titles_path = _items(folder)
+    dropped = DropReport()
+    untitled = ~events["item_id"].isin(items["item_id"])
+    dropped.add("session item not in item_titles.csv (no text)", int(untitled.sum()))
+    events = events[~untitled]
+    events = common.drop_duplicates(events, ["user_id", "item_id"], dropped,
+                                    "item repeated within a session")
+    return common.build_dataset(f"amazon-bundle-{folder.name}-sessions", items, events,
+                                rows_path, dropped=dropped, source=source,
+                                items_file=titles_path)
+
+
+def _items(folder: Path) -> tuple[pd.DataFrame, Path]:
+    """The domain's catalog rows (titles, first category path, all paths as attributes)."""
     titles, titles_path = _read(folder, "item_titles.csv", ["item ID", "titles"])
     items = pd.DataFrame({"line": titles["line"], "item_id": titles["item ID"].str.strip(),
                           "title": [html.unescape(t).strip() for t in titles["titles"]]})
@@ -84,14 +138,7 @@ def load_amazon_bundle(path: str | Path) -> Dataset:
                                                      else []) for i in items["item_id"]]
         items["attributes"] = [json.dumps({"category_paths": paths[i]}) if len(
             paths.get(i, [])) > 1 else "" for i in items["item_id"]]
-    items = common.check_known_items(events, items, events_path, create_missing=False)
-    dropped = DropReport()
-    # Timestamps are day-level, so a repeat of (user, item, day) adds nothing a model can use.
-    events = common.drop_duplicates(events, ["user_id", "item_id", "timestamp"], dropped,
-                                    "exact duplicate user-item-day row")
-    name = f"amazon-bundle-{folder.name}" if folder.name else "amazon-bundle"
-    return common.build_dataset(name, items, events, events_path, dropped=dropped,
-                                source=source, items_file=titles_path)
+    return items, titles_path
 
 
 def load_bundle_intents(path: str | Path) -> pd.DataFrame:
