@@ -39,8 +39,8 @@ from shelflm.data.schema import Catalog, Dataset
 
 __all__ = [
     "FORMATS", "ColumnMapping", "DatasetFormat", "TableSourceConfig", "detect_format",
-    "load_amazon_bundle", "load_amazon_bundle_sessions", "load_amazon_reviews", "load_bundle_intents", "load_catalog",
-    "load_dataset",
+    "load_amazon_bundle", "load_amazon_bundle_sessions", "load_amazon_reviews",
+    "load_bundle_intents", "load_catalog", "load_dataset",
     "load_movielens_100k", "load_movielens_csv", "load_online_retail", "load_recbole",
     "load_sequences", "load_table",
 ]
