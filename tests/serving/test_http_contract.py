@@ -68,6 +68,22 @@ def test_every_status_is_documented_with_the_error_body(spec: dict) -> None:
         assert ok == {"$ref": "#/components/schemas/AnswerBody"}, key
 
 
+def test_the_api_key_is_a_security_scheme_on_the_routes_that_need_it(spec: dict,
+                                                                     engine: Engine) -> None:
+    schemes = spec["components"]["securitySchemes"]
+    assert [(s["type"], s["in"], s["name"]) for s in schemes.values()] == [
+        ("apiKey", "header", "X-API-Key")]
+    keyed = {(m, p) for p, ops in spec["paths"].items() for m, op in ops.items()
+             if op.get("security")}
+    assert keyed == {key for key, statuses in STATUSES.items() if 401 in statuses}
+    writes_only = TestClient(create_app(engine, ApiConfig(api_keys=["k"]))).get(
+        "/openapi.json").json()
+    keyed = {(m, p) for p, ops in writes_only["paths"].items() for m, op in ops.items()
+             if op.get("security")}
+    assert keyed == {("post", "/events"), ("put", "/items"), ("delete", "/items/{item_id}"),
+                     ("post", "/admin/reload")}
+
+
 def test_answers_have_the_documented_shape(client: TestClient) -> None:
     events = {"events": [{"user_id": "u", "item_id": "i15", "event": "view"}]}
     assert client.post("/events", json=events, headers=KEY).status_code == 200

@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import hmac
 
-from fastapi import Header, HTTPException
+from fastapi import HTTPException, Security
+from fastapi.security import APIKeyHeader
 
 API_KEY_HEADER = "X-API-Key"
 NO_KEY = (f"header {API_KEY_HEADER}: this server has no API key configured, so writes and admin "
           "routes are closed; start it with --api-key KEY (or SHELFLM_API_KEY=KEY), or with "
           "--open (open_writes) when it listens on loopback only")
+
+
+_SCHEME = APIKeyHeader(name=API_KEY_HEADER, auto_error=False,
+                       description="An API key the server was started with (--api-key).")
 
 
 def key_is_valid(given: str | None, keys: list[str]) -> bool:
@@ -37,8 +42,10 @@ def key_dependency(keys: list[str], required: bool, open_without_keys: bool = Tr
     no keys configured it lets every request through if `open_without_keys`, else none (403:
     writes are closed by default)."""
 
-    # async: a sync dependency would cost every request a hop to the thread pool.
-    async def check(x_api_key: str | None = Header(None, max_length=256)) -> None:
+    # A security scheme, not a plain header: the OpenAPI then says which routes need the
+    # key and clients' generators send it. async: a sync dependency would cost every
+    # request a hop to the thread pool.
+    async def check(x_api_key: str | None = Security(_SCHEME)) -> None:
         if not required:
             return
         if not keys:
