@@ -34,16 +34,17 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import (  # noqa: E402
+    BUNDLES,
     CACHED_ENCODER,
     RUNS,
     leave_one_out,
-    load_beauty,
-    load_ml100k,
+    load_named,
     write_result,
 )
 from shelflm.data.splits import ColdStartItemSplit  # noqa: E402
 from shelflm.encoders.peft.registry import make_config  # noqa: E402
 from shelflm.evaluation.protocol import evaluate_ranking, item_popularity  # noqa: E402
+from shelflm.models.artifact import save_artifact  # noqa: E402
 from shelflm.models.config import (  # noqa: E402
     ItemTowerConfig,
     SequenceEncoderConfig,
@@ -58,13 +59,16 @@ from shelflm.training.config import (  # noqa: E402
 from shelflm.training.recommender import ShelfRecommender  # noqa: E402
 from shelflm.training.registry import build_model  # noqa: E402
 
-TEMPLATES = {"ml-100k": "{title}. Genres: {category}", "amazon-beauty": "{title}"}
+TEMPLATES = {"ml-100k": "{title}. Genres: {category}", "amazon-beauty": "{title}",
+             **{f"bundle-{d}": "{title}" for d in BUNDLES}}
 
 
 def parse() -> argparse.Namespace:
     """Command-line flags."""
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    p.add_argument("--dataset", default="amazon-beauty", choices=["amazon-beauty", "ml-100k"])
+    p.add_argument("--dataset", default="amazon-beauty", choices=list(TEMPLATES))
+    p.add_argument("--save", type=Path, default=None,
+                   help="write the trained model as an artifact directory here")
     p.add_argument("--model", default="shelflm", choices=["shelflm", "sasrec-id", "text-only"])
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--hidden", type=int, default=64)
@@ -194,7 +198,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     tag = args.tag or f"{args.dataset}-{args.model}-s{args.seed}" + (
         f"-cold{args.cold}" if args.cold else "")
-    dataset = load_ml100k() if args.dataset == "ml-100k" else load_beauty()
+    dataset = load_named(args.dataset)
     split = make_split(dataset, args.cold, args.seed)
     log = RUNS / "logs" / f"{tag}.jsonl"
     log.parent.mkdir(parents=True, exist_ok=True)
@@ -209,6 +213,9 @@ def main() -> None:
     result = {"tag": tag, "args": vars(args), "train_seconds": train_s,
               "epochs": len(rec.history), **evaluate_test(rec, split, args)}
     result["valid_best_ndcg@10"] = max(r.get("valid_ndcg@10", -1) for r in rec.history)
+    if args.save:
+        result["artifact"] = str(save_artifact(rec, args.save, dataset.catalog,
+                                               rec.text_settings))
     print_summary(tag, result, write_result(tag, result))
 
 

@@ -35,6 +35,21 @@ def load_ml100k() -> object:
     return load_dataset(SHARED_DATA / "ml-100k")
 
 
+BUNDLES = ("electronic", "clothing", "food")  # amazon-bundle domains, zero-shot targets
+
+
+def load_bundle_sessions(domain: str) -> object:
+    """One amazon-bundle domain's sessions as sequences (the zero-shot targets)."""
+    return load_dataset(SHARED_DATA / "amazon-bundle" / domain, format="amazon-bundle-sessions")
+
+
+def load_named(name: str) -> object:
+    """A benchmark dataset by name: amazon-beauty, ml-100k or bundle-<domain>."""
+    if name.startswith("bundle-"):
+        return load_bundle_sessions(name.removeprefix("bundle-"))
+    return load_ml100k() if name == "ml-100k" else load_beauty()
+
+
 def leave_one_out(dataset: object) -> object:
     """Last item of each user = test, second to last = valid, the rest = train."""
     return LeaveOneOutSplit().split(dataset)

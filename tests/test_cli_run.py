@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 
 from shelflm.cli import app
 from shelflm.data.project_format import write_project_dataset
+from shelflm.settings import ARTIFACT_KEY
 from shelflm.training.registry import model_names
 
 runner = CliRunner()
@@ -50,6 +51,27 @@ def test_compare_refuses_unknown_models_before_training(project_shop: Path, tmp_
     assert empty.exit_code == 2 and "no model names" in empty.output
     nothing = runner.invoke(app, ["compare"])
     assert nothing.exit_code == 2 and "no dataset" in nothing.output
+
+
+@pytest.mark.slow
+def test_train_takes_several_shops_and_the_artifact_serves_each(tmp_path: Path) -> None:
+    from shelflm.data.synthetic import SyntheticShopConfig, generate_shop
+
+    shops = []
+    for name, seed in (("north", 1), ("south", 2)):
+        shop = generate_shop(SyntheticShopConfig(num_users=30, num_items=20, target_events=400,
+                                                 seed=seed))
+        shops.append(write_project_dataset(shop, tmp_path / name))
+    out = tmp_path / "both"
+    result = runner.invoke(app, ["train", *map(str, shops), "--out", str(out), "--config",
+                                 str(write_config(tmp_path, SMALL))])
+    assert result.exit_code == 0, result.output
+    config = json.loads((out / "config.json").read_text())
+    assert config["num_items"] == 40
+    assert [Path(p).name for p in config[ARTIFACT_KEY]["data"]["also"]] == ["south"]
+    one = runner.invoke(app, ["evaluate", str(out), str(shops[1])])  # its own, unprefixed ids
+    assert one.exit_code == 0, one.output
+    assert json.loads(one.stdout)["num_cases"] >= 20
 
 
 def test_train_refuses_an_unknown_model(project_shop: Path, tmp_path: Path) -> None:

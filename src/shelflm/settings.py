@@ -64,6 +64,10 @@ class DataConfig:
     format: str | None = field(default=None, metadata={"help": (
         "Format name (project, movielens, sequences, table, ...); unset = detected from the "
         "path.")})
+    also: list[Path] = field(default_factory=list, metadata={"help": (
+        "More shops trained together with `path` (multi-shop: `shelflm train A B ...`): "
+        "each keeps its own catalog and shoppers, ids prefixed with its dataset name; "
+        "formats are detected.")})
     split: Literal["leave-one-out", "temporal", "cold-start"] = field(
         default="leave-one-out", metadata={
             "help": "Which splitter of the three tables below is used."})
@@ -77,6 +81,7 @@ class DataConfig:
     def __post_init__(self) -> None:
         if self.path is not None:
             self.path = Path(self.path)
+        self.also = [Path(p) for p in self.also]
         if self.format is not None and self.format not in FORMATS:
             raise ValueError(f"format: unknown format {self.format!r}; known: "
                              f"{', '.join(FORMATS)}")

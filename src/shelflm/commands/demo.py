@@ -111,7 +111,7 @@ def _serve(artifact: Path, events_db: Path, port: int, background: BackgroundCom
     try:
         run_server(artifact, host="127.0.0.1", port=port, workers=1, api_key=[key],
                    open_writes=False, keys_for_reads=False, events_db=events_db,
-                   memory_store=False, cors_origin=[], loader=None, config=serving,
+                   memory_store=False, cors_origin=[], loader=None, catalog=None, config=serving,
                    example_user=user, example_item=item, print_key=True)
     finally:
         if background is not None:

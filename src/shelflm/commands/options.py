@@ -15,6 +15,7 @@ import typer
 
 from shelflm.data.errors import DataError
 from shelflm.data.loaders import load_dataset
+from shelflm.data.shops import combine_shops
 from shelflm.settings import ShelfConfig, TextConfig, load_shelf_config
 
 if TYPE_CHECKING:
@@ -32,11 +33,14 @@ def config_option(help: str = CONFIG_HELP) -> Any:
 
 
 def _data_section(config: ShelfConfig, data: Path | None, cold: float | None,
-                  seed: int | None) -> ShelfConfig:
-    """[data] with the DATA argument, --cold and --seed laid over it (and the train seed)."""
+                  seed: int | None, also: list[Path] | None = None) -> ShelfConfig:
+    """[data] with the DATA argument(s), --cold and --seed laid over it (and the train
+    seed); `also`: further shops given after the first DATA."""
     section: dict[str, object] = {}
     if data is not None:
         section["path"] = data.resolve()  # absolute: the artifact's record must work anywhere
+    if also:
+        section["also"] = [p.resolve() for p in also]
     cold_start = config.data.cold_start
     if cold is not None:
         section["split"] = "cold-start" if cold else "leave-one-out"
@@ -53,9 +57,10 @@ def _data_section(config: ShelfConfig, data: Path | None, cold: float | None,
 def with_flags(config: ShelfConfig, data: Path | None = None, template: str | None = None,
                hidden: int | None = None, epochs: int | None = None,
                cold: float | None = None, seed: int | None = None,
-               time_budget_s: float | None = None) -> ShelfConfig:
+               time_budget_s: float | None = None,
+               also: list[Path] | None = None) -> ShelfConfig:
     """`config` with the CLI flags that were given laid over it (flags win over the file)."""
-    config = _data_section(config, data, cold, seed)
+    config = _data_section(config, data, cold, seed, also)
     update: dict[str, object] = {}
     if template is not None:
         update["text"] = TextConfig(template=template)
@@ -90,9 +95,22 @@ def load_data(config: ShelfConfig) -> tuple[ShelfConfig, Dataset, Split]:
     config = replace(config, data=replace(config.data, path=config.data.path.resolve()))
     try:
         dataset = load_dataset(config.data.path, format=config.data.format)
-    except DataError as exc:  # the message names the file, line and field
+        if config.data.also:
+            dataset = combine_shops(_named_shops(
+                [dataset, *(load_dataset(p) for p in config.data.also)],
+                [config.data.path, *config.data.also]))
+    except (DataError, ValueError) as exc:  # the message names the file, line and field
         raise typer.BadParameter(str(exc), param_hint="DATA") from exc
     return config, dataset, config.data.splitter().split(dataset)
+
+
+def _named_shops(shops: list[Dataset], paths: list[Path]) -> list[Dataset]:
+    """The shops of a multi-shop run, named (id prefixes) by their dataset names, or by
+    their file or folder names when two datasets share a name (two synthetic shops)."""
+    if len({shop.name for shop in shops}) < len(shops):
+        for shop, path in zip(shops, paths, strict=True):
+            shop.name = path.stem
+    return shops
 
 
 def model_names_option(models: str | None) -> list[str] | None:

@@ -18,8 +18,10 @@ def register(app: typer.Typer) -> None:
 
 
 def train(
-    data: Path | None = typer.Argument(
-        None, help="Dataset file or folder (any supported format); default: [data] path."),
+    data: list[Path] | None = typer.Argument(
+        None, help="Dataset file or folder (any supported format); default: [data] path. "
+        "Several: one model for all those shops (each its own catalog and shoppers) "
+        "[data.path, data.also]."),
     config: Path | None = config_option(),
     out: Path = typer.Option(Path("artifacts/model"), help="Artifact directory to write."),
     model: str = typer.Option("shelflm", help="A registered model name (shelflm is saved as "
@@ -40,8 +42,8 @@ def train(
     Settings come from the defaults, then --config, then SHELFLM_<SECTION>__<FIELD>
     environment variables, then the flags; the artifact's config.json records the result.
     """
-    cfg = load_run_config(config, data=data, template=template, hidden=hidden, epochs=epochs,
-                          cold=cold, seed=seed)
+    cfg = load_run_config(config, data=data[0] if data else None, also=(data or [])[1:],
+                          template=template, hidden=hidden, epochs=epochs, cold=cold, seed=seed)
     spec = registered(model)
     # Deferred to the run itself: models, training and artifacts load torch (see
     # shelflm.commands: `config show` and `serve --help` must not).
