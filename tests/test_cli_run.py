@@ -74,6 +74,39 @@ def test_train_takes_several_shops_and_the_artifact_serves_each(tmp_path: Path) 
     assert json.loads(one.stdout)["num_cases"] >= 20
 
 
+@pytest.mark.slow
+def test_transfer_trains_only_the_adaptor_of_an_artifact(tmp_path: Path) -> None:
+    from safetensors.numpy import load_file
+
+    from shelflm.data.synthetic import SyntheticShopConfig, generate_shop
+
+    shops = [write_project_dataset(generate_shop(SyntheticShopConfig(
+        num_users=30, num_items=n, target_events=400, seed=n)), tmp_path / f"shop{n}")
+        for n in (20, 25)]
+    config = str(write_config(tmp_path, SMALL))
+    source, target = tmp_path / "source", tmp_path / "target"
+    assert runner.invoke(app, ["train", str(shops[0]), "--out", str(source), "--config",
+                               config]).exit_code == 0
+    result = runner.invoke(app, ["train", str(shops[1]), "--out", str(target), "--config",
+                                 config, "--init-from", str(source), "--train-only", "adaptor"])
+    assert result.exit_code == 0, result.output
+    share = re.search(r"trainable weights: ([\d,]+) of ([\d,]+)", result.output)
+    trainable, total = (int(g.replace(",", "")) for g in share.groups())
+    assert 0 < trainable < total
+    before, after = load_file(str(source / "model.safetensors")), load_file(
+        str(target / "model.safetensors"))
+    tower = [k for k in after if k.startswith("encoder.")]
+    assert tower and all((before[k] == after[k]).all() for k in tower)  # frozen, copied
+    head = [k for k in after if k.startswith("item_tower.text_head.linear")]
+    assert head and any((before[k] != after[k]).any() for k in head)  # trained
+    bad = runner.invoke(app, ["train", str(shops[1]), "--init-from", str(tmp_path),
+                              "--out", str(tmp_path / "x")])
+    assert bad.exit_code == 2 and "not a shelflm artifact" in bad.output
+    wrong = runner.invoke(app, ["train", str(shops[1]), "--train-only", "towers",
+                                "--out", str(tmp_path / "x")])
+    assert wrong.exit_code == 2 and "train_only" in wrong.output
+
+
 def test_train_refuses_an_unknown_model(project_shop: Path, tmp_path: Path) -> None:
     result = runner.invoke(app, ["train", str(project_shop), "--model", "bert4rec",
                                  "--out", str(tmp_path / "a")], env={"COLUMNS": "300"})

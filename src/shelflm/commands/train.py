@@ -9,7 +9,7 @@ from pathlib import Path
 import typer
 
 from shelflm.commands.options import config_option, load_data, load_run_config, registered
-from shelflm.settings import artifact_record
+from shelflm.settings import ShelfConfig, artifact_record
 
 
 def register(app: typer.Typer) -> None:
@@ -36,6 +36,12 @@ def train(
                                       "leave-one-out [data.split; default leave-one-out]."),
     seed: int | None = typer.Option(None, help="Random seed of the split and the training "
                                     "[training.seed, data.cold_start.seed; default 0]."),
+    init_from: Path | None = typer.Option(
+        None, help="Start from this artifact's user tower and text head (transfer from "
+        "another shop) [training.init_from]."),
+    train_only: str | None = typer.Option(
+        None, help="'adaptor': train only the text head (and IDs), the user tower stays as "
+        "initialised [training.train_only; default all]."),
 ) -> None:
     """Train a model with early stopping, print test metrics, save the artifact directory.
 
@@ -51,6 +57,8 @@ def train(
     from shelflm.training.compare import fit_and_evaluate
     from shelflm.training.registry import build_model
 
+    if init_from is not None or train_only is not None:
+        cfg = _with_transfer(cfg, init_from, train_only)
     cfg, dataset, split = load_data(cfg)
     out.mkdir(parents=True, exist_ok=True)
     # The log goes under --out unless the config names one; the recorded config keeps the
@@ -58,7 +66,28 @@ def train(
     log = cfg.training.log_path or str(out / "train_log.jsonl")
     rec = build_model(model, dataset, replace(cfg, training=replace(cfg.training, log_path=log)))
     metrics = fit_and_evaluate(rec, split)
+    trainable, total = getattr(rec, "trainable", (0, 0))
+    if total:
+        typer.echo(f"trainable weights: {trainable:,} of {total:,} "
+                   f"({100 * trainable / total:.1f}%)")
     if spec.artifact:
         save_artifact(rec, out, dataset.catalog, rec.text_settings, artifact_record(cfg))
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
     typer.echo(json.dumps({k: round(v, 4) for k, v in metrics.items()}))
+
+
+def _with_transfer(cfg: ShelfConfig, init_from: Path | None,
+                   train_only: str | None) -> ShelfConfig:
+    """[training] init_from / train_only from the flags, checked before any data is read."""
+    update: dict[str, object] = {}
+    if init_from is not None:
+        if not (init_from / "model.safetensors").is_file():
+            raise typer.BadParameter(f"{init_from}: not a shelflm artifact (no "
+                                     "model.safetensors)", param_hint="--init-from")
+        update["init_from"] = str(init_from.resolve())
+    if train_only is not None:
+        update["train_only"] = train_only
+    try:
+        return replace(cfg, training=replace(cfg.training, **update))
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--train-only") from exc

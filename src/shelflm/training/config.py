@@ -14,6 +14,7 @@ from pydantic import ConfigDict
 
 # The ranking losses `shelflm.training.losses.build_ranking_loss` knows, by name.
 RANKING_LOSSES: tuple[str, ...] = ("full_softmax", "sampled_softmax", "bpr")
+TRAIN_ONLY = ("all", "adaptor")  # which weights train (TrainConfig.train_only)
 
 
 @dataclass
@@ -116,6 +117,14 @@ class TrainConfig:
         "help": "Weight of a second loss computed with text-only item vectors (no ID part): "
                 "it trains the text path to rank on its own, which is all a cold item has "
                 "(0 = off)."})
+    init_from: str | None = field(default=None, metadata={
+        "help": "Artifact directory to start from (transfer to another shop): every weight "
+                "whose name and shape match is copied (user tower, text head); ID embeddings "
+                "start fresh, the catalog being another one."})
+    train_only: str = field(default="all", metadata={
+        "help": "'all', or 'adaptor': only the text head over the frozen LM vectors (or the "
+                "PEFT tuner's weights) and the ID part train; the user tower keeps its "
+                "initial weights (with init_from: parameter-efficient transfer)."})
     log_path: str | None = field(default=None, metadata={
         "help": "JSON lines, one record per epoch."})
     progress: bool = field(default=True, metadata={
@@ -130,6 +139,8 @@ class TrainConfig:
             self.adversarial = AdversarialConfig(**self.adversarial)
         if isinstance(self.augment, dict):
             self.augment = AugmentConfig(**self.augment)
+        if self.train_only not in TRAIN_ONLY:
+            raise ValueError(f"TrainConfig: train_only {self.train_only!r} not in {TRAIN_ONLY}")
         if self.loss not in RANKING_LOSSES:
             raise ValueError(f"TrainConfig: loss {self.loss!r} not in {RANKING_LOSSES}")
         if (self.epochs < 1 or self.batch_size < 1 or self.lr <= 0 or self.patience < 1

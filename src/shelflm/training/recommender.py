@@ -20,6 +20,7 @@ from shelflm.models.item_tower import ItemTower, id_weights
 from shelflm.models.shelf_model import ShelfModel
 from shelflm.training.config import TrainConfig
 from shelflm.training.trainer import Trainer
+from shelflm.training.transfer import init_from_artifact, train_only_adaptor
 
 if TYPE_CHECKING:
     from shelflm.data.schema import Dataset
@@ -43,6 +44,7 @@ class ShelfRecommender:
         self.text_settings: object | None = None  # item_text.TextSettings of text_vectors
         self.model: ShelfModel | None = None
         self.history: list[dict] = []
+        self.trainable = (0, 0)  # (trainable, total) weights of the last fit
         self._table: torch.Tensor | None = None
 
     def build(self, train: Dataset) -> ShelfModel:
@@ -57,6 +59,12 @@ class ShelfRecommender:
         """Train on split.train with early stopping on split.valid NDCG@10."""
         torch.manual_seed(self.train_config.seed)
         self.model = self.build(split.train)
+        cfg = self.train_config
+        if cfg.init_from:
+            init_from_artifact(self.model, cfg.init_from)
+        self.trainable = train_only_adaptor(self.model) if cfg.train_only == "adaptor" else (
+            sum(p.numel() for p in self.model.parameters() if p.requires_grad),
+            sum(p.numel() for p in self.model.parameters()))
         self._table = None
         trainer = Trainer(self.train_config)
         self.history = trainer.fit(self, split)
