@@ -105,6 +105,10 @@ def parse() -> argparse.Namespace:
                    help="PEFT method making the text part (none: cached LM vectors + "
                         "whitened linear head)")
     p.add_argument("--lm-lr", type=float, default=None, help="learning rate of the tuner")
+    p.add_argument("--lm-refresh-steps", type=int, default=0,
+                   help="with --tuning: cached item table, refreshed every N steps")
+    p.add_argument("--lm-rows", type=int, default=256,
+                   help="items re-encoded with gradients per step (--lm-refresh-steps)")
     p.add_argument("--text-only-weight", type=float, default=0.0,
                    help="weight of the text-only (cold-item) auxiliary loss")
     p.add_argument("--cold-neighbours", type=int, default=0,
@@ -131,6 +135,7 @@ def train_config(args: argparse.Namespace, log: Path) -> TrainConfig:
         num_negatives=args.negatives, id_lr_scale=args.id_lr_scale,
         seen_negatives_only=not args.all_negatives, device=args.device,
         text_only_weight=args.text_only_weight, lm_lr=args.lm_lr,
+        lm_refresh_steps=args.lm_refresh_steps, lm_rows=args.lm_rows,
         patience=args.patience, eval_every=args.eval_every, seed=args.seed,
         max_valid_cases=args.max_valid, time_budget_s=args.time_budget, log_path=str(log),
         progress=sys.stdout.isatty(),

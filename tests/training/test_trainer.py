@@ -152,3 +152,47 @@ def test_tuner_weights_get_their_own_learning_rate(split_and_text):
     after = {n: p.detach() for n, p in rec.model.item_tower.tuner.named_parameters()}
     # AdamW's step is ~lr in size: lm_lr = 1e-9 leaves the tuner (almost) where it started.
     assert max(float((after[n] - before[n]).abs().max()) for n in before) < 1e-6
+
+
+def test_a_tuned_lm_step_reencodes_only_some_rows_of_a_cached_table(split_and_text):
+    from shelflm.encoders.peft.registry import build_tuner, make_config
+    from shelflm.training.lm_cache import CachedItemTable
+
+    split, _ = split_and_text
+    n = split.train.num_items
+    titles = [f"item {i} colour {i % 7}" for i in range(n)]
+    tuner = build_tuner(make_config("adaptor", d_out=16), titles)
+    rec = ShelfRecommender(_config(), TrainConfig(progress=False), None, tuner=tuner)
+    model = rec.build(split.train).eval()
+    table_fn = CachedItemTable(refresh_steps=3, rows=6, rng=np.random.default_rng(0))
+    targets = torch.tensor([2, 5, 5])
+    table = table_fn(model, targets)
+    live = table_fn.live_rows(targets, n)
+    assert len(live) == 6 and {2, 5} <= set(live.tolist())
+    with torch.no_grad():
+        assert torch.allclose(table, model.item_tower.all_items(), atol=1e-5)  # same weights
+    table.sum().backward()
+    grads = [p.grad for p in tuner.parameters() if p.requires_grad]
+    assert any(g is not None and g.abs().sum() > 0 for g in grads)  # through the live rows
+    many = torch.arange(20)
+    assert len(table_fn.live_rows(many, n)) == 6  # a sample of the targets, no more
+    for _ in range(4):
+        table_fn(model, targets)
+    assert table_fn.refreshes == 2  # steps 1 and 4 of 5 recomputed the whole catalog
+    with pytest.raises(ValueError, match="refresh_steps"):
+        CachedItemTable(0, 6, np.random.default_rng(0))
+
+
+def test_training_with_a_cached_lm_table_learns(split_and_text):
+    from shelflm.encoders.peft.registry import build_tuner, make_config
+
+    split, _ = split_and_text
+    titles = [f"item {i} colour {i % 7}" for i in range(split.train.num_items)]
+    tuner = build_tuner(make_config("adaptor", d_out=16), titles)
+    train = TrainConfig(epochs=4, batch_size=32, lr=5e-3, patience=9, progress=False,
+                        lm_refresh_steps=2, lm_rows=16)
+    rec = ShelfRecommender(_config(), train, None, tuner=tuner)
+    rec.fit(split)
+    assert rec.history[-1]["train_loss"] < rec.history[0]["train_loss"]
+    assert evaluate_ranking(rec, split.test, ks=(10,))["ndcg@10"] > evaluate_ranking(
+        Popularity(split.train), split.test, ks=(10,))["ndcg@10"]

@@ -117,6 +117,13 @@ class TrainConfig:
         "help": "Weight of a second loss computed with text-only item vectors (no ID part): "
                 "it trains the text path to rank on its own, which is all a cold item has "
                 "(0 = off)."})
+    lm_refresh_steps: int = field(default=0, metadata={
+        "help": "With a fine-tuned LM ([tuning]) and a full-table loss: item vectors come from "
+                "a cache recomputed every this many steps, and only `lm_rows` of them per "
+                "step (the batch's targets, then random items) run through the LM with "
+                "gradients (0 = the LM encodes the whole catalog every step)."})
+    lm_rows: int = field(default=256, metadata={
+        "help": "Items re-encoded with gradients per step when lm_refresh_steps > 0."})
     init_from: str | None = field(default=None, metadata={
         "help": "Artifact directory to start from (transfer to another shop): every weight "
                 "whose name and shape match is copied (user tower, text head); ID embeddings "
@@ -139,6 +146,9 @@ class TrainConfig:
             self.adversarial = AdversarialConfig(**self.adversarial)
         if isinstance(self.augment, dict):
             self.augment = AugmentConfig(**self.augment)
+        if self.lm_refresh_steps < 0 or self.lm_rows < 1:
+            raise ValueError(f"TrainConfig: lm_refresh_steps >= 0 and lm_rows >= 1, got "
+                             f"{self.lm_refresh_steps} and {self.lm_rows}")
         if self.train_only not in TRAIN_ONLY:
             raise ValueError(f"TrainConfig: train_only {self.train_only!r} not in {TRAIN_ONLY}")
         if self.loss not in RANKING_LOSSES:

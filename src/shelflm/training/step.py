@@ -113,16 +113,22 @@ def contrastive_loss(config: TrainConfig, model: ShelfModel, seqs: list[np.ndarr
     return info_nce(views[0], views[1], aug.temperature)
 
 
+# The item table of a full-table step from the model and the step's targets
+# (lm_cache.CachedItemTable); None: every item encoded afresh.
+TableFn = Callable[[ShelfModel, torch.Tensor], torch.Tensor]
+
+
 def step_loss(config: TrainConfig, model: ShelfModel, loss_fn: torch.nn.Module,
               seqs: list[np.ndarray], evs: list[np.ndarray],
-              rng: np.random.Generator) -> torch.Tensor:
+              rng: np.random.Generator, table_fn: TableFn | None = None) -> torch.Tensor:
     """The loss of one batch of training sequences, every term the config enables."""
     batch = step_inputs(model, seqs, evs, config.device)
     sampled = isinstance(loss_fn, SampledSoftmaxLoss)
     if sampled:
         table, base, batch = sampled_rows(model, loss_fn, batch, config.device)
     else:
-        table = model.item_tower.all_items()
+        table = (table_fn(model, batch.targets) if table_fn is not None
+                 else model.item_tower.all_items())
 
         def base(u: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
             return loss_fn(u, batch.targets, t)

@@ -25,8 +25,9 @@ from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedCo
 from shelflm.evaluation.protocol import RankingEvaluator, item_popularity
 from shelflm.models.shelf_model import ShelfModel
 from shelflm.training.config import TrainConfig
+from shelflm.training.lm_cache import CachedItemTable
 from shelflm.training.losses import build_ranking_loss
-from shelflm.training.step import step_loss
+from shelflm.training.step import TableFn, step_loss
 
 if TYPE_CHECKING:
     from shelflm.data.schema import Dataset
@@ -73,6 +74,7 @@ class _Fit:
     test_eval: RankingEvaluator | None
     rng: np.random.Generator
     progress: Progress
+    table_fn: TableFn | None = None  # a step's item table; None: the whole catalog afresh
     best: float = -1.0
     best_state: dict | None = None
     since_best: int = 0
@@ -161,14 +163,19 @@ class Trainer:
         valid_eval = RankingEvaluator(valid, ks=(10,))
         test_eval = RankingEvaluator(split.test, ks=(10, 20)) if cfg.evaluate_test else None
         lengths = np.array([len(s) for s in seqs])
+        table_fn = None
+        if cfg.lm_refresh_steps and model.item_tower.tuner is not None:
+            # Its own generator: the batch order and dropout draws stay those of the seed.
+            table_fn = CachedItemTable(cfg.lm_refresh_steps, cfg.lm_rows,
+                                       np.random.default_rng(cfg.seed + 1))
         return _Fit(rec, split, seqs, evs, lengths, loss_fn, self._optimizer(model), valid_eval,
-                    test_eval, rng, self._progress())
+                    test_eval, rng, self._progress(), table_fn=table_fn)
 
     def _optimizer_step(self, run: _Fit, idx: np.ndarray, step: int) -> float:
         """One gradient step on the sequences `idx`; returns its loss."""
         model = run.rec.model
         loss = step_loss(self.config, model, run.loss_fn, [run.seqs[i] for i in idx],
-                         [run.evs[i] for i in idx], run.rng)
+                         [run.evs[i] for i in idx], run.rng, run.table_fn)
         tuner = model.item_tower.tuner
         if tuner is not None:  # AdaLoRA's orthogonality term; 0 for others
             loss = loss + tuner.extra_loss()
