@@ -4,6 +4,7 @@ change or a reload drops the entry, so the very next answer reflects it."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import pandas as pd
 
 from hashing_model import HashingModel
@@ -97,7 +98,7 @@ def test_personal_answers_are_reused_only_for_the_same_request(model) -> None:
         encoded.append(answer)
         return repr([r.item_id for r in answer.items]).encode()
 
-    answers = RenderedAnswers(engine, 200, encode)
+    answers = RenderedAnswers(engine, 200, render=encode)
 
     def ask(user: str, k: int, filters: Filters | None = None) -> bytes:
         return answers.recommend(user, k, filters or Filters())
@@ -115,6 +116,19 @@ def test_personal_answers_are_reused_only_for_the_same_request(model) -> None:
     assert len(encoded) == 4 and top not in {r.item_id for r in encoded[-1].items}
     ask("nobody", 3), ask("nobody", 3)
     assert len(encoded) == 6  # popular answers are made fresh every time
+
+
+def test_kept_answers_are_bounded_in_bytes_too(model) -> None:
+    engine = _engine(model)
+    answers = RenderedAnswers(engine, 200, max_bytes=100, render=lambda a: b"x" * 40)
+    for user in ("a", "b", "c", "d"):
+        engine.ingest([Event(user, "i0", "view", 1)])
+        answers.recommend(user, 3, Filters())
+    assert answers.bytes == 80 and len(answers._entries) == 2  # the oldest two went
+    answers.recommend("d", 3, Filters())  # kept, nothing counted twice
+    assert answers.bytes == 80
+    with pytest.raises(ValueError, match="response_cache_mb"):
+        ServingConfig(response_cache_mb=-1)
 
 
 def test_warm_up_caches_the_most_recent_users(model) -> None:

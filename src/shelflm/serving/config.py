@@ -194,6 +194,10 @@ class ServingConfig:
                 "keeps the response bytes of up to twice as many recommendation answers (two "
                 "request shapes per user). An event for a user drops its entry, so answers "
                 "stay fresh (0 = off)"})
+    response_cache_mb: int = field(default=64, metadata={
+        "help": "bound on the bytes of recommendation answers the HTTP layer keeps (least "
+                "recently used go first; the entry bound above applies too), so a worker's "
+                "memory levels off however many shoppers it sees"})
     text_encoder: Literal["onnx", "onnx-int8", "pytorch"] = field(default="onnx", metadata={
         "help": "language model runtime for queries and new items' text: onnx (exported "
                 "once, cosine >= 0.99 to PyTorch), onnx-int8 (quantised weights) or pytorch "
@@ -235,6 +239,7 @@ class ServingConfig:
         if self.catalog is not None:
             self.catalog = Path(self.catalog)
         _in_range(self, "user_cache_size", 0)
+        _in_range(self, "response_cache_mb", 0)
         _one_of(self, "text_encoder", ("onnx", "onnx-int8", "pytorch"))
         _in_range(self, "warm_users", 0)
         _in_range(self, "refresh_on_ingest", 0)

@@ -73,7 +73,8 @@ def create_app(engine: Engine, config: ApiConfig | None = None) -> FastAPI:
                   version="0.1.0")
     metrics = ServingMetrics(lambda: engine.index_size, lambda: engine.model_version)
     # Two request shapes per cached user, as many users as the engine keeps.
-    answers = RenderedAnswers(engine, 2 * engine.config.user_cache_size)
+    answers = RenderedAnswers(engine, 2 * engine.config.user_cache_size,
+                              engine.config.response_cache_mb << 20)
     app.state.engine, app.state.metrics = engine, metrics
     install_error_handlers(app)
     write = Depends(key_dependency(config.api_keys, required=True,

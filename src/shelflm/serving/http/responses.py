@@ -94,9 +94,11 @@ class RenderedAnswers:
     Bytes, not Answer objects: tens of thousands of cached answers then give the garbage
     collector nothing to walk (a full collection over answer objects is a p99 spike)."""
 
-    def __init__(self, engine: Engine, capacity: int,
+    def __init__(self, engine: Engine, capacity: int, max_bytes: int = 64 << 20,
                  render: Callable[[Answer], bytes] = render_answer) -> None:
         self.engine, self.capacity, self.render = engine, capacity, render
+        self.max_bytes = max_bytes  # of answer bytes kept: memory is bounded, not just count
+        self.bytes = 0
         self._entries: OrderedDict[tuple, tuple[tuple[int, int], bytes]] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -115,8 +117,10 @@ class RenderedAnswers:
         data = self.render(answer)
         if answer.revision is not None and self.capacity > 0:
             with self._lock:
+                old = self._entries.pop(key, None)
+                self.bytes += len(data) - (len(old[1]) if old else 0)
                 self._entries[key] = (answer.revision, data)
-                self._entries.move_to_end(key)
-                while len(self._entries) > self.capacity:
-                    self._entries.popitem(last=False)
+                while self._entries and (len(self._entries) > self.capacity
+                                         or self.bytes > self.max_bytes):
+                    self.bytes -= len(self._entries.popitem(last=False)[1][1])
         return data
