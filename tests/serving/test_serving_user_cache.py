@@ -4,8 +4,8 @@ change or a reload drops the entry, so the very next answer reflects it."""
 from __future__ import annotations
 
 import numpy as np
-import pytest
 import pandas as pd
+import pytest
 
 from hashing_model import HashingModel
 from shelflm.serving.config import ServingConfig
