@@ -67,9 +67,14 @@ def lm_vectors(texts: list[str], batch: int = 128, device: str = "cpu") -> np.nd
     return TextEncoder(config, device=device).encode(texts)
 
 
+def _plain(value: object) -> float | str:
+    """JSON for what json does not know: numpy numbers as floats, paths as strings."""
+    return str(value) if isinstance(value, Path) else float(value)
+
+
 def write_result(name: str, payload: dict) -> Path:
     """Write one run's result JSON under runs/results/."""
     path = RUNS / "results" / f"{name}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(payload, indent=2, default=float))
+    path.write_text(json.dumps(payload, indent=2, default=_plain))
     return path
