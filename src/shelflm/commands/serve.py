@@ -105,9 +105,12 @@ def _run_server(cfg: ServingConfig, artifact_dir: Path, host: str, port: int,
     os.environ[RELOAD_START_ENV] = str(store.latest_reload()[0])
     store.close()
     # httptools + uvloop: h11 stalls keep-alive requests by tens of milliseconds here.
+    # Idle keep-alive connections stay open 75 s, not uvicorn's 5 s: a client (or a load
+    # balancer, which keeps them ~60 s) that reuses one just as the server closes it gets a
+    # read error on a request that was never answered (seen once in the soak).
     uvicorn.run("shelflm.serving.http.app:app_from_env", factory=True, host=host, port=port,
                 workers=workers, http="httptools", loop="uvloop", log_level="warning",
-                access_log=False)
+                access_log=False, timeout_keep_alive=75)
 
 
 def _with_flags(cfg: ServingConfig, api_key: list[str], open_writes: bool,
