@@ -7,6 +7,8 @@ each target itself.
     .venv/bin/python benchmarks/beauty.py --dataset bundle-food --model text-only --seed 0
     # then, per target: zero-shot, popularity, ItemKNN, and the target-trained result files:
     .venv/bin/python benchmarks/zero_shot.py runs/artifacts/beauty-text --trained text-only
+    # with the LM similarity blended in, its weight picked on the source's validation:
+    .venv/bin/python benchmarks/zero_shot.py runs/artifacts/beauty-text --text-weights 0 1 3 10
 
 Targets are the amazon-bundle domains' sessions as sequences (format
 amazon-bundle-sessions), leave-one-out, full ranking over each domain's catalog. The
@@ -32,12 +34,15 @@ from common import (  # noqa: E402
     leave_one_out,
     lm_vectors,
     load_bundle_sessions,
+    load_named,
     write_result,
 )
 from shelflm.evaluation.protocol import evaluate_ranking  # noqa: E402
 from shelflm.evaluation.served import ServedRecommender  # noqa: E402
 from shelflm.models.baselines import ItemKNN, Popularity  # noqa: E402
 from shelflm.serving.runtime import load_artifact  # noqa: E402
+from shelflm.serving.text_blend import TextBlended  # noqa: E402
+from shelflm.training.trainer import subsample_cases  # noqa: E402
 
 
 class TextSimilarity:
@@ -55,6 +60,20 @@ class TextSimilarity:
     def score(self, users, histories, history_events) -> np.ndarray:
         queries = np.stack([self.vectors[np.asarray(h)].mean(0) for h in histories])
         return (queries @ self.vectors.T).astype(np.float32)
+
+
+def pick_text_weight(model, source: str, weights: list[float]) -> tuple[float, dict]:
+    """The text weight with the best NDCG@10 on 3,000 of the source's validation cases."""
+    if weights == [0.0]:
+        return 0.0, {}
+    split = leave_one_out(load_named(source))
+    valid = subsample_cases(split.valid, 3000, 0)
+    scores = {}
+    for w in weights:
+        blended = TextBlended(model, w) if w > 0 else model
+        scores[w] = evaluate_ranking(ServedRecommender(blended, f"w{w}"), valid)["ndcg@10"]
+        print(f"source validation NDCG@10 with text weight {w:g}: {scores[w]:.4f}", flush=True)
+    return max(scores, key=scores.get), {f"{w:g}": v for w, v in scores.items()}
 
 
 def trained_on_target(domain: str, model: str) -> dict | None:
@@ -77,8 +96,15 @@ def main() -> None:
     p.add_argument("--targets", nargs="+", default=list(BUNDLES), choices=BUNDLES)
     p.add_argument("--trained", default="shelflm",
                    help="beauty.py --model of the target-trained runs to read (by file name)")
+    p.add_argument("--text-weights", type=float, nargs="+", default=[0.0],
+                   help="ServingConfig.text_weight values; the best on the SOURCE's "
+                        "validation cases (--source) is used on every target")
+    p.add_argument("--source", default="amazon-beauty", help="the artifact's own dataset")
     args = p.parse_args()
     source = load_artifact(args.artifact)
+    weight, picked = pick_text_weight(source, args.source, args.text_weights)
+    if weight > 0:
+        source = TextBlended(source, weight)
     rows = {}
     for domain in args.targets:
         dataset = load_bundle_sessions(domain)
@@ -93,7 +119,8 @@ def main() -> None:
             row[name] = evaluate_ranking(rec, split.test)
         row["trained"] = trained_on_target(domain, args.trained)
         rows[domain] = row
-        write_result(f"zero-shot-{domain}", {"artifact": str(args.artifact), **row})
+        write_result(f"zero-shot-{domain}", {"artifact": str(args.artifact),
+                                             "text_weight": weight, "picked_on": picked, **row})
     print(f"\n{'target':<11} {'cases':>5}  {'zero-shot':>9} {'popular':>8} {'itemknn':>8} "
           f"{'text-sim':>8} {'trained':>14}  zero/pop  zero/trained   (NDCG@10)")
     for domain, row in rows.items():

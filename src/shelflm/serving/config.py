@@ -225,6 +225,10 @@ class ServingConfig:
                 "its errors show paths relative to it (None = the folder holding the "
                 "artifact served at start)"})
 
+    text_weight: float = field(default=0.0, metadata={
+        "help": "add this times the language model's own similarity (cosine of an item's LM "
+                "vector to the mean LM vector of the shopper's history) to every "
+                "recommendation score: what carries to new items and new shops (0 = off)"})
     catalog: Path | None = field(default=None, metadata={
         "help": "serve this shop's catalog (a CSV/TSV/Parquet file with item_id, title, ... "
                 "or a dataset folder) instead of the artifact's: items the model was not "
@@ -240,6 +244,7 @@ class ServingConfig:
             self.catalog = Path(self.catalog)
         _in_range(self, "user_cache_size", 0)
         _in_range(self, "response_cache_mb", 0)
+        _in_range(self, "text_weight", 0.0)
         _one_of(self, "text_encoder", ("onnx", "onnx-int8", "pytorch"))
         _in_range(self, "warm_users", 0)
         _in_range(self, "refresh_on_ingest", 0)

@@ -18,6 +18,7 @@ from shelflm.serving.index import VectorIndex, make_index
 from shelflm.serving.item_log import apply_item_changes
 from shelflm.serving.items import ItemTable
 from shelflm.serving.store import EventStore
+from shelflm.serving.text_blend import TextBlended
 
 
 @dataclass
@@ -70,6 +71,8 @@ def build_state(model: ServingModel, store: EventStore, config: ServingConfig,
         model.use_user_tower(config.user_tower, config.onnx_cache_dir, config.encoder_threads)
     if config.catalog is not None:
         model = on_catalog(model, config.catalog)
+    if config.text_weight > 0:
+        model = TextBlended(model, config.text_weight)
     text = model.text_vectors
     items = ItemTable(model.dim, text.shape[1])
     slots = items.upsert(model.catalog.items, model.item_vectors, text)
