@@ -44,12 +44,15 @@ from common import (  # noqa: E402
 from shelflm.data.splits import ColdStartItemSplit  # noqa: E402
 from shelflm.encoders.peft.registry import make_config  # noqa: E402
 from shelflm.evaluation.protocol import evaluate_ranking, item_popularity  # noqa: E402
+from shelflm.evaluation.served import ServedRecommender  # noqa: E402
 from shelflm.models.artifact import save_artifact  # noqa: E402
 from shelflm.models.config import (  # noqa: E402
     ItemTowerConfig,
     SequenceEncoderConfig,
     ShelfModelConfig,
 )
+from shelflm.serving.runtime import load_artifact  # noqa: E402
+from shelflm.serving.text_blend import TextBlended  # noqa: E402
 from shelflm.settings import ShelfConfig, TextConfig  # noqa: E402
 from shelflm.training.config import (  # noqa: E402
     AdversarialConfig,
@@ -58,6 +61,7 @@ from shelflm.training.config import (  # noqa: E402
 )
 from shelflm.training.recommender import ShelfRecommender  # noqa: E402
 from shelflm.training.registry import build_model  # noqa: E402
+from shelflm.training.trainer import subsample_cases  # noqa: E402
 
 TEMPLATES = {"ml-100k": "{title}. Genres: {category}", "amazon-beauty": "{title}",
              **{f"bundle-{d}": "{title}" for d in BUNDLES}}
@@ -69,6 +73,10 @@ def parse() -> argparse.Namespace:
     p.add_argument("--dataset", default="amazon-beauty", choices=list(TEMPLATES))
     p.add_argument("--save", type=Path, default=None,
                    help="write the trained model as an artifact directory here")
+    p.add_argument("--text-weights", type=float, nargs="+", default=None,
+                   help="also score through the saved artifact with the LM similarity "
+                        "blended in (ServingConfig.text_weight): the best of these weights "
+                        "on 3,000 validation cases, then test (needs --save)")
     p.add_argument("--model", default="shelflm", choices=["shelflm", "sasrec-id", "text-only"])
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--hidden", type=int, default=64)
@@ -183,6 +191,22 @@ def evaluate_test(rec: ShelfRecommender, split: object, args: argparse.Namespace
     return result
 
 
+def blended(served: object, split: object, weights: list[float]) -> dict:
+    """Test metrics (all, cold, warm) of the artifact with the LM similarity blended in,
+    its weight the best of `weights` (0 = the model alone) on 3,000 validation cases."""
+    valid = subsample_cases(split.valid, 3000, 0)
+    by_weight = {}
+    for w in weights:
+        model = TextBlended(served, w) if w > 0 else served
+        by_weight[w] = evaluate_ranking(ServedRecommender(model, "blend"), valid)["ndcg@10"]
+    best = max(by_weight, key=by_weight.get)
+    model = ServedRecommender(TextBlended(served, best) if best > 0 else served, "blend")
+    out = {"text_weight": best, "valid_by_weight": {f"{w:g}": v for w, v in by_weight.items()}}
+    for subset in ("all", "cold", "warm") if split.test.target_is_cold.any() else ("all",):
+        out[f"test_{subset}"] = evaluate_ranking(model, split.test, subset=subset)
+    return out
+
+
 def print_summary(tag: str, result: dict, path: Path) -> None:
     """One line of test metrics (plus the cold / borrowed-ID lines when measured)."""
     t = result["test"]
@@ -221,6 +245,11 @@ def main() -> None:
     if args.save:
         result["artifact"] = str(save_artifact(rec, args.save, dataset.catalog,
                                                rec.text_settings))
+        if args.text_weights:
+            result["blended"] = blended(load_artifact(args.save), split, args.text_weights)
+            print(f"  text-blended (weight {result['blended']['text_weight']:g}): "
+                  + ", ".join(f"{k} NDCG@10 {v['ndcg@10']:.4f}"
+                              for k, v in result["blended"].items() if k.startswith("test")))
     print_summary(tag, result, write_result(tag, result))
 
 
