@@ -14,6 +14,8 @@ amazon-bundle sessions, the untrained similarity beat every trained model, docs/
 
 from __future__ import annotations
 
+from functools import cached_property
+
 import numpy as np
 import pandas as pd
 
@@ -44,8 +46,8 @@ class TextBlended:
     def catalog(self) -> Catalog:
         return self.inner.catalog
 
-    @property
-    def item_vectors(self) -> np.ndarray:
+    @cached_property
+    def item_vectors(self) -> np.ndarray:  # built once: scoring asks for it every batch
         return np.hstack([self.inner.item_vectors, _unit(self.inner.text_vectors)])
 
     @property
