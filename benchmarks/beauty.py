@@ -39,6 +39,7 @@ from common import (  # noqa: E402
     RUNS,
     leave_one_out,
     load_named,
+    pick_text_weight,
     write_result,
 )
 from shelflm.data.splits import ColdStartItemSplit  # noqa: E402
@@ -52,7 +53,6 @@ from shelflm.models.config import (  # noqa: E402
     ShelfModelConfig,
 )
 from shelflm.serving.runtime import load_artifact  # noqa: E402
-from shelflm.serving.text_blend import TextBlended  # noqa: E402
 from shelflm.settings import ShelfConfig, TextConfig  # noqa: E402
 from shelflm.training.config import (  # noqa: E402
     AdversarialConfig,
@@ -194,14 +194,10 @@ def evaluate_test(rec: ShelfRecommender, split: object, args: argparse.Namespace
 def blended(served: object, split: object, weights: list[float]) -> dict:
     """Test metrics (all, cold, warm) of the artifact with the LM similarity blended in,
     its weight the best of `weights` (0 = the model alone) on 3,000 validation cases."""
-    valid = subsample_cases(split.valid, 3000, 0)
-    by_weight = {}
-    for w in weights:
-        model = TextBlended(served, w) if w > 0 else served
-        by_weight[w] = evaluate_ranking(ServedRecommender(model, "blend"), valid)["ndcg@10"]
-    best = max(by_weight, key=by_weight.get)
-    model = ServedRecommender(TextBlended(served, best) if best > 0 else served, "blend")
-    out = {"text_weight": best, "valid_by_weight": {f"{w:g}": v for w, v in by_weight.items()}}
+    picked, best, by_weight = pick_text_weight(served, subsample_cases(split.valid, 3000, 0),
+                                               weights)
+    model = ServedRecommender(picked, "blend")
+    out = {"text_weight": best, "valid_by_weight": by_weight}
     for subset in ("all", "cold", "warm") if split.test.target_is_cold.any() else ("all",):
         out[f"test_{subset}"] = evaluate_ranking(model, split.test, subset=subset)
     return out

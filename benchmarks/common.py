@@ -67,6 +67,23 @@ def lm_vectors(texts: list[str], batch: int = 128, device: str = "cpu") -> np.nd
     return TextEncoder(config, device=device).encode(texts)
 
 
+def pick_text_weight(served: object, valid: object, weights: list[float]
+                     ) -> tuple[object, float, dict[str, float]]:
+    """Of `weights` (ServingConfig.text_weight; 0 = the model alone), the one with the best
+    validation NDCG@10 on the cases `valid`: (the served model with it, it, all scores)."""
+    from shelflm.evaluation.protocol import evaluate_ranking
+    from shelflm.evaluation.served import ServedRecommender
+    from shelflm.serving.text_blend import TextBlended
+
+    def blend(w: float) -> object:
+        return TextBlended(served, w) if w > 0 else served
+
+    scores = {w: evaluate_ranking(ServedRecommender(blend(w), f"w{w:g}"), valid)["ndcg@10"]
+              for w in weights}
+    best = max(scores, key=scores.get)
+    return blend(best), best, {f"{w:g}": v for w, v in scores.items()}
+
+
 def _plain(value: object) -> float | str:
     """JSON for what json does not know: numpy numbers as floats, paths as strings."""
     return str(value) if isinstance(value, Path) else float(value)

@@ -35,13 +35,13 @@ from common import (  # noqa: E402
     lm_vectors,
     load_bundle_sessions,
     load_named,
+    pick_text_weight,
     write_result,
 )
 from shelflm.evaluation.protocol import evaluate_ranking  # noqa: E402
 from shelflm.evaluation.served import ServedRecommender  # noqa: E402
 from shelflm.models.baselines import ItemKNN, Popularity  # noqa: E402
 from shelflm.serving.runtime import load_artifact  # noqa: E402
-from shelflm.serving.text_blend import TextBlended  # noqa: E402
 from shelflm.training.trainer import subsample_cases  # noqa: E402
 
 
@@ -60,20 +60,6 @@ class TextSimilarity:
     def score(self, users, histories, history_events) -> np.ndarray:
         queries = np.stack([self.vectors[np.asarray(h)].mean(0) for h in histories])
         return (queries @ self.vectors.T).astype(np.float32)
-
-
-def pick_text_weight(model, source: str, weights: list[float]) -> tuple[float, dict]:
-    """The text weight with the best NDCG@10 on 3,000 of the source's validation cases."""
-    if weights == [0.0]:
-        return 0.0, {}
-    split = leave_one_out(load_named(source))
-    valid = subsample_cases(split.valid, 3000, 0)
-    scores = {}
-    for w in weights:
-        blended = TextBlended(model, w) if w > 0 else model
-        scores[w] = evaluate_ranking(ServedRecommender(blended, f"w{w}"), valid)["ndcg@10"]
-        print(f"source validation NDCG@10 with text weight {w:g}: {scores[w]:.4f}", flush=True)
-    return max(scores, key=scores.get), {f"{w:g}": v for w, v in scores.items()}
 
 
 def trained_on_target(domain: str, model: str) -> dict | None:
@@ -101,10 +87,11 @@ def main() -> None:
                         "validation cases (--source) is used on every target")
     p.add_argument("--source", default="amazon-beauty", help="the artifact's own dataset")
     args = p.parse_args()
-    source = load_artifact(args.artifact)
-    weight, picked = pick_text_weight(source, args.source, args.text_weights)
-    if weight > 0:
-        source = TextBlended(source, weight)
+    source, weight, picked = load_artifact(args.artifact), 0.0, {}
+    if args.text_weights != [0.0]:  # picked on 3,000 of the source's validation cases
+        valid = subsample_cases(leave_one_out(load_named(args.source)).valid, 3000, 0)
+        source, weight, picked = pick_text_weight(source, valid, args.text_weights)
+        print(f"source validation NDCG@10 by text weight: {picked}; using {weight:g}")
     rows = {}
     for domain in args.targets:
         dataset = load_bundle_sessions(domain)

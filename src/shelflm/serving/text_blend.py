@@ -3,8 +3,9 @@
     score(user, item) = model score + weight * cos(mean of the history's LM vectors, item's)
 
 as one inner product, so the index, the engine and the user cache stay as they are: the
-item vector is [model vector ; unit LM vector] and the user vector [model user vector ;
-weight * unit mean LM vector of the history]. The user tower reads the first part of the
+item vector is [model vector ; unit LM vector] (text vectors are unit by the ServingModel
+contract) and the user vector [model user vector ; weight * unit mean LM vector of the
+history]. The user tower reads the first part of the
 history's vectors, the mean the second.
 
 Why: a head and a user tower trained on one shop's behaviour keep what that shop rewards and
@@ -48,15 +49,14 @@ class TextBlended:
 
     @cached_property
     def item_vectors(self) -> np.ndarray:  # built once: scoring asks for it every batch
-        return np.hstack([self.inner.item_vectors, _unit(self.inner.text_vectors)])
+        return np.hstack([self.inner.item_vectors, self.inner.text_vectors])  # unit already
 
     @property
     def text_vectors(self) -> np.ndarray:
         return self.inner.text_vectors
 
     def encode_items(self, items: pd.DataFrame) -> np.ndarray:
-        return np.hstack([self.inner.encode_items(items),
-                          _unit(self.inner.encode_item_texts(items))])
+        return np.hstack([self.inner.encode_items(items), self.inner.encode_item_texts(items)])
 
     def encode_item_texts(self, items: pd.DataFrame) -> np.ndarray:
         return self.inner.encode_item_texts(items)

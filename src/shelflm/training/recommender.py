@@ -20,7 +20,11 @@ from shelflm.models.item_tower import ItemTower, id_weights
 from shelflm.models.shelf_model import ShelfModel
 from shelflm.training.config import TrainConfig
 from shelflm.training.trainer import Trainer
-from shelflm.training.transfer import init_from_artifact, train_only_adaptor
+from shelflm.training.transfer import (
+    init_from_artifact,
+    train_only_adaptor,
+    trainable_counts,
+)
 
 if TYPE_CHECKING:
     from shelflm.data.schema import Dataset
@@ -62,9 +66,9 @@ class ShelfRecommender:
         cfg = self.train_config
         if cfg.init_from:
             init_from_artifact(self.model, cfg.init_from)
-        self.trainable = train_only_adaptor(self.model) if cfg.train_only == "adaptor" else (
-            sum(p.numel() for p in self.model.parameters() if p.requires_grad),
-            sum(p.numel() for p in self.model.parameters()))
+        if cfg.train_only == "adaptor":
+            train_only_adaptor(self.model)
+        self.trainable = trainable_counts(self.model)
         self._table = None
         trainer = Trainer(self.train_config)
         self.history = trainer.fit(self, split)

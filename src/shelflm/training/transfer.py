@@ -37,12 +37,14 @@ def init_from_artifact(model: nn.Module, directory: str | Path) -> list[str]:
     return sorted(copied)
 
 
-def train_only_adaptor(model: nn.Module) -> tuple[int, int]:
-    """Freeze every weight but the text path and the ID part; (trainable, total) counts."""
-    trainable = total = 0
+def train_only_adaptor(model: nn.Module) -> None:
+    """Freeze every weight but the text path and the ID part."""
     for name, param in model.named_parameters():
         if not name.startswith("item_tower.tuner."):  # a tuner keeps its own (LM frozen)
             param.requires_grad_(name.startswith(_ADAPTOR))
-        total += param.numel()
-        trainable += param.numel() if param.requires_grad else 0
-    return trainable, total
+
+
+def trainable_counts(model: nn.Module) -> tuple[int, int]:
+    """(trainable, total) weights of `model`."""
+    params = list(model.parameters())
+    return (sum(p.numel() for p in params if p.requires_grad), sum(p.numel() for p in params))
