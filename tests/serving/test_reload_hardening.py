@@ -9,10 +9,12 @@ import shutil
 import time
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 
-from hashing_model import LOADER, load_hashing_artifact
+from hashing_model import LOADER, HashingModel, load_hashing_artifact, save_hashing_artifact
+from shelflm.data.schema import Catalog
 from shelflm.serving.config import ApiConfig, ServingConfig, StoreConfig
 from shelflm.serving.engine import Engine
 from shelflm.serving.errors import RequestError
@@ -185,6 +187,46 @@ def test_a_reload_keeps_the_warm_users_computed_by_the_new_model(models: Path,
     engine.close(), fresh.close()
 
 
+def _store_reads(engine: Engine) -> list[str]:
+    """The users whose history the engine reads from its store from now on."""
+    reads, recent = [], engine.store.recent
+    engine.store.recent = lambda user, *a, **k: (reads.append(user), recent(user, *a, **k))[1]
+    return reads
+
+
+def test_a_reload_carries_cached_users_without_reading_the_store(models: Path,
+                                                                 tmp_path: Path) -> None:
+    db = tmp_path / "events.sqlite"
+    engine = _engine(models / "a", db, refresh_on_ingest=0)
+    _shoppers(engine)
+    engine.warm_up()
+    engine.ingest([Event("u2", "i9", "view", 500)])  # u2's cached state goes: read again
+    reads = _store_reads(engine)
+    engine.reload("b")
+    assert reads == ["u2"]  # the 29 others kept history and exclusions, new vectors only
+    fresh = _engine(models / "b", db)
+    assert [_answer(engine, u) for u in USERS] == [_answer(fresh, u) for u in USERS]
+    engine.close(), fresh.close()
+
+
+def test_a_reload_onto_a_catalog_with_new_items_reads_every_user_again(
+        models: Path, tmp_path: Path) -> None:
+    rows = load_hashing_artifact(models / "a").catalog.items.to_dict("records")
+    bigger = Catalog.from_frame(pd.DataFrame([*rows, {**rows[0], "item_id": "i20"}]))
+    save_hashing_artifact(HashingModel(bigger, 64, 3), models / "bigger")
+    db = tmp_path / "events.sqlite"
+    engine = _engine(models / "a", db, refresh_on_ingest=0)
+    _shoppers(engine)
+    engine.store.append([Event("u0", "i20", "view", 900)])  # an item only the new one has
+    engine.warm_up()
+    reads = _store_reads(engine)
+    engine.reload("bigger")
+    assert sorted(reads) == sorted(USERS)  # a history may hold events the old one dropped
+    fresh = _engine(models / "bigger", db)
+    assert [_answer(engine, u) for u in USERS] == [_answer(fresh, u) for u in USERS]
+    engine.close(), fresh.close()
+
+
 def test_what_is_stored_while_a_reload_loads_still_counts(models: Path) -> None:
     engine = _engine(models / "a", refresh_on_ingest=0)
     _shoppers(engine)
@@ -202,9 +244,11 @@ def test_what_is_stored_while_a_reload_loads_still_counts(models: Path) -> None:
     assert "i16" not in {r.item_id for r in engine.recommend("u1", 20).items}  # bought now
     engine._reloads._load = lambda d: (load(d), engine.store.log_items(
         [ItemChange("i3", deleted=True)]))[0]
-    engine.reload("a")  # an item in someone's history went meanwhile: every state is stale
+    engine.reload("a")  # an item in u9's history went meanwhile: u9's state is stale
     misses = engine.info()["user_cache"]["misses"]
-    engine.recommend("u0", 3)
+    engine.recommend("u0", 3)  # u0 never saw i3: still cached
+    assert engine.info()["user_cache"]["misses"] == misses
+    engine.recommend("u9", 3)
     assert engine.info()["user_cache"]["misses"] == misses + 1
 
 

@@ -54,14 +54,23 @@ def test_other_users_stay_cached_and_catalog_changes_invalidate(model) -> None:
     engine.ingest([Event("v", "i11", "view", 2)])
     engine.recommend("u", 3)
     assert counting.calls == 2  # u's entry survived v's event
+    engine.recommend("v", 3)
+    assert counting.calls == 3  # v's did not
     engine.upsert_items(pd.DataFrame([{"item_id": "n1", "title": "red matte lipstick",
                                        "category": "Beauty > Makeup > Lips"}]))
     assert "n1" in {r.item_id for r in engine.recommend("u", 5).items}  # answer is fresh
-    assert counting.calls == 2  # a new item changes no history vector: u's is still valid
+    assert counting.calls == 3  # a new item changes no history vector: u's is still valid
     engine.upsert_items(pd.DataFrame([{"item_id": "i0", "title": "argan oil shampoo",
                                        "category": "Beauty > Hair"}]))
     assert "Hair" in engine.recommend("u", 1).items[0].category  # i0 is a shampoo now
-    assert counting.calls == 3  # an item in u's history changed: recomputed
+    assert counting.calls == 4  # an item in u's history changed: recomputed
+    engine.recommend("v", 3)
+    assert counting.calls == 4  # v's history does not hold i0: still cached
+    engine.delete_items(["i11"])
+    engine.recommend("u", 3)
+    assert counting.calls == 4  # nor does u's hold i11
+    engine.recommend("v", 3)
+    assert counting.calls == 5  # v's did
     engine.delete_items(["i0"])  # u's only history item is gone: popular fallback
     assert engine.recommend("u", 3).source == "popular"
 

@@ -41,8 +41,8 @@ class Engine:
         self.store = store
         self._lock = threading.RLock()
         self._users = UserCache(self.config.user_cache_size)
-        # Bumped when an existing item changes or goes (users' cached vectors go stale) and
-        # on every catalog change (cached answers go stale); a new item leaves vectors valid.
+        # Bumped on a model swap (every user's state is stale; ItemTable.stale tells which
+        # ones an item change touches) and on every catalog change (cached answers go).
         self._generation = self._catalog_generation = 0
         self._reloads = ReloadFollower(store, self._lock, self._prepare, self._swap,
                                       reload_start)
@@ -77,17 +77,12 @@ class Engine:
                     popularity[s] += 1
         changes = self.store.item_changes_since(st.item_mark)
         if changes:
-            self._apply_items(st, changes)
+            apply_item_changes(st.model, st.items, st.index, changes)
+            self._applied(st, changes[-1].version)
         self._reloads.check()  # another worker reloaded? load it aside
 
-    def _apply_items(self, st: ServingState, changes: list[ItemChange]) -> None:
-        existing = apply_item_changes(st.model, st.items, st.index, changes)
-        self._applied(st, changes[-1].version, existing)
-
-    def _applied(self, st: ServingState, version: int, existing: bool) -> None:
+    def _applied(self, st: ServingState, version: int) -> None:
         """Bookkeeping after catalog changes up to log `version` were applied to `st`."""
-        if existing:
-            self._generation += 1  # an existing item changed or went: user vectors are stale
         st.item_mark = version
         st._base = None
         self._catalog_generation += 1  # every cached answer is stale
@@ -145,7 +140,7 @@ class Engine:
 
     def _user(self, st: ServingState, user_id: str) -> UserState:
         """The user's inputs and vector: cached, or read from the store and computed once."""
-        cached = self._users.get(user_id, self._generation)
+        cached = self._users.get(user_id, self._generation, st.items.stale)
         if cached is None:
             cached = self._read_user(st, user_id, self._generation)
             self._users.put(user_id, cached)
@@ -232,10 +227,9 @@ class Engine:
             if st.model is model and st.item_mark == last - len(changes):
                 # Nothing else was logged in between: index the rows in hand instead of
                 # reading them back and rebuilding a frame from JSON (a third of the call).
-                existing = any(c.item_id in st.items.slot_of for c in changes)
                 slots = st.items.upsert(rows, new.vectors, new.text)
                 st.index.upsert(slots, st.items.vectors[slots])
-                self._applied(st, last, existing)
+                self._applied(st, last)
             self._catch_up(st)  # otherwise (or a reload meanwhile) replay the log in order
         return rows["item_id"].astype(str).tolist()
 
@@ -258,11 +252,17 @@ class Engine:
         return self._reloads.reload(directory, root).state.model.version
 
     def _prepare(self, directory: Path) -> Prepared:
-        """Off the lock: the artifact's state and the warm users' states for its model."""
+        """Off the lock but for a moment: the artifact's state and its warm users' states."""
         state = build_state(load_model(self.config.model_loader, directory), self.store,
                             self.config, directory)
         state.model.encode_query("warm up")  # the ONNX session loads now, not in a request
-        return Prepared(state, {u: self._read_user(state, u, 0) for u in self._warm_list()})
+        with self._lock:  # what is stored so far invalidates first: nothing stale is carried
+            self._catch_up(self._state)
+            cached = self._users.valid(self._generation, self._state.items.stale)
+            remap = retrieval.slot_map(self._state, state)
+        users = {u: self._read_user(state, u, 0) if remap is None or u not in cached
+                 else retrieval.carried(state, remap, cached[u], 0) for u in self._warm_list()}
+        return Prepared(state, users)
 
     def _swap(self, new: Prepared, generation: int) -> None:
         """Under the lock: serve `new`, its users the whole user cache; cached answers go."""

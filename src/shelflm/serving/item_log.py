@@ -15,10 +15,8 @@ from shelflm.serving.store import ItemChange
 
 
 def apply_item_changes(model: ServingModel, items: ItemTable, index: VectorIndex,
-                       changes: list[ItemChange]) -> bool:
-    """Apply changes in log order; True when an item that existed changed or went (the
-    user-tower inputs of histories holding it may differ now)."""
-    existing = any(c.deleted or c.item_id in items.slot_of for c in changes)
+                       changes: list[ItemChange]) -> None:
+    """Apply changes in log order (the table records which existing items changed)."""
     start = 0
     for end in range(1, len(changes) + 1):  # runs of upserts, or of deletes, in order
         if end < len(changes) and changes[end].deleted == changes[start].deleted:
@@ -29,7 +27,6 @@ def apply_item_changes(model: ServingModel, items: ItemTable, index: VectorIndex
         else:
             _upsert_run(model, items, index, run)
         start = end
-    return existing
 
 
 def _upsert_run(model: ServingModel, items: ItemTable, index: VectorIndex,

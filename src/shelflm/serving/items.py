@@ -41,6 +41,10 @@ class ItemTable:
         self.alive = np.empty(0, bool)
         self.popularity = np.empty(0, np.float64)
         self.norms = np.empty(0, np.float32)
+        # Per slot, `clock` when the item last changed or went: a user state computed at an
+        # earlier clock from a history holding it is stale; others stay valid.
+        self.changed = np.empty(0, np.int64)
+        self.clock = 0
         self._prefix_masks: dict[str, np.ndarray] = {}
         self._buffers: dict[str, np.ndarray] = {}  # backing storage with room to grow
 
@@ -70,6 +74,8 @@ class ItemTable:
         ids = frame["item_id"].astype(str).tolist()
         slots = np.empty(len(ids), np.int64)
         new = [i for i, item in enumerate(ids) if item not in self.slot_of]
+        self.touch(np.array([self.slot_of[item] for item in ids if item in self.slot_of],
+                            np.int64))
         grow = len(new)
         # The first fill from an artifact's memory maps keeps them (copy-on-write, private to
         # this process): worker processes share those pages instead of holding a copy each.
@@ -94,6 +100,7 @@ class ItemTable:
             self.alive = np.concatenate([self.alive, np.zeros(grow, bool)])
             self.popularity = np.concatenate([self.popularity, np.zeros(grow)])
             self.norms = np.concatenate([self.norms, np.ones(grow, np.float32)])
+            self.changed = np.concatenate([self.changed, np.zeros(grow, np.int64)])
         for i, item in enumerate(ids):
             slots[i] = self.slot_of[item]
         titles = frame["title"].fillna("").astype(str).tolist()
@@ -119,7 +126,18 @@ class ItemTable:
         slots = slots[self.alive[slots]] if len(slots) else slots
         self.alive[slots] = False
         self.text[slots] = 0.0  # a deleted item matches no query, whatever mask is used
+        self.touch(slots)
         return slots
+
+    def touch(self, slots: np.ndarray) -> None:
+        """Record that these items changed or went (no-op for none)."""
+        if len(slots):
+            self.clock += 1
+            self.changed[slots] = self.clock
+
+    def stale(self, slots: np.ndarray, clock: int) -> bool:
+        """Whether any of these items changed or went after `clock`."""
+        return bool(len(slots)) and int(self.changed[slots].max()) > clock
 
     def slot(self, item_id: str) -> int:
         """Slot of a live item, or -1."""

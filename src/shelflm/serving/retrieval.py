@@ -26,9 +26,35 @@ def user_state(st: ServingState, history: Sequence[Event], bought: set[str],
     slots = np.array([st.items.slot(e.item_id) for e in history], np.int64)
     known = slots >= 0
     events = np.array([_EVENT_INDEX[e.event] for e in history], np.int64)[known]
-    slots = slots[known]
+    return _computed(st, slots[known], events, bought, generation)
+
+
+def _computed(st: ServingState, slots: np.ndarray, events: np.ndarray, bought: set[str],
+              generation: int) -> UserState:
     vector = st.model.user_vector(st.items.vectors[slots], events) if len(slots) else None
-    return UserState(slots, events, bought, vector, generation)
+    return UserState(slots, events, bought, vector, generation, st.items.clock)
+
+
+def slot_map(old: ServingState, new: ServingState) -> np.ndarray | None:
+    """For carrying users' states from `old` to `new` (a reload): each old slot's slot in
+    `new` (-1: not live there); None when `new` holds a live item `old` does not, as a
+    user's history may then have events `old` dropped (such users are read again)."""
+    old_items, new_items = old.items, new.items
+    if any(old_items.slot(i) < 0 for i, s in new_items.slot_of.items() if new_items.alive[s]):
+        return None
+    out = np.full(len(old_items.ids), -1, np.int64)
+    for item, s in old_items.slot_of.items():
+        out[s] = new_items.slot(item)
+    return out
+
+
+def carried(st: ServingState, remap: np.ndarray, user: UserState,
+            generation: int) -> UserState:
+    """`user`'s state (computed for another state, `remap` from slot_map) for `st`: the same
+    history and exclusions, no store read, the vector from `st`'s model."""
+    slots = remap[user.slots]
+    known = slots >= 0
+    return _computed(st, slots[known], user.events[known], user.bought, generation)
 
 
 def session_state(st: ServingState, events: Sequence[tuple[str, str]],

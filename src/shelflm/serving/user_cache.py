@@ -7,12 +7,13 @@ from __future__ import annotations
 import itertools
 import threading
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
 
 _serials = itertools.count(1)
+Stale = Callable[[np.ndarray, int], bool]  # ItemTable.stale: (history slots, clock) -> stale?
 
 
 @dataclass
@@ -23,7 +24,8 @@ class UserState:
     events: np.ndarray  # their event-type indices (EVENT_TYPES order)
     bought: set[str] = field(default_factory=set)  # items excluded by the rules
     vector: np.ndarray | None = None
-    generation: int = 0  # the catalog generation it was computed under
+    generation: int = 0  # the engine generation (model) it was computed under
+    clock: int = 0  # the item table's clock then (ItemTable.stale)
     # Unique per computed state (process-wide): part of the revision of the user's answers.
     serial: int = field(default_factory=_serials.__next__)
 
@@ -40,11 +42,13 @@ class UserCache:
     def __len__(self) -> int:
         return len(self._entries)
 
-    def get(self, user_id: str, generation: int) -> UserState | None:
-        """The cached state if it was made under `generation`, else None."""
+    def get(self, user_id: str, generation: int, stale: Stale | None = None) -> UserState | None:
+        """The cached state if it was made under `generation` and its history items are not
+        `stale` (since its clock), else None."""
         with self._lock:
             state = self._entries.get(user_id)
-            if state is None or state.generation != generation:
+            if state is None or state.generation != generation or (
+                    stale and stale(state.slots, state.clock)):
                 self.misses += 1
                 return None
             self._entries.move_to_end(user_id)
@@ -66,6 +70,12 @@ class UserCache:
         with self._lock:
             for user in user_ids:
                 self._entries.pop(user, None)
+
+    def valid(self, generation: int, stale: Stale) -> dict[str, UserState]:
+        """A copy of the entries get() would return, least recently used first."""
+        with self._lock:
+            return {u: s for u, s in self._entries.items()
+                    if s.generation == generation and not stale(s.slots, s.clock)}
 
     def replace(self, states: dict[str, UserState], generation: int) -> None:
         """Hold exactly `states` (a new model's, computed aside; the last ones count as the
