@@ -321,8 +321,12 @@ def main() -> None:
                     "seconds of the kill phase even if fewer events were acknowledged")
     ap.add_argument("--artifact", type=Path, help="artifact dir (default: a hashing artifact)")
     ap.add_argument("--loader", default=None, help="'module:function' for --artifact")
+    ap.add_argument("--set", action="append", default=[], metavar="FIELD=JSON",
+                    help="a top-level ServingConfig field for the server, e.g. "
+                         "response_cache_mb=0 (repeatable)")
     ap.add_argument("--out", type=Path, help="write the results as JSON here")
     args = ap.parse_args()
+    settings = {k: json.loads(v) for k, v in (s.split("=", 1) for s in args.set)}
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     # The server subprocess imports the hashing double's loader from tests/ too.
     os.environ["PYTHONPATH"] = os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")])
@@ -331,12 +335,12 @@ def main() -> None:
         artifact, loader, users, items = prepare(args, work)
         result: dict = {"args": {k: str(v) for k, v in vars(args).items()},
                         "artifact": str(artifact), "loader": loader}
-        server = start_server(artifact, work / "events.sqlite", loader, 1, {})
+        server = start_server(artifact, work / "events.sqlite", loader, 1, settings)
         run = Run(server.url, server.pid)
         acked = asyncio.run(traffic(run, users, items, artifact, args))
         server.wait(30)
         t = time.perf_counter()
-        server = start_server(artifact, work / "events.sqlite", loader, 1, {})
+        server = start_server(artifact, work / "events.sqlite", loader, 1, settings)
         result["restart_seconds"] = round(time.perf_counter() - t, 1)
         result["kill"] = check_store(work / "events.sqlite", acked)
         result["api"] = check_api(server.url, acked)
