@@ -258,10 +258,9 @@ class Engine:
         state.model.encode_query("warm up")  # the ONNX session loads now, not in a request
         with self._lock:  # what is stored so far invalidates first: nothing stale is carried
             self._catch_up(self._state)
-            cached = self._users.valid(self._generation, self._state.items.stale)
-            remap = retrieval.slot_map(self._state, state)
-        users = {u: self._read_user(state, u, 0) if remap is None or u not in cached
-                 else retrieval.carried(state, remap, cached[u], 0) for u in self._warm_list()}
+            cached = self._users.valid(self._generation)
+            carry = retrieval.carrier(self._state, state)
+        users = {u: carry(cached.get(u)) or self._read_user(state, u, 0) for u in self._warm_list()}
         return Prepared(state, users)
 
     def _swap(self, new: Prepared, generation: int) -> None:

@@ -137,7 +137,8 @@ class ItemTable:
 
     def stale(self, slots: np.ndarray, clock: int) -> bool:
         """Whether any of these items changed or went after `clock`."""
-        return bool(len(slots)) and int(self.changed[slots].max()) > clock
+        return changed_after(self.changed, slots, clock)
+
 
     def slot(self, item_id: str) -> int:
         """Slot of a live item, or -1."""
@@ -156,3 +157,9 @@ class ItemTable:
                 self._prefix_masks.clear()
             self._prefix_masks[prefix] = mask
         return mask
+
+
+def changed_after(changed: np.ndarray, slots: np.ndarray, clock: int) -> bool:
+    """Whether any of `slots` changed after `clock` by `changed` (ItemTable.changed or a copy
+    of it)."""
+    return bool(len(slots)) and int(changed[slots].max()) > clock

@@ -4,7 +4,7 @@ the state they are given; the engine holds the lock and chooses the state."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -12,6 +12,7 @@ from shelflm.data.schema import EVENT_TYPES
 from shelflm.serving import ranking
 from shelflm.serving.config import RulesConfig
 from shelflm.serving.errors import RequestError
+from shelflm.serving.items import changed_after
 from shelflm.serving.ranking import Answer, Filters
 from shelflm.serving.state import ServingState
 from shelflm.serving.store import Event
@@ -48,13 +49,22 @@ def slot_map(old: ServingState, new: ServingState) -> np.ndarray | None:
     return out
 
 
-def carried(st: ServingState, remap: np.ndarray, user: UserState,
-            generation: int) -> UserState:
-    """`user`'s state (computed for another state, `remap` from slot_map) for `st`: the same
-    history and exclusions, no store read, the vector from `st`'s model."""
-    slots = remap[user.slots]
-    known = slots >= 0
-    return _computed(st, slots[known], user.events[known], user.bought, generation)
+def carrier(old: ServingState, new: ServingState) -> Callable[[UserState | None],
+                                                             UserState | None]:
+    """Under the lock, for a reload from `old` to `new`: a function that turns a user's state
+    computed for `old` into one for `new` (same history and exclusions, no store read, the
+    vector from `new`'s model), or None when it must be read again: none given, an item of
+    the history changed since, or `new` holds items `old` does not (see slot_map)."""
+    remap, changed = slot_map(old, new), old.items.changed.copy()
+
+    def carry(user: UserState | None) -> UserState | None:
+        if user is None or remap is None or changed_after(changed, user.slots, user.clock):
+            return None
+        slots = remap[user.slots]
+        known = slots >= 0
+        return _computed(new, slots[known], user.events[known], user.bought, 0)
+
+    return carry
 
 
 def session_state(st: ServingState, events: Sequence[tuple[str, str]],

@@ -16,7 +16,7 @@ _serials = itertools.count(1)
 Stale = Callable[[np.ndarray, int], bool]  # ItemTable.stale: (history slots, clock) -> stale?
 
 
-@dataclass
+@dataclass(slots=True)
 class UserState:
     """A user's serving inputs; `vector` is None when no history item is in the catalog."""
 
@@ -71,11 +71,11 @@ class UserCache:
             for user in user_ids:
                 self._entries.pop(user, None)
 
-    def valid(self, generation: int, stale: Stale) -> dict[str, UserState]:
-        """A copy of the entries get() would return, least recently used first."""
+    def valid(self, generation: int) -> dict[str, UserState]:
+        """A copy of the entries made under `generation`, least recently used first (which
+        are stale by item changes is the caller's to check, off this lock)."""
         with self._lock:
-            return {u: s for u, s in self._entries.items()
-                    if s.generation == generation and not stale(s.slots, s.clock)}
+            return {u: s for u, s in self._entries.items() if s.generation == generation}
 
     def replace(self, states: dict[str, UserState], generation: int) -> None:
         """Hold exactly `states` (a new model's, computed aside; the last ones count as the
