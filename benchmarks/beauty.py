@@ -30,6 +30,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -126,6 +127,13 @@ def parse() -> argparse.Namespace:
     p.add_argument("--cold", type=float, default=0.0, help="share of items held out as cold")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--tag", default=None)
+    p.add_argument("--init-from", type=Path, default=None,
+                   help="artifact to start from (transfer; TrainConfig.init_from)")
+    p.add_argument("--train-only", default="all", choices=["all", "adaptor"],
+                   help="'adaptor': only the text head and ID part train")
+    p.add_argument("--users", type=float, default=1.0,
+                   help="share of the users whose events train (few-shot; valid and test "
+                        "cases keep every user)")
     return p.parse_args()
 
 
@@ -134,6 +142,19 @@ def make_split(dataset: object, cold: float, seed: int) -> object:
     if cold <= 0:
         return leave_one_out(dataset)
     return ColdStartItemSplit(cold_fraction=cold, seed=seed).split(dataset)
+
+
+def fewer_users(split: object, share: float, seed: int) -> object:
+    """`split` with only a random `share` of the users' events left to train on."""
+    if share >= 1:
+        return split
+    events = split.train.interactions.events
+    users = events["user_id"].unique()
+    kept = np.random.default_rng(seed).choice(users, max(1, round(share * len(users))),
+                                              replace=False)
+    split.train = split.train.with_interactions(events[events["user_id"].isin(kept)],
+                                                f"{split.train.name}/users{share:g}")
+    return split
 
 
 def train_config(args: argparse.Namespace, log: Path) -> TrainConfig:
@@ -145,6 +166,7 @@ def train_config(args: argparse.Namespace, log: Path) -> TrainConfig:
         text_only_weight=args.text_only_weight, lm_lr=args.lm_lr,
         lm_refresh_steps=args.lm_refresh_steps, lm_rows=args.lm_rows,
         patience=args.patience, eval_every=args.eval_every, seed=args.seed,
+        init_from=str(args.init_from) if args.init_from else None, train_only=args.train_only,
         max_valid_cases=args.max_valid, time_budget_s=args.time_budget, log_path=str(log),
         progress=sys.stdout.isatty(),
         adversarial=AdversarialConfig(method=args.adv, target=args.adv_target,
@@ -224,7 +246,7 @@ def main() -> None:
     tag = args.tag or f"{args.dataset}-{args.model}-s{args.seed}" + (
         f"-cold{args.cold}" if args.cold else "")
     dataset = load_named(args.dataset)
-    split = make_split(dataset, args.cold, args.seed)
+    split = fewer_users(make_split(dataset, args.cold, args.seed), args.users, args.seed)
     log = RUNS / "logs" / f"{tag}.jsonl"
     log.parent.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
@@ -236,7 +258,8 @@ def main() -> None:
     rec.fit(split)
     train_s = time.perf_counter() - t0
     result = {"tag": tag, "args": vars(args), "train_seconds": train_s,
-              "epochs": len(rec.history), **evaluate_test(rec, split, args)}
+              "epochs": len(rec.history), "trainable_weights": list(rec.trainable),
+              **evaluate_test(rec, split, args)}
     result["valid_best_ndcg@10"] = max(r.get("valid_ndcg@10", -1) for r in rec.history)
     if args.save:
         result["artifact"] = str(save_artifact(rec, args.save, dataset.catalog,
