@@ -139,7 +139,6 @@ class ItemTable:
         """Whether any of these items changed or went after `clock`."""
         return changed_after(self.changed, slots, clock)
 
-
     def slot(self, item_id: str) -> int:
         """Slot of a live item, or -1."""
         s = self.slot_of.get(item_id, -1)

@@ -36,7 +36,7 @@ def _computed(st: ServingState, slots: np.ndarray, events: np.ndarray, bought: s
     return UserState(slots, events, bought, vector, generation, st.items.clock)
 
 
-def slot_map(old: ServingState, new: ServingState) -> np.ndarray | None:
+def _slot_map(old: ServingState, new: ServingState) -> np.ndarray | None:
     """For carrying users' states from `old` to `new` (a reload): each old slot's slot in
     `new` (-1: not live there); None when `new` holds a live item `old` does not, as a
     user's history may then have events `old` dropped (such users are read again)."""
@@ -54,8 +54,8 @@ def carrier(old: ServingState, new: ServingState) -> Callable[[UserState | None]
     """Under the lock, for a reload from `old` to `new`: a function that turns a user's state
     computed for `old` into one for `new` (same history and exclusions, no store read, the
     vector from `new`'s model), or None when it must be read again: none given, an item of
-    the history changed since, or `new` holds items `old` does not (see slot_map)."""
-    remap, changed = slot_map(old, new), old.items.changed.copy()
+    the history changed since, or `new` holds items `old` does not (see _slot_map)."""
+    remap, changed = _slot_map(old, new), old.items.changed.copy()
 
     def carry(user: UserState | None) -> UserState | None:
         if user is None or remap is None or changed_after(changed, user.slots, user.clock):
