@@ -21,12 +21,8 @@ import numpy as np
 import pandas as pd
 
 from shelflm.data.schema import Catalog
+from shelflm.models.item_text import unit_rows
 from shelflm.models.serving_model import ServingModel
-
-
-def _unit(v: np.ndarray) -> np.ndarray:
-    norm = np.linalg.norm(v, axis=-1, keepdims=True)
-    return (v / np.where(norm > 0, norm, 1.0)).astype(np.float32)
 
 
 class TextBlended:
@@ -71,7 +67,7 @@ class TextBlended:
         user = self.inner.user_vector(history[:, :self.model_dim], events)
         if len(history) == 0:
             return np.zeros(self.dim, dtype=np.float32)
-        text = self.weight * _unit(history[:, self.model_dim:].mean(0))
+        text = self.weight * unit_rows(history[:, self.model_dim:].mean(0, keepdims=True))[0]
         return np.concatenate([user, text]).astype(np.float32)
 
     def on_catalog(self, catalog: Catalog) -> TextBlended:
