@@ -83,9 +83,11 @@ def main() -> None:
     time.sleep(args.warmup)
     print(f"after warm-up: RSS {rss_mb():.0f} MB", flush=True)
     for r in range(1, args.reloads + 1):
+        t = time.perf_counter()
         engine.reload("a")
+        took = time.perf_counter() - t
         time.sleep(args.every)
-        line = f"reload {r}: RSS {rss_mb():.0f} MB"
+        line = f"reload {r} ({took:.2f} s): RSS {rss_mb():.0f} MB"
         if args.trim:
             ctypes.CDLL("libc.so.6").malloc_trim(0)
             line += f", {rss_mb():.0f} MB after malloc_trim"
