@@ -11,7 +11,6 @@ import pandas as pd
 
 from shelflm.data.schema import Catalog
 from shelflm.encoders.config import DEFAULT_MODEL, EncoderConfig
-from shelflm.encoders.encode import TextEncoder
 from shelflm.text.templates import ItemTemplate, render_catalog
 
 
@@ -52,6 +51,8 @@ def unit_rows(x: np.ndarray) -> np.ndarray:
 def item_text_vectors(items: pd.DataFrame, text: TextSettings,
                       base_dir: Path | None = None) -> np.ndarray:
     """(n, d_text) unit LM vectors of catalog rows' rendered text: the free-text search space."""
+    from shelflm.encoders.encode import TextEncoder  # torch: not for the serving engine
+
     texts = render_catalog(Catalog.from_frame(items, "items"), text.template())
     # Always unit length: search ranks by cosine whatever the tower's input normalisation.
     return unit_rows(TextEncoder(text.encoder, base_dir).encode(list(texts)))
