@@ -13,11 +13,16 @@ soak items, new on the first pass and changed after), 5% POST /search (words of 
 title, half of them for a user); POST /admin/reload of the served artifact every
 --reload-every s. Latency is measured per request, client side, from send to answer.
 Server RSS (the process tree, /proc VmRSS) is sampled every 5 s; after --warmup s it must
-stay within 10% of its value then. Kill phase: once the soak ends, --posters clients post
-one event each per request, every one for a new user (kill-N), as fast as the server takes
-them while the mixed traffic goes on; after --kill-events acknowledged (200) events the
-server is SIGKILLed, restarted on the same store, and every acknowledged user is looked
-up in the store file (sqlite3) and a sample of them through the API.
+stay within 10% of its value then. Before the clock starts the server is brought to its
+steady state (unless --no-prefill): every user's recommendations asked once, which fills the
+user and answer caches up to their bounds, and one reload, so the base already holds what a
+server that has run a while holds; what that costs is reported apart ("prefill").
+
+Kill phase: once the soak ends, --posters clients post one event each per request, every
+one for a new user (kill-N), as fast as the server takes them while the mixed traffic goes
+on; after --kill-events acknowledged (200) events the server is SIGKILLed, restarted on the
+same store, and every acknowledged user is looked up in the store file (sqlite3) and a
+sample of them through the API.
 """
 
 from __future__ import annotations
@@ -166,6 +171,28 @@ async def sample_rss(run: Run) -> None:
             await asyncio.wait_for(run.stop.wait(), SAMPLE_EVERY)
 
 
+async def prefill(url: str, pid: int, users: list[str], artifact: Path) -> dict:
+    """Every user's recommendations once (32 at a time), then one reload: the caches at their
+    bounds and the allocator past its first swap. Returns the RSS before, after and the time."""
+    start, before = time.perf_counter(), rss_mb(pid)
+    limits = httpx.Limits(max_connections=32, max_keepalive_connections=32)
+    async with httpx.AsyncClient(base_url=url, headers={"X-API-Key": KEY}, timeout=60,
+                                 limits=limits) as client:
+        todo = iter(users)
+
+        async def asker() -> None:
+            for user in todo:
+                (await client.get(f"/users/{user}/recommendations", params={"k": 10})
+                 ).raise_for_status()
+
+        await asyncio.gather(*(asker() for _ in range(32)))
+        filled = rss_mb(pid)
+        (await client.post("/admin/reload", json={"artifact_dir": str(artifact)},
+                           timeout=300)).raise_for_status()
+    return {"users": len(users), "rss_before_mb": before, "rss_filled_mb": filled,
+            "rss_after_reload_mb": rss_mb(pid), "seconds": round(time.perf_counter() - start)}
+
+
 def kill_tree(pid: int) -> None:
     for p in tree_pids(pid):  # all at once: no worker outlives its parent
         with contextlib.suppress(ProcessLookupError):
@@ -287,6 +314,10 @@ def print_table(result: dict) -> None:
         print(f"{row['minute']:>3}  {row['rss_mb_max']!s:>6}  {row['load1_max'] or 0:4.1f}  "
               + "  ".join(cells))
     m, k, s = result["memory"], result["kill"], result["summary"]
+    if "prefill" in result:
+        f = result["prefill"]
+        print(f"prefill ({f['users']} users, then a reload; {f['seconds']} s): RSS MB "
+              f"{f['rss_before_mb']} -> {f['rss_filled_mb']} -> {f['rss_after_reload_mb']}")
     print(f"RSS MB: start {m['start_mb']}, after warm-up {m['after_warmup_mb']}, end "
           f"{m['end_mb']}, max {m['max_mb']} (after warm-up +{m['growth_after_warmup']:.1%}, "
           f"flat within 10%: {m['flat_within_10pct']})")
@@ -324,6 +355,8 @@ def main() -> None:
     ap.add_argument("--set", action="append", default=[], metavar="FIELD=JSON",
                     help="a top-level ServingConfig field for the server, e.g. "
                          "response_cache_mb=0 (repeatable)")
+    ap.add_argument("--no-prefill", dest="prefill", action="store_false",
+                    help="start the clock on a fresh server (caches empty, no reload yet)")
     ap.add_argument("--out", type=Path, help="write the results as JSON here")
     args = ap.parse_args()
     settings = {k: json.loads(v) for k, v in (s.split("=", 1) for s in args.set)}
@@ -336,6 +369,8 @@ def main() -> None:
         result: dict = {"args": {k: str(v) for k, v in vars(args).items()},
                         "artifact": str(artifact), "loader": loader}
         server = start_server(artifact, work / "events.sqlite", loader, 1, settings)
+        if args.prefill:
+            result["prefill"] = asyncio.run(prefill(server.url, server.pid, users, artifact))
         run = Run(server.url, server.pid)
         acked = asyncio.run(traffic(run, users, items, artifact, args))
         server.wait(30)
