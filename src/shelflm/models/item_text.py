@@ -51,7 +51,8 @@ def unit_rows(x: np.ndarray) -> np.ndarray:
 def item_text_vectors(items: pd.DataFrame, text: TextSettings,
                       base_dir: Path | None = None) -> np.ndarray:
     """(n, d_text) unit LM vectors of catalog rows' rendered text: the free-text search space."""
-    from shelflm.encoders.encode import TextEncoder  # torch: not for the serving engine
+    # Deferred: the encoder imports torch, which the serving engine must not need.
+    from shelflm.encoders.encode import TextEncoder
 
     texts = render_catalog(Catalog.from_frame(items, "items"), text.template())
     # Always unit length: search ranks by cosine whatever the tower's input normalisation.
