@@ -56,6 +56,15 @@ def test_normalize(reference: np.ndarray) -> None:
                                atol=1e-5)
 
 
+def test_an_empty_text_has_a_zero_vector_and_is_not_run(reference: np.ndarray) -> None:
+    encoder = TextEncoder(BASE)
+    spy = Spy(encoder)
+    out = encoder.encode(["", TEXTS[0], "  \t", TEXTS[1]])
+    np.testing.assert_array_equal(out[[0, 2]], 0)
+    np.testing.assert_allclose(out[[1, 3]], reference[:2], atol=1e-5)
+    assert sum(shape[0] for shape in spy.shapes) == 2  # only the two texts reach the LM
+
+
 def test_max_length_truncates() -> None:
     texts = ["the red cat sat on the mat", "the red dog ran in the park"]
     short = TextEncoder(replace(BASE, max_length=4))  # [CLS] the red [SEP]

@@ -27,6 +27,23 @@ def test_cold_item_vector_is_its_text_part_only():
     assert not torch.allclose(table[:3], text_only[:3])
 
 
+def test_an_item_without_text_is_scored_by_its_id_or_not_at_all():
+    torch.manual_seed(0)
+    text = np.random.default_rng(0).normal(size=(4, 6)).astype(np.float32)
+    text[[1, 3]] = 0  # no text (TextEncoder.encode gives empty texts zero rows)
+    has_id = np.array([1, 1, 0, 0], dtype=np.float32)
+    for head in ("linear", "moe"):
+        tower = ItemTower(ItemTowerConfig(hidden=4, id_dropout=0.0, head=head), 4, text,
+                          has_id).eval()
+        with torch.no_grad():
+            table = tower.all_items()
+            assert torch.allclose(table[1], tower.id_embedding.weight[1])  # its ID alone
+            assert torch.equal(table[3], torch.zeros(4))  # nothing to score it by
+            assert table[[0, 2]].abs().sum(-1).min() > 0
+            new = tower.encode_text_vectors(torch.from_numpy(text))
+            assert torch.equal(new[[1, 3]], torch.zeros(2, 4))
+
+
 def test_cold_item_borrows_its_text_neighbours_mean_id_when_asked():
     torch.manual_seed(0)
     # Items 0 and 1 point one way, 2 the other; cold item 3 is closest in text to 0 and 1.

@@ -122,13 +122,17 @@ class TextEncoder:
             yield rows, {"input_ids": ids, "attention_mask": mask}
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
-        """Vectors for `texts` in input order: (n, d) float32 (cached ones read back)."""
+        """Vectors for `texts` in input order: (n, d) float32 (cached ones read back). A text
+        that is empty or only whitespace has no vector: its row is zero, not the LM's reading
+        of nothing (which every textless item would share), so the item tower can tell."""
         texts = check_texts(texts)
-        if not texts:
-            return np.zeros((0, self.dim), dtype=np.float32)
-        if self.cache is not None:
-            return self.cache.encode(texts, self._encode)
-        return self._encode(texts)
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        rows = [i for i, t in enumerate(texts) if t.strip()]
+        if rows:
+            some = [texts[i] for i in rows]
+            out[rows] = (self.cache.encode(some, self._encode) if self.cache is not None
+                         else self._encode(some))
+        return out
 
     def _encode(self, texts: list[str]) -> np.ndarray:
         out = np.zeros((len(texts), self.dim), dtype=np.float32)

@@ -2,6 +2,9 @@
 
 An item's vector is `text_head(lm_vector)` (+ `id_embedding`, weighted by the item's
 evidence: 0 without training events, and with `id_gate` n / (n + id_gate) for n events).
+An item with no text at all has no text part: its ID part scores it where it has training
+events, and without any its vector is zero (score 0 for every user: neutral, not the
+reading of an empty string that every textless item would share).
 The ID part is dropped at random while training (ID dropout), so the text path alone
 produces useful vectors: a cold item (no training interactions) is scored from text only.
 The LM vectors are computed once by the frozen model and cached, so a training step runs
@@ -77,6 +80,11 @@ def id_weights(counts: np.ndarray, gate: float) -> np.ndarray:
     return counts / (counts + np.float32(gate))
 
 
+def has_text(lm_vectors: torch.Tensor) -> torch.Tensor:
+    """1.0 for rows with an LM vector, 0.0 for zero rows (items whose text is empty)."""
+    return (lm_vectors.abs().sum(-1) > 0).float()
+
+
 class ItemTower(nn.Module):
     """Item vectors for the whole catalog (row i = item index i) in the retrieval space."""
 
@@ -111,12 +119,14 @@ class ItemTower(nn.Module):
                 )
             # Not saved in model.safetensors: the artifact keeps final item vectors instead.
             self.register_buffer("text_vectors", tv, persistent=False)
+            # An item with no text has a zero LM vector (TextEncoder.encode): no text part.
+            self.register_buffer("has_text", has_text(tv), persistent=False)
             if config.head == "moe":
                 self.text_head = MoEWhitenedHead(tv.shape[1], config.hidden, config.experts)
             else:
                 self.text_head = WhitenedLinearHead(tv.shape[1], config.hidden)
             if config.whiten:
-                self.text_head.fit_whitening(tv)
+                self.text_head.fit_whitening(tv[self.has_text > 0] if self.has_text.any() else tv)
         if config.use_id:
             self.id_embedding = nn.Embedding(num_items, config.hidden)
             nn.init.normal_(self.id_embedding.weight, std=0.02 if config.use_text else 0.1)
@@ -139,8 +149,9 @@ class ItemTower(nn.Module):
         if self.tuner is not None:
             vectors = self.tuner.all_items() if item_idx is None else self.tuner(item_idx)
             return self.tuner_proj(vectors)
-        vectors = self.text_vectors if item_idx is None else self.text_vectors[item_idx]
-        return self.text_head(vectors)
+        if item_idx is None:
+            return self.text_head(self.text_vectors) * self.has_text.unsqueeze(-1)
+        return self.text_head(self.text_vectors[item_idx]) * self.has_text[item_idx].unsqueeze(-1)
 
     def all_items(self, text_only: bool = False) -> torch.Tensor:
         """(num_items, hidden) vectors; ID dropout applies only in training mode.
@@ -194,7 +205,7 @@ class ItemTower(nn.Module):
         if not self.config.use_text:
             raise ValueError("ItemTower: this model has no text path (ID-only); it cannot "
                              "encode new items")
-        return self.text_head(lm_vectors)
+        return self.text_head(lm_vectors) * has_text(lm_vectors).unsqueeze(-1)
 
     def encode_texts(self, texts: list[str]) -> torch.Tensor:
         """Vectors of new items from their text through the tuner (tuner-based towers only)."""
