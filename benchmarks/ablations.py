@@ -7,6 +7,7 @@ also gets a training time budget that ends before the deadline). Then
 `benchmarks/summarize.py` prints mean ± std over seeds per variant.
 
     .venv/bin/python benchmarks/ablations.py --groups ml100k --parallel 2        # this box
+    .venv/bin/python benchmarks/ablations.py --groups carry --parallel 2   # issue 13 cold
     python3 benchmarks/ablations.py --device cuda --parallel 14 --deadline 480   # a GPU host
 """
 
@@ -44,6 +45,14 @@ COLD_VARIANTS = {
     "idd0.3-tow0.5": "--id-dropout 0.3 --text-only-weight 0.5",
     "sasrec-id": "--model sasrec-id",  # the ID-only baseline on the same cold split
 }
+# Issue 13's cold-start designs over 3 seeds, each also scored with the LM similarity
+# blended in (its weight picked on validation): dataset -> {tag: extra flags}.
+BLEND = "--text-weights 0 1 3 10 30"
+CARRY_VARIANTS = {
+    "beauty": {"base": "", "textonly": "--model text-only"},
+    "ml100k": {"base": "", "textonly": "--model text-only",
+               "textonly-moe": "--model text-only --head moe"},
+}
 
 
 def jobs(groups: list[str]) -> list[tuple[str, str, float]]:
@@ -62,6 +71,8 @@ def jobs(groups: list[str]) -> list[tuple[str, str, float]]:
     if "cold" in groups:
         for name, extra in COLD_VARIANTS.items():
             out.append((f"beauty-cold-{name}-s0", f"{BEAUTY} --cold 0.1 {extra} --seed 0", 1080))
+    if "carry" in groups:
+        out += carry_jobs()
     if "ml100k" in groups:
         for name, extra in ML_VARIANTS.items():
             for seed in SEEDS:
@@ -69,11 +80,23 @@ def jobs(groups: list[str]) -> list[tuple[str, str, float]]:
     return out
 
 
+def carry_jobs() -> list[tuple[str, str, float]]:
+    """The cold-start designs, a seed's designs side by side, ML-100K (quick) first."""
+    out = []
+    for data, base, budget in (("ml100k", ML, 900), ("beauty", BEAUTY, 1080)):
+        for seed in SEEDS:
+            for name, extra in CARRY_VARIANTS[data].items():
+                tag = f"{data}-carry-{name}-s{seed}"
+                out.append((tag, f"{base} --cold 0.1 {extra} --seed {seed} {BLEND} "
+                                 f"--save {RUNS / 'artifacts' / tag}", budget))
+    return out
+
+
 def warm_caches(groups: list[str], device: str) -> None:
     """Encode every text set the jobs need once, so parallel jobs only read the cache."""
-    if {"beauty", "cold"} & set(groups):
+    if {"beauty", "cold", "carry"} & set(groups):
         lm_vectors(item_texts(load_beauty(), "{title}"), device=device)
-    if "ml100k" in groups:
+    if {"ml100k", "carry"} & set(groups):
         data = load_ml100k()
         for fmt in ("{title}. Genres: {category}", "title", "attributes"):
             lm_vectors(item_texts(data, fmt), device=device)
@@ -84,7 +107,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--groups", nargs="+", default=["beauty", "cold", "ml100k"],
-                   choices=["beauty", "cold", "ml100k"])
+                   choices=["beauty", "cold", "ml100k", "carry"])
     p.add_argument("--device", default="cpu")
     p.add_argument("--parallel", type=int, default=2, help="jobs at once (one thread each)")
     p.add_argument("--deadline", type=float, default=None, help="seconds for the whole grid")

@@ -15,6 +15,18 @@ import numpy as np
 RESULTS = Path(__file__).resolve().parents[1] / "runs" / "results"
 
 
+def blended(runs: list[dict], cell) -> str:
+    """The text-blended scores (benchmarks/beauty.py --text-weights): the weights picked,
+    then test NDCG@10 all / cold / warm; "-" for runs without them."""
+    got = [r["blended"] for r in runs if "blended" in r]
+    if not got:
+        return "-"
+    parts = [cell([b[f"test_{s}"]["ndcg@10"] for b in got if f"test_{s}" in b])
+             for s in ("all", "cold", "warm")]
+    weights = "/".join(f"{b['text_weight']:g}" for b in got)
+    return f"w={weights}: " + ", ".join(p for p in parts if p != "-")
+
+
 def main() -> None:
     """Group result files by tag minus the seed, print mean ± std of the test metrics."""
     groups: dict[str, list[dict]] = defaultdict(list)
@@ -24,7 +36,8 @@ def main() -> None:
             continue  # another benchmark's file (e.g. the baselines table)
         groups[re.sub(r"-s\d+", "", result["tag"])].append(result)
     lines = ["| run | seeds | valid NDCG@10 | NDCG@10 | HR@10 | cold NDCG@10 | warm NDCG@10 | "
-             "epochs | train min |", "|---|---|---|---|---|---|---|---|---|"]
+             "blended: weights, NDCG@10, cold, warm | epochs | train min |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
 
     def cell(values: list[float]) -> str:
         if not values:
@@ -41,6 +54,7 @@ def main() -> None:
             f"| {name} | {len(runs)} | {cell(valid)} | "
             f"{cell([r['test']['ndcg@10'] for r in runs])} | "
             f"{cell([r['test']['hr@10'] for r in runs])} | {cell(cold)} | {cell(warm)} | "
+            f"{blended(runs, cell)} | "
             f"{np.mean([r['epochs'] for r in runs]):.0f} | "
             f"{np.mean([r['train_seconds'] for r in runs]) / 60:.1f} |"
         )
