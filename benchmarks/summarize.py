@@ -32,8 +32,8 @@ def main() -> None:
     groups: dict[str, list[dict]] = defaultdict(list)
     for path in sorted(RESULTS.glob("*.json")):
         result = json.loads(path.read_text())
-        if not isinstance(result, dict) or "tag" not in result:
-            continue  # another benchmark's file (e.g. the baselines table)
+        if not isinstance(result, dict) or "epochs" not in result:
+            continue  # another benchmark's file (the baselines table, cold_ensemble.py)
         groups[re.sub(r"-s\d+", "", result["tag"])].append(result)
     lines = ["| run | seeds | valid NDCG@10 | NDCG@10 | HR@10 | cold NDCG@10 | warm NDCG@10 | "
              "blended: weights, NDCG@10, cold, warm | epochs | train min |",
