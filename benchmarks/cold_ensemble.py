@@ -13,6 +13,7 @@ warm at that offset.
 
     .venv/bin/python benchmarks/cold_ensemble.py --seeds 0 1 2
     .venv/bin/python benchmarks/cold_ensemble.py --dataset ml-100k --seeds 0 1 2
+    .venv/bin/python benchmarks/cold_ensemble.py --blend    # members with the LM blend
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from shelflm.evaluation import metrics  # noqa: E402
 from shelflm.evaluation.protocol import item_popularity, mask_history  # noqa: E402
 from shelflm.evaluation.served import ServedRecommender  # noqa: E402
 from shelflm.serving.runtime import load_artifact  # noqa: E402
+from shelflm.serving.text_blend import TextBlended  # noqa: E402
 from shelflm.training.trainer import subsample_cases  # noqa: E402
 
 OFFSETS = (-1.0, -0.5, -0.25, 0.0, 0.25, 0.5, 0.75, 1.0, 1.5)
@@ -76,21 +78,31 @@ def pick(valid: dict[float, dict[str, float]], ratio: float) -> float:
     return max(valid, key=lambda b: valid[b]["cold"] / max(valid[b]["warm"], 1e-9))
 
 
+def member(tag: str, blend: bool) -> object:
+    """The artifact a carry run saved; with `blend`, the LM similarity blended in at the
+    weight that run picked on its validation cases."""
+    model = load_artifact(RUNS / "artifacts" / tag)
+    if not blend:
+        return model
+    weight = json.loads((RUNS / "results" / f"{tag}.json").read_text())["blended"]["text_weight"]
+    return TextBlended(model, weight) if weight > 0 else model
+
+
 def run(dataset_name: str, seed: int, offsets: tuple[float, ...], cold_model: str,
-        ratio: float) -> dict:
+        ratio: float, blend: bool = False) -> dict:
     """One seed: pick the offset on validation, then test."""
     data = "beauty" if dataset_name == "amazon-beauty" else dataset_name.replace("-", "")
     split = make_split(load_named(dataset_name), 0.1, seed)
     warm = item_popularity(split.train) > 0
-    members = tuple(ServedRecommender(load_artifact(RUNS / "artifacts" /
-                                                    f"{data}-carry-{name}-s{seed}"), name)
+    members = tuple(ServedRecommender(member(f"{data}-carry-{name}-s{seed}", blend), name)
                     for name in ("base", cold_model))
     valid_cases = subsample_cases(split.valid, 3000, 0)
     valid = {b: by_subset(r, np.asarray(valid_cases.target_is_cold))
              for b, r in ranks_by_offset(members, warm, valid_cases, offsets).items()}
     best = pick(valid, ratio)
     test = ranks_by_offset(members, warm, split.test, (best,))[best]
-    return {"tag": f"{data}-cold-ensemble-{cold_model}-s{seed}", "offset": best,
+    name = f"{data}-cold-ensemble-{cold_model}" + ("-blended" if blend else "")
+    return {"tag": f"{name}-s{seed}", "offset": best,
             "valid_by_offset": {f"{b:g}": m for b, m in valid.items()},
             **{f"test_{k}": v for k, v in by_subset(test, np.asarray(
                 split.test.target_is_cold)).items()}}
@@ -102,13 +114,16 @@ def main() -> None:
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     p.add_argument("--cold-model", default="textonly", help="the carry variant scoring cold "
                    "items (textonly, textonly-moe)")
+    p.add_argument("--blend", action="store_true", help="both members with the LM similarity "
+                   "blended in (each at the weight its run picked on validation)")
     p.add_argument("--ratio", type=float, default=0.5, help="cold / warm validation NDCG@10 "
                    "an offset must reach to be picked")
     p.add_argument("--offsets", type=float, nargs="+", default=list(OFFSETS))
     args = p.parse_args()
     rows = []
     for seed in args.seeds:
-        result = run(args.dataset, seed, tuple(args.offsets), args.cold_model, args.ratio)
+        result = run(args.dataset, seed, tuple(args.offsets), args.cold_model, args.ratio,
+                     args.blend)
         write_result(result["tag"], result)
         rows.append(result)
         print(json.dumps(result), flush=True)

@@ -27,7 +27,7 @@ def test_soak_loses_no_acknowledged_event(tmp_path: Path) -> None:
     out = tmp_path / "soak.json"
     subprocess.run([sys.executable, str(ROOT / "benchmarks" / "soak.py"), "--duration", "8",
                     "--warmup", "2", "--rate", "50", "--reload-every", "4", "--kill-events",
-                    "300", "--out", str(out)], check=True, timeout=600)
+                    "300", "--no-prefill", "--out", str(out)], check=True, timeout=600)
     result = json.loads(out.read_text())
     assert result["summary"]["soak_errors"] == 0, result["summary"]["first_errors"]
     assert result["kill"]["acknowledged"] >= 300
