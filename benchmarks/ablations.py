@@ -49,7 +49,8 @@ COLD_VARIANTS = {
 # blended in (its weight picked on validation): dataset -> {tag: extra flags}.
 BLEND = "--text-weights 0 1 3 10 30"
 CARRY_VARIANTS = {
-    "beauty": {"base": "", "textonly": "--model text-only"},
+    "beauty": {"base": "", "textonly": "--model text-only",
+               "textonly-h256": "--model text-only --hidden 256"},  # run with --budget 1500
     "ml100k": {"base": "", "textonly": "--model text-only",
                "textonly-moe": "--model text-only --head moe"},
 }
