@@ -149,9 +149,8 @@ class ItemTower(nn.Module):
         if self.tuner is not None:
             vectors = self.tuner.all_items() if item_idx is None else self.tuner(item_idx)
             return self.tuner_proj(vectors)
-        if item_idx is None:
-            return self.text_head(self.text_vectors) * self.has_text.unsqueeze(-1)
-        return self.text_head(self.text_vectors[item_idx]) * self.has_text[item_idx].unsqueeze(-1)
+        rows = slice(None) if item_idx is None else item_idx
+        return self.text_head(self.text_vectors[rows]) * self.has_text[rows].unsqueeze(-1)
 
     def all_items(self, text_only: bool = False) -> torch.Tensor:
         """(num_items, hidden) vectors; ID dropout applies only in training mode.
