@@ -80,7 +80,7 @@ def id_weights(counts: np.ndarray, gate: float) -> np.ndarray:
     return counts / (counts + np.float32(gate))
 
 
-def has_text(lm_vectors: torch.Tensor) -> torch.Tensor:
+def text_mask(lm_vectors: torch.Tensor) -> torch.Tensor:
     """1.0 for rows with an LM vector, 0.0 for zero rows (items whose text is empty)."""
     return (lm_vectors.abs().sum(-1) > 0).float()
 
@@ -120,7 +120,7 @@ class ItemTower(nn.Module):
             # Not saved in model.safetensors: the artifact keeps final item vectors instead.
             self.register_buffer("text_vectors", tv, persistent=False)
             # An item with no text has a zero LM vector (TextEncoder.encode): no text part.
-            self.register_buffer("has_text", has_text(tv), persistent=False)
+            self.register_buffer("has_text", text_mask(tv), persistent=False)
             if config.head == "moe":
                 self.text_head = MoEWhitenedHead(tv.shape[1], config.hidden, config.experts)
             else:
@@ -204,7 +204,7 @@ class ItemTower(nn.Module):
         if not self.config.use_text:
             raise ValueError("ItemTower: this model has no text path (ID-only); it cannot "
                              "encode new items")
-        return self.text_head(lm_vectors) * has_text(lm_vectors).unsqueeze(-1)
+        return self.text_head(lm_vectors) * text_mask(lm_vectors).unsqueeze(-1)
 
     def encode_texts(self, texts: list[str]) -> torch.Tensor:
         """Vectors of new items from their text through the tuner (tuner-based towers only)."""
