@@ -28,84 +28,46 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from beauty import make_split  # noqa: E402
 from common import RUNS, load_named, write_result  # noqa: E402
-from shelflm.evaluation import metrics  # noqa: E402
-from shelflm.evaluation.protocol import item_popularity, mask_history  # noqa: E402
+from shelflm.evaluation.exposure import DEFAULT_OFFSETS, fit_offset, ndcg_by_subset, ranks_by_offset  # noqa: E402
+from shelflm.evaluation.protocol import item_popularity  # noqa: E402
 from shelflm.evaluation.served import ServedRecommender  # noqa: E402
+from shelflm.serving.ensemble import Ensemble, Member  # noqa: E402
 from shelflm.serving.runtime import load_artifact  # noqa: E402
 from shelflm.serving.text_blend import TextBlended  # noqa: E402
 from shelflm.training.trainer import subsample_cases  # noqa: E402
 
-OFFSETS = (-1.0, -0.5, -0.25, 0.0, 0.25, 0.5, 0.75, 1.0, 1.5)
 
-
-def standardised(scores: np.ndarray) -> np.ndarray:
-    """Each row as z-scores over its items."""
-    return (scores - scores.mean(1, keepdims=True)) / (scores.std(1, keepdims=True) + 1e-9)
-
-
-def ranks_by_offset(members: tuple, warm: np.ndarray, cases: object,
-                    offsets: tuple[float, ...], batch: int = 512) -> dict[float, np.ndarray]:
-    """Target ranks of every case under each offset: both members' z-scores per batch of
-    cases once, then an item with training events takes the first's, a cold item the
-    second's + offset (history masked as the protocol does)."""
-    out: dict[float, list] = {b: [] for b in offsets}
-    targets = np.asarray(cases.targets, dtype=np.int64)
-    for start in range(0, len(targets), batch):
-        idx = np.arange(start, min(start + batch, len(targets)))
-        hist = [np.asarray(cases.histories[i]) for i in idx]
-        events = [np.asarray(cases.history_events[i]) for i in idx]
-        warm_z, cold_z = (standardised(m.score(None, hist, events)) for m in members)
-        for b in offsets:
-            scores = np.where(warm, warm_z, cold_z + b).astype(np.float32)
-            mask_history(scores, hist, targets[idx])
-            out[b].append(metrics.target_ranks(scores, targets[idx]))
-    return {b: np.concatenate(r) for b, r in out.items()}
-
-
-def by_subset(ranks: np.ndarray, cold: np.ndarray) -> dict[str, float]:
-    """NDCG@10 over all cases, the cold-target ones and the warm-target ones."""
-    return {"all": metrics.ndcg(ranks, 10), "cold": metrics.ndcg(ranks[cold], 10),
-            "warm": metrics.ndcg(ranks[~cold], 10)}
-
-
-def pick(valid: dict[float, dict[str, float]], ratio: float) -> float:
-    """The offset with the best validation NDCG@10 (all cases) among those whose cold
-    targets reach `ratio` of the warm ones' NDCG@10 (the issue's goal); without any, the
-    one nearest to it."""
-    meets = [b for b, m in valid.items() if m["cold"] >= ratio * m["warm"]]
-    if meets:
-        return max(meets, key=lambda b: valid[b]["all"])
-    return max(valid, key=lambda b: valid[b]["cold"] / max(valid[b]["warm"], 1e-9))
-
-
-def member(tag: str, blend: bool) -> object:
-    """The artifact a carry run saved; with `blend`, the LM similarity blended in at the
-    weight that run picked on its validation cases."""
-    model = load_artifact(RUNS / "artifacts" / tag)
+def text_weight(tag: str, blend: bool) -> float:
+    """With `blend`, the LM similarity weight the carry run picked on its validation cases."""
     if not blend:
-        return model
-    weight = json.loads((RUNS / "results" / f"{tag}.json").read_text())["blended"]["text_weight"]
-    return TextBlended(model, weight) if weight > 0 else model
+        return 0.0
+    return json.loads((RUNS / "results" / f"{tag}.json").read_text())["blended"]["text_weight"]
 
 
 def run(dataset_name: str, seed: int, offsets: tuple[float, ...], cold_model: str,
         ratio: float, blend: bool = False) -> dict:
-    """One seed: pick the offset on validation, then test."""
+    """One seed: the served ensemble (shelflm.serving.ensemble), its offset picked on
+    validation (shelflm.evaluation.exposure, as `shelflm ensemble` does), then test."""
     data = "beauty" if dataset_name == "amazon-beauty" else dataset_name.replace("-", "")
     split = make_split(load_named(dataset_name), 0.1, seed)
     warm = item_popularity(split.train) > 0
-    members = tuple(ServedRecommender(member(f"{data}-carry-{name}-s{seed}", blend), name)
-                    for name in ("base", cold_model))
+    trained = {str(i) for i in np.asarray(split.train.catalog.ids)[warm]}
+    tags = [f"{data}-carry-{name}-s{seed}" for name in ("base", cold_model)]
+    members = [Member("members/trained", "trained", text_weight=text_weight(tags[0], blend)),
+               Member("members/new-items", "untrained",
+                      text_weight=text_weight(tags[1], blend))]
+    # load_ensemble's wrapping, from the run folders instead of an ensemble directory
+    models = [load_artifact(RUNS / "artifacts" / t) for t in tags]
+    models = [TextBlended(m, s.text_weight) if s.text_weight > 0 else m
+              for m, s in zip(models, members, strict=True)]
+    served = ServedRecommender(Ensemble(models, members, trained), "cold-ensemble")
     valid_cases = subsample_cases(split.valid, 3000, 0)
-    valid = {b: by_subset(r, np.asarray(valid_cases.target_is_cold))
-             for b, r in ranks_by_offset(members, warm, valid_cases, offsets).items()}
-    best = pick(valid, ratio)
-    test = ranks_by_offset(members, warm, split.test, (best,))[best]
+    best, valid = fit_offset(served, ~warm, valid_cases, offsets, ratio)
+    test = ranks_by_offset(served, ~warm, split.test, (best,))[best]
     name = f"{data}-cold-ensemble-{cold_model}" + ("-blended" if blend else "")
-    return {"tag": f"{name}-s{seed}", "offset": best,
-            "valid_by_offset": {f"{b:g}": m for b, m in valid.items()},
-            **{f"test_{k}": v for k, v in by_subset(test, np.asarray(
-                split.test.target_is_cold)).items()}}
+    return {"tag": f"{name}-s{seed}", "offset": best, "valid_by_offset": valid,
+            **{f"test_{k}": v for k, v in ndcg_by_subset(
+                test, split.test.target_is_cold).items()}}
 
 
 def main() -> None:
@@ -118,7 +80,7 @@ def main() -> None:
                    "blended in (each at the weight its run picked on validation)")
     p.add_argument("--ratio", type=float, default=0.5, help="cold / warm validation NDCG@10 "
                    "an offset must reach to be picked")
-    p.add_argument("--offsets", type=float, nargs="+", default=list(OFFSETS))
+    p.add_argument("--offsets", type=float, nargs="+", default=list(DEFAULT_OFFSETS))
     args = p.parse_args()
     rows = []
     for seed in args.seeds:

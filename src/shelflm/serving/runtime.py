@@ -19,6 +19,7 @@ from shelflm.encoders.encode import TextEncoder
 from shelflm.encoders.onnx_encoder import default_cache_dir
 from shelflm.models.artifact import Artifact, read_artifact
 from shelflm.models.item_text import item_text_vectors, unit_rows
+from shelflm.serving.ensemble import Ensemble, is_ensemble, load_ensemble
 from shelflm.serving.user_tower_onnx import OnnxUserTower, export_user_tower
 from shelflm.text.templates import QueryTemplate, render_catalog
 
@@ -26,8 +27,11 @@ log = logging.getLogger(__name__)
 USER_TOWERS = ("onnx", "pytorch")
 
 
-def load_artifact(directory: str | Path) -> LoadedShelfModel:
-    """Load an artifact directory written by `save_artifact` (weights via safetensors only)."""
+def load_artifact(directory: str | Path) -> LoadedShelfModel | Ensemble:
+    """Load an artifact directory written by `save_artifact` (weights via safetensors only),
+    or an ensemble directory of them (`shelflm ensemble`) as one model."""
+    if is_ensemble(Path(directory)):
+        return load_ensemble(directory, load_artifact)
     return LoadedShelfModel(read_artifact(directory))
 
 
