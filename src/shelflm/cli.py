@@ -10,7 +10,7 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 import typer  # noqa: E402
 
-from shelflm.commands import compare, config, data, demo, ensemble, evaluate, serve, train  # noqa: E402
+from shelflm.commands import compare, config, data, demo, ensemble, evaluate, serve, train, update  # noqa: E402
 
 app = typer.Typer(
     name="shelflm",
@@ -21,7 +21,7 @@ app = typer.Typer(
     # text, not rich markup, or the brackets vanish.
     rich_markup_mode=None,
 )
-for command in (config, data, demo, serve, train, evaluate, compare, ensemble):
+for command in (config, data, demo, serve, train, update, evaluate, compare, ensemble):
     command.register(app)
 
 if __name__ == "__main__":

@@ -12,6 +12,8 @@ Layout (as ../shared/DESIGN.md asks; no pickle anywhere, so a model file cannot 
                              "text_vectors" (unit LM vectors: the search space); row i = catalog
                              row i
     catalog.parquet          the catalog snapshot the vectors belong to
+    exemplars.parquet        optional: events of chosen training sequences (user_id, item_id,
+                             timestamp, event, value), replayed by `shelflm update`
     adapter/                 the tuner's own files, when the LM was fine-tuned
 
 Format version 1 also stored "history_vectors", always a copy of "item_vectors" (ignored on
@@ -43,8 +45,9 @@ from shelflm.models.shelf_model import ShelfModel
 
 FORMAT = "shelflm-artifact"
 FORMAT_VERSION = 2  # 2: no "history_vectors" (version 1 stored a copy of "item_vectors")
-CONFIG, WEIGHTS, VECTORS, CATALOG, ADAPTER = (
-    "config.json", "model.safetensors", "item_vectors.safetensors", "catalog.parquet", "adapter")
+CONFIG, WEIGHTS, VECTORS, CATALOG, ADAPTER, EXEMPLARS = (
+    "config.json", "model.safetensors", "item_vectors.safetensors", "catalog.parquet", "adapter",
+    "exemplars.parquet")
 
 
 class FittedRecommender(Protocol):
@@ -82,6 +85,7 @@ class Artifact:
 def save_artifact(
     rec: FittedRecommender, directory: str | Path, catalog: Catalog,
     text: TextSettings | None = None, records: dict[str, dict] | None = None,
+    exemplars: pd.DataFrame | None = None,
 ) -> Path:
     """Write a fitted recommender as an artifact directory; returns the directory.
 
@@ -115,6 +119,10 @@ def save_artifact(
     save_numpy({"item_vectors": table, "text_vectors": _text_vectors(rec, catalog, text)},
                str(out / VECTORS))
     catalog.items.to_parquet(out / CATALOG, index=False)
+    (out / EXEMPLARS).unlink(missing_ok=True)  # a former artifact's, in a reused directory
+    if exemplars is not None:
+        exemplars.assign(event=exemplars["event"].astype(str)).to_parquet(out / EXEMPLARS,
+                                                                          index=False)
     clash = sorted(set(records or {}) & set(config))
     if clash:
         raise ValueError(f"records {clash} would overwrite the artifact's own config entries")

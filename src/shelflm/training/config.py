@@ -132,6 +132,16 @@ class TrainConfig:
         "help": "'all', or 'adaptor': only the text head over the frozen LM vectors (or the "
                 "PEFT tuner's weights) and the ID part train; the user tower keeps its "
                 "initial weights (with init_from: parameter-efficient transfer)."})
+    init_items: bool = field(default=False, metadata={
+        "help": "With init_from: also carry the artifact's per-item weights (ID rows) to the "
+                "items with the same id: an update of the same shop (`shelflm update`)."})
+    distill_weight: float = field(default=0.0, metadata={
+        "help": "With init_from: weight of the KL from that artifact's next-item "
+                "distribution to this model's at every position, so an update keeps what "
+                "the previous model knew (`shelflm update`)."})
+    replay_events: int = field(default=20_000, metadata={
+        "help": "Events of chosen exemplar sequences saved with the artifact, replayed by "
+                "`shelflm update` (0: none)."})
     log_path: str | None = field(default=None, metadata={
         "help": "JSON lines, one record per epoch."})
     progress: bool = field(default=True, metadata={
@@ -155,6 +165,8 @@ class TrainConfig:
             raise ValueError(f"TrainConfig: loss {self.loss!r} not in {RANKING_LOSSES}")
         if (self.epochs < 1 or self.batch_size < 1 or self.lr <= 0 or self.patience < 1
                 or self.id_lr_scale <= 0 or self.text_only_weight < 0
+                or self.distill_weight < 0 or self.replay_events < 0
                 or (self.lm_lr is not None and self.lm_lr <= 0)):
-            raise ValueError(f"TrainConfig: epochs, batch_size, patience >= 1 and lr > 0; "
+            raise ValueError(f"TrainConfig: epochs, batch_size, patience >= 1, lr > 0, loss "
+                             f"weights and replay_events >= 0; "
                              f"got {self}")

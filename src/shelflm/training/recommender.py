@@ -9,6 +9,7 @@ tower and trainer with ID embeddings only.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -19,6 +20,7 @@ from shelflm.models.config import ItemTowerConfig, SequenceEncoderConfig, ShelfM
 from shelflm.models.item_tower import ItemTower, id_weights
 from shelflm.models.shelf_model import ShelfModel
 from shelflm.training.config import TrainConfig
+from shelflm.training.continual import carry_item_rows
 from shelflm.training.trainer import Trainer
 from shelflm.training.transfer import (
     init_from_artifact,
@@ -66,6 +68,8 @@ class ShelfRecommender:
         cfg = self.train_config
         if cfg.init_from:
             init_from_artifact(self.model, cfg.init_from)
+            if cfg.init_items:  # an update of the same shop: trained items keep their IDs
+                carry_item_rows(self.model, Path(cfg.init_from), split.train.catalog)
         if cfg.train_only == "adaptor":
             train_only_adaptor(self.model)
         self.trainable = trainable_counts(self.model)

@@ -113,6 +113,8 @@ def contrastive_loss(config: TrainConfig, model: ShelfModel, seqs: list[np.ndarr
     return info_nce(views[0], views[1], aug.temperature)
 
 
+# A further term from a step's inputs, user states and item table (continual.Distiller).
+ExtraLoss = Callable[[StepInputs, torch.Tensor, torch.Tensor], torch.Tensor]
 # The item table of a full-table step from the model and the step's targets
 # (lm_cache.CachedItemTable); None: every item encoded afresh.
 TableFn = Callable[[ShelfModel, torch.Tensor], torch.Tensor]
@@ -120,8 +122,10 @@ TableFn = Callable[[ShelfModel, torch.Tensor], torch.Tensor]
 
 def step_loss(config: TrainConfig, model: ShelfModel, loss_fn: torch.nn.Module,
               seqs: list[np.ndarray], evs: list[np.ndarray],
-              rng: np.random.Generator, table_fn: TableFn | None = None) -> torch.Tensor:
-    """The loss of one batch of training sequences, every term the config enables."""
+              rng: np.random.Generator, table_fn: TableFn | None = None,
+              distill: ExtraLoss | None = None) -> torch.Tensor:
+    """The loss of one batch of training sequences, every term the config enables
+    (`distill`: the previous model's term of an update, continual.Distiller)."""
     batch = step_inputs(model, seqs, evs, config.device)
     sampled = isinstance(loss_fn, SampledSoftmaxLoss)
     if sampled:
@@ -140,6 +144,8 @@ def step_loss(config: TrainConfig, model: ShelfModel, loss_fn: torch.nn.Module,
             raise ValueError("TrainConfig.text_only_weight needs a full-table loss, not "
                              "sampled_softmax")
         loss = loss + config.text_only_weight * text_only_loss(model, batch, base)
+    if distill is not None:
+        loss = loss + distill(batch, user, table)
     if config.adversarial.enabled:
         loss = loss + perturbation_loss(config, model, batch, base, user, table)
     if config.augment.weight > 0 and len(seqs) > 1:

@@ -15,6 +15,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 import numpy as np
@@ -25,9 +26,10 @@ from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedCo
 from shelflm.evaluation.protocol import RankingEvaluator, item_popularity
 from shelflm.models.shelf_model import ShelfModel
 from shelflm.training.config import TrainConfig
+from shelflm.training.continual import Distiller
 from shelflm.training.lm_cache import CachedItemTable
 from shelflm.training.losses import build_ranking_loss
-from shelflm.training.step import TableFn, step_loss
+from shelflm.training.step import ExtraLoss, TableFn, step_loss
 
 if TYPE_CHECKING:
     from shelflm.data.schema import Dataset
@@ -75,6 +77,7 @@ class _Fit:
     rng: np.random.Generator
     progress: Progress
     table_fn: TableFn | None = None  # a step's item table; None: the whole catalog afresh
+    distill: ExtraLoss | None = None  # the previous model's term (an update)
     best: float = -1.0
     best_state: dict | None = None
     since_best: int = 0
@@ -168,14 +171,20 @@ class Trainer:
             # Its own generator: the batch order and dropout draws stay those of the seed.
             table_fn = CachedItemTable(cfg.lm_refresh_steps, cfg.lm_rows,
                                        np.random.default_rng(cfg.seed + 1))
+        distill = None
+        if cfg.distill_weight > 0:
+            if not cfg.init_from:
+                raise ValueError("TrainConfig: distill_weight needs init_from (the teacher)")
+            distill = Distiller(Path(cfg.init_from), split.train.catalog, rec.text_vectors,
+                                cfg.distill_weight)
         return _Fit(rec, split, seqs, evs, lengths, loss_fn, self._optimizer(model), valid_eval,
-                    test_eval, rng, self._progress(), table_fn=table_fn)
+                    test_eval, rng, self._progress(), table_fn=table_fn, distill=distill)
 
     def _optimizer_step(self, run: _Fit, idx: np.ndarray, step: int) -> float:
         """One gradient step on the sequences `idx`; returns its loss."""
         model = run.rec.model
         loss = step_loss(self.config, model, run.loss_fn, [run.seqs[i] for i in idx],
-                         [run.evs[i] for i in idx], run.rng, run.table_fn)
+                         [run.evs[i] for i in idx], run.rng, run.table_fn, run.distill)
         tuner = model.item_tower.tuner
         if tuner is not None:  # AdaLoRA's orthogonality term; 0 for others
             loss = loss + tuner.extra_loss()

@@ -1,0 +1,82 @@
+"""`shelflm update`: continue an artifact's training on new events (training/continual.py),
+with replay of its exemplars and distillation towards it; the new artifact records its
+lineage (parent, data window, metrics)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import typer
+
+from shelflm.commands.options import config_option, load_run_config
+from shelflm.data.errors import DataError
+from shelflm.data.loaders import load_dataset
+from shelflm.settings import ShelfConfig, artifact_record
+
+
+def register(app: typer.Typer) -> None:
+    """Attach the update command."""
+    app.command("update")(update)
+
+
+def update(
+    artifact: Path = typer.Argument(..., help="Artifact to continue from."),
+    new_data: Path = typer.Argument(..., help="Dataset of the new events (any supported "
+                                    "format); its catalog adds or changes items."),
+    out: Path = typer.Option(..., help="Artifact directory to write (not ARTIFACT)."),
+    config: Path | None = config_option(
+        "Run config; default: ARTIFACT's recorded run (same model, text and training)."),
+    epochs: int | None = typer.Option(None, help="Most epochs [training.epochs]."),
+    distill: float = typer.Option(1.0, min=0.0, help="Weight of the KL towards ARTIFACT's "
+                                  "next-item distribution (0: none) [training.distill_weight]."),
+    replay: bool = typer.Option(True, help="Train on ARTIFACT's exemplars too."),
+) -> None:
+    """Train from ARTIFACT on NEW_DATA's events plus its exemplars, print test metrics (on
+    the update's split: the new events and the replayed ones), save the new artifact."""
+    if out.resolve() == artifact.resolve():
+        raise typer.BadParameter("must differ from ARTIFACT (kept for rollback)",
+                                 param_hint="--out")
+    if not (artifact / "model.safetensors").is_file():
+        raise typer.BadParameter(f"{artifact}: not a shelflm artifact (no model.safetensors)",
+                                 param_hint="ARTIFACT")
+    cfg = load_run_config(config or artifact, data=new_data, epochs=epochs)
+    cfg = replace(cfg, training=replace(cfg.training, init_from=str(artifact.resolve()),
+                                        init_items=True, distill_weight=distill))
+    try:
+        new = load_dataset(cfg.data.path, format=cfg.data.format)
+    except (DataError, ValueError) as exc:  # the message names the file, line and field
+        raise typer.BadParameter(str(exc), param_hint="NEW_DATA") from exc
+    # Deferred to the run itself: training and artifacts load torch (see shelflm.commands).
+    from shelflm.models.artifact import read_artifact, save_artifact
+    from shelflm.training.continual import fit_update, split_exemplars
+
+    rec, dataset, split, metrics = fit_update(artifact, new, cfg, replay)
+    parent = read_artifact(artifact)
+    lineage = _lineage(artifact, parent.version, parent.config, new, dataset, cfg, metrics)
+    save_artifact(rec, out, dataset.catalog, rec.text_settings,
+                  {**artifact_record(cfg), "lineage": lineage},
+                  exemplars=split_exemplars(split, cfg))
+    (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    typer.echo(json.dumps({k: round(v, 4) for k, v in metrics.items()}))
+
+
+def _lineage(artifact: Path, version: str, parent_config: dict, new: object, dataset: object,
+             cfg: ShelfConfig, metrics: dict) -> dict:
+    """Where the new artifact comes from: its parent (and theirs), the new events' window,
+    what was replayed and the update's test metrics."""
+    events = new.interactions.events
+    parent = {"directory": str(artifact.resolve()), "version": version}
+    return {
+        "parent": parent,
+        "ancestors": [*parent_config.get("lineage", {}).get("ancestors", []), parent],
+        "data_window": {"path": str(cfg.data.path), "events": len(events),
+                        "first_timestamp": int(events["timestamp"].min()),
+                        "last_timestamp": int(events["timestamp"].max()),
+                        "users": int(events["user_id"].nunique()),
+                        "items_added": int(len(dataset.catalog) - parent_config["num_items"])},
+        "replayed_events": int(len(dataset.interactions) - len(events)),
+        "distill_weight": cfg.training.distill_weight,
+        "metrics": {k: round(v, 4) for k, v in metrics.items()},
+    }
