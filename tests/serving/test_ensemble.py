@@ -38,7 +38,7 @@ def test_the_score_is_each_members_z_score_on_the_items_its_gate_admits(catalog)
     members = [Member("members/a", "trained", weight=2.0),
                Member("members/b", "untrained", offset=0.5)]
     ens = Ensemble(models, members, TRAINED)
-    assert ens.dim == (16 + 1 + 16) + (24 + 1 + 24)
+    assert ens.score_dim == (16 + 1) + (24 + 1) and ens.dim == ens.score_dim + 16 + 24
     history, events = [3, 15, 7], np.array([0, 1, 0])
     scores = ens.item_vectors @ ens.user_vector(ens.item_vectors[history], events)
     z = [_z(m.item_vectors @ m.user_vector(m.item_vectors[history], events)) for m in models]
@@ -53,7 +53,7 @@ def test_the_score_is_each_members_z_score_on_the_items_its_gate_admits(catalog)
 def test_a_plain_blend_adds_weighted_z_scores(catalog) -> None:
     models = _members(catalog)
     ens = Ensemble(models, [Member("members/a", weight=0.3), Member("members/b")], set())
-    assert ens.dim == 16 + 1 + 24 + 1  # no gate: no shadow
+    assert ens.dim == ens.score_dim == 16 + 1 + 24 + 1  # no gate: no shadow
     history, events = [0, 1], np.zeros(2, np.int64)
     scores = ens.item_vectors @ ens.user_vector(ens.item_vectors[history], events)
     z = [_z(m.item_vectors @ m.user_vector(m.item_vectors[history], events)) for m in models]
@@ -68,7 +68,7 @@ def test_new_and_changed_items_are_scored_as_untrained(catalog) -> None:
     new = pd.DataFrame([{"item_id": "n1", "title": "red matte lipstick",
                          "category": "Beauty > Makeup > Lips"}])
     rows = ens.encode_items(pd.concat([changed, new]))
-    start_b = 16 + 1 + 16
+    start_b = 16 + 1
     assert (rows[:, :17] == 0).all() and (rows[:, start_b + 24] == 1).all()
     assert "i2" not in ens.trained
     assert np.allclose(rows[1, start_b:start_b + 24], models[1].encode_items(new)[0])
@@ -97,6 +97,7 @@ def test_an_ensemble_directory_is_served_by_the_engine(catalog, tmp_path: Path) 
     engine.upsert_items(pd.DataFrame([{"item_id": "n1", "title": "red matte lipstick",
                                        "category": "Beauty > Makeup > Lips"}]))
     assert "n1" in {r.item_id for r in engine.recommend("u", 5).items}  # new, on its footing
+    assert engine.info()["dim"] == ens.dim and engine.similar("i0", 3).items
     bad = json.loads((out / "config.json").read_text())
     bad["members"][0]["path"] = "../m0"
     (out / "config.json").write_text(json.dumps(bad))

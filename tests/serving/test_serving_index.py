@@ -121,6 +121,9 @@ def test_make_index_picks_hnsw_above_threshold() -> None:
     cfg = IndexConfig(kind="auto", hnsw_above=100)
     assert isinstance(make_index(cfg, DIM, 50), ExactFaissIndex)
     assert isinstance(make_index(cfg, DIM, 500), HnswFaissIndex)
+    wide = IndexConfig(kind="auto", hnsw_above=100)  # 100 items of 64 columns
+    assert isinstance(make_index(wide, 64, 100), ExactFaissIndex)
+    assert isinstance(make_index(wide, 640, 20), HnswFaissIndex)  # 10x wider: 10x the scan
 
 
 def test_item_table_grows_in_place_and_keeps_rows() -> None:

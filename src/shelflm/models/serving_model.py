@@ -26,6 +26,8 @@ class ServingModel(Protocol):
 
     version: str  # identifies the artifact (e.g. a hash of its config and weights)
     dim: int  # retrieval-space dimension
+    # Optional `score_dim` (< dim): only the first score_dim columns of item and user
+    # vectors score; the others are the user tower's inputs alone (serving/ensemble.py).
 
     @property
     def catalog(self) -> Catalog:

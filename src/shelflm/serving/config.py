@@ -47,7 +47,8 @@ class IndexConfig:
     kind: Literal["auto", "exact", "hnsw"] = field(default="auto", metadata={
         "help": "exact inner product, HNSW, or auto (HNSW above hnsw_above items)"})
     hnsw_above: int = field(default=50_000, metadata={
-        "help": "catalog size from which auto picks HNSW"})
+        "help": "catalog size from which auto picks HNSW, for 64-wide vectors; wider ones "
+                "count in proportion (an exact scan costs items x width)"})
     hnsw_m: int = field(default=32, metadata={"help": "HNSW neighbours per node"})
     ef_construction: int = field(default=200, metadata={"help": "HNSW build-time beam width"})
     ef_search: int = field(default=128, metadata={"help": "HNSW query-time beam width"})

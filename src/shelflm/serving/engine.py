@@ -228,7 +228,7 @@ class Engine:
                 # Nothing else was logged in between: index the rows in hand instead of
                 # reading them back and rebuilding a frame from JSON (a third of the call).
                 slots = st.items.upsert(rows, new.vectors, new.text)
-                st.index.upsert(slots, st.items.vectors[slots])
+                st.index.upsert(slots, st.items.scored[slots])
                 self._applied(st, last)
             self._catch_up(st)  # otherwise (or a reload meanwhile) replay the log in order
         return rows["item_id"].astype(str).tolist()

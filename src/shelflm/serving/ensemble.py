@@ -11,9 +11,11 @@ item added while serving). The cold-item ensemble of issue 13 is a text+ID membe
 trained items and a text-only member on the untrained ones: a product added a minute ago is
 scored by a model that never relied on IDs, on the same scale as the trained ones.
 
-The item vector is, per member, [gate * v ; gate] plus, for a gated member, a shadow
-(1 - gate) * v that the user vector multiplies by 0: the user tower of each member reads
-its own vectors of the whole history (scored part + shadow), cold items included.
+The item vector is, per member, [gate * v ; gate], and after all of those, for each gated
+member a shadow (1 - gate) * v: only the first `score_dim` columns score (ServingModel's
+optional score_dim: the index holds those), the shadows are there so that the user tower
+of each member reads its own vectors of the whole history (scored part + shadow), cold
+items included.
 
 The ensemble directory (`write_ensemble`) holds config.json ("format": "shelflm-ensemble",
 the members and their weights, the fit on validation, the run record of the first member),
@@ -75,20 +77,25 @@ class Ensemble:
                                  f"{members[0].path}'s (members must share one catalog)")
         self.models, self.members, self.trained = models, members, trained
         self.version = version or "+".join(m.version for m in models)
-        self._parts = self._layout()
-        self.dim = self._parts[-1][-1]
+        self._parts = self._layout()  # sets dim and score_dim
         self.item_vectors = self._item_rows(ids, [m.item_vectors for m in models])
         self._stats = [_moments(np.asarray(m.item_vectors, np.float64)) for m in models]
 
     def _layout(self) -> list[tuple[int, int, int, int]]:
-        """Per member: start of its scored part, of its gate column, of its shadow, end."""
+        """Per member: start of its scored part, of its gate column, of its shadow, end of
+        the shadow. Every scored part comes first (the index holds only those: score_dim),
+        the shadows after them."""
         parts, at = [], 0
-        for spec, model in zip(self.members, self.models, strict=True):
-            shadow = at + model.dim + 1
-            end = shadow + (model.dim if spec.items != "all" else 0)
-            parts.append((at, at + model.dim, shadow, end))
-            at = end
-        return parts
+        for model in self.models:
+            parts.append([at, at + model.dim])
+            at += model.dim + 1
+        self.score_dim = at
+        for part, spec, model in zip(parts, self.members, self.models, strict=True):
+            width = model.dim if spec.items != "all" else 0
+            part += [at, at + width]
+            at += width
+        self.dim = at
+        return [tuple(p) for p in parts]
 
     def _gates(self, ids: list[str], spec: Member) -> np.ndarray:
         if spec.items == "all":

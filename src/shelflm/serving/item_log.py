@@ -46,7 +46,7 @@ def _upsert_run(model: ServingModel, items: ItemTable, index: VectorIndex,
         vectors = model.encode_items(rows)
         text = model.encode_item_texts(rows)
     slots = items.upsert(rows, vectors, text)
-    index.upsert(slots, items.vectors[slots])
+    index.upsert(slots, items.scored[slots])
 
 
 def in_trained_catalog(rows: pd.DataFrame, catalog: pd.DataFrame) -> np.ndarray:

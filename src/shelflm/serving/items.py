@@ -25,10 +25,15 @@ def _in_stock(attributes: str) -> bool:
 
 class ItemTable:
     """Per-slot arrays (vectors, text vectors, category, price, stock, liveness); the vectors
-    are also the user tower's inputs (a history is the vectors of its items)."""
+    are also the user tower's inputs (a history is the vectors of its items). Only their
+    first `score_dim` columns score (`scored`: what the index holds); the rest, where a model
+    has any (serving/ensemble.py), are inputs of the user tower alone."""
 
-    def __init__(self, dim: int, d_text: int) -> None:
+    def __init__(self, dim: int, d_text: int, score_dim: int | None = None) -> None:
         self.dim, self.d_text = dim, d_text
+        self.score_dim = dim if score_dim is None else score_dim
+        if not 0 < self.score_dim <= dim:
+            raise ValueError(f"ItemTable: score_dim must be in [1, {dim}], got {score_dim}")
         self.ids: list[str] = []
         self.slot_of: dict[str, int] = {}
         self.titles: list[str] = []
@@ -114,11 +119,16 @@ class ItemTable:
         if not adopt:  # writing adopted maps onto themselves would copy every page
             self.vectors[slots] = vectors
             self.text[slots] = text
-        norms = np.linalg.norm(self.vectors[slots], axis=1)
+        norms = np.linalg.norm(self.scored[slots], axis=1)
         self.norms[slots] = np.where(norms > 0, norms, 1.0)  # explanations divide by these
         self.alive[slots] = True
         self._prefix_masks.clear()
         return slots
+
+    @property
+    def scored(self) -> np.ndarray:
+        """The scoring columns of every slot's vector (a view)."""
+        return self.vectors[:, :self.score_dim]
 
     def delete(self, ids: list[str]) -> np.ndarray:
         """Mark items deleted; returns the slots of those that were live."""

@@ -118,7 +118,7 @@ def explain(items: ItemTable, answer: Answer, slots: np.ndarray, events: np.ndar
         return
     recs = np.array([items.slot_of[r.item_id] for r in answer.items], np.int64)
     # Cosine, not inner product: a long history vector must not win every explanation.
-    sims = items.vectors[recs] @ items.vectors[slots].T / items.norms[slots][None, :]
+    sims = items.scored[recs] @ items.scored[slots].T / items.norms[slots][None, :]
     sims[recs[:, None] == slots[None, :]] = -np.inf
     best = sims.argmax(axis=1)
     alone = np.isneginf(sims[np.arange(len(recs)), best])  # every recent event is of it
@@ -135,7 +135,7 @@ def blend_with_user(items: ItemTable, keys: np.ndarray, scores: np.ndarray,
                     user_vector: np.ndarray, w: float) -> tuple[np.ndarray, np.ndarray]:
     """Text candidates re-ranked by w * query cosine + (1 - w) * the user's cosine."""
     # Cosine, so the user's score sits on the query's scale whatever the vector norms.
-    taste = items.vectors[keys] @ unit(user_vector) / items.norms[keys]
+    taste = items.scored[keys] @ unit(user_vector[:items.score_dim]) / items.norms[keys]
     blended = w * scores + (1 - w) * taste
     order = np.argsort(-blended, kind="stable")
     return keys[order], blended[order]

@@ -103,7 +103,7 @@ def similar(st: ServingState, rules: RulesConfig, slot: int, k: int,
     """Items nearest to the item in `slot`, which is left out."""
     mask = allowed(st, filters, set())
     mask[slot] = False
-    return retrieve(st, rules, st.items.vectors[slot], k, mask, "similar")
+    return retrieve(st, rules, st.items.scored[slot], k, mask, "similar")
 
 
 def text_search(st: ServingState, rules: RulesConfig, query: np.ndarray, k: int,
@@ -127,6 +127,7 @@ def retrieve(st: ServingState, rules: RulesConfig, vector: np.ndarray, k: int,
     """Index search for `vector` among the allowed slots, the `demoted` slots moved last,
     then the rules."""
     wanted = k * rules.oversample if rules.diversity_cap else k
+    vector = vector[:st.items.score_dim]  # a user vector's other columns never score
     if demoted is None or not len(demoted):
         return rank(st, rules, *st.index.search(vector, wanted, mask), k, source)
     keys, scores = st.index.search(vector, wanted + len(demoted), mask)

@@ -74,10 +74,11 @@ def build_state(model: ServingModel, store: EventStore, config: ServingConfig,
     if config.text_weight > 0:
         model = TextBlended(model, config.text_weight)
     text = model.text_vectors
-    items = ItemTable(model.dim, text.shape[1])
+    # A model's vectors may end in columns only its user tower reads (ServingModel.score_dim).
+    items = ItemTable(model.dim, text.shape[1], getattr(model, "score_dim", model.dim))
     slots = items.upsert(model.catalog.items, model.item_vectors, text)
-    index = make_index(config.index, model.dim, len(slots))
-    index.upsert(slots, items.vectors[slots])
+    index = make_index(config.index, items.score_dim, len(slots))
+    index.upsert(slots, items.scored[slots])
     mark, counts = store.popularity_snapshot()
     for item, n in counts.items():
         if item in items.slot_of:

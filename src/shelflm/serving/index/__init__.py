@@ -35,11 +35,15 @@ class VectorIndex(Protocol):
         """Top-k (keys, scores) for one (dim,) query, best first; `allowed` masks keys."""
 
 
+WIDTH_UNIT = 64  # IndexConfig.hnsw_above counts items of this width
+
+
 def make_index(config: IndexConfig, dim: int, expected_size: int) -> VectorIndex:
-    """The index `config` asks for; `auto` picks HNSW for catalogs above `hnsw_above` items."""
+    """The index `config` asks for; `auto` picks HNSW once an exact scan costs more than one
+    over `hnsw_above` items of 64-wide vectors (the scan's cost is items x width)."""
     kind = config.kind
     if kind == "auto":
-        kind = "hnsw" if expected_size > config.hnsw_above else "exact"
+        kind = "hnsw" if expected_size * dim > config.hnsw_above * WIDTH_UNIT else "exact"
     if kind == "hnsw":
         return HnswFaissIndex(dim, config)
     return ExactFaissIndex(dim)
