@@ -10,7 +10,18 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 import typer  # noqa: E402
 
-from shelflm.commands import compare, config, data, demo, ensemble, evaluate, serve, train, update  # noqa: E402
+from shelflm.commands import (  # noqa: E402
+    compare,
+    config,
+    data,
+    demo,
+    ensemble,
+    evaluate,
+    refresh,
+    serve,
+    train,
+    update,
+)
 
 app = typer.Typer(
     name="shelflm",
@@ -21,7 +32,8 @@ app = typer.Typer(
     # text, not rich markup, or the brackets vanish.
     rich_markup_mode=None,
 )
-for command in (config, data, demo, serve, train, update, evaluate, compare, ensemble):
+for command in (config, data, demo, serve, train, update, refresh, evaluate, compare,
+                ensemble):
     command.register(app)
 
 if __name__ == "__main__":

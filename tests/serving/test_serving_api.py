@@ -166,6 +166,7 @@ def test_reload_route_swaps_the_artifact(engine: Engine, make_artifact, tmp_path
     assert bad.status_code == 422 and "no config.json" in bad.json()["error"]
     assert c.get("/model").json()["version"] == r.json()["model_version"]  # still serving
     assert c.get("/model").json()["reload_generation"] == r.json()["reload_generation"] == 1
+    assert "shelflm_reload_generation 1.0" in c.get("/metrics").text
 
 
 def test_repeated_exclude_parameters_all_count(client: TestClient,

@@ -102,6 +102,9 @@ def test_change_feed_marks_and_item_log(store: EventStore) -> None:
     assert store.changed() is True and store.changed() is False
     mark, pairs = store.events_since(mark0)
     assert pairs == [("u", "a"), ("v", "b")] and store.events_since(mark) == (mark, [])
+    first, events = store.export_events(mark0, 1)
+    assert events == [Event("u", "a", "view", 1)] and first < mark
+    assert store.export_events(first, 10) == (mark, [Event("v", "b", "view", 2)])
     assert store.popularity_snapshot() == (mark, {"a": 1, "b": 1})
     vec = np.arange(3, dtype=np.float32)
     store.log_items([ItemChange("n", row={"item_id": "n", "title": "t", "price": None},

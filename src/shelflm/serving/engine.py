@@ -106,7 +106,9 @@ class Engine:
                     "text_encoder": getattr(st.model, "text_encoder", "n/a"),
                     "user_tower": getattr(st.model, "user_tower", "n/a"),
                     "user_cache": self._users.stats(), "worker_pid": os.getpid(),
-                    "reload_generation": self._reloads.mark}
+                    "reload_generation": self._reloads.mark,
+                    # Where an updated model comes from (shelflm update / refresh).
+                    "lineage": (getattr(st.model, "config", None) or {}).get("lineage")}
 
     def check_ready(self) -> None:
         """Raise whatever the event store raises when it does not answer."""

@@ -16,7 +16,8 @@ _BUCKETS = (0.0005, 0.001, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.015, 0.025, 0.05
 class ServingMetrics:
     """The metric objects and the ASGI middleware that fills them."""
 
-    def __init__(self, index_size: Callable[[], float], model_version: Callable[[], str]) -> None:
+    def __init__(self, index_size: Callable[[], float], model_version: Callable[[], str],
+                 reload_generation: Callable[[], float] = lambda: 0) -> None:
         self.registry = CollectorRegistry()
         self.requests = Counter("shelflm_requests", "HTTP requests by route and status",
                                 ["method", "route", "status"], registry=self.registry)
@@ -26,6 +27,9 @@ class ServingMetrics:
                               registry=self.registry)
         Gauge("shelflm_index_size", "live vectors in the item index",
               registry=self.registry).set_function(index_size)
+        Gauge("shelflm_reload_generation", "the reload this worker serves (each swap by "
+              "POST /admin/reload, shelflm refresh or rollback adds one; 0: the start artifact)",
+              registry=self.registry).set_function(reload_generation)
         self._model = Gauge("shelflm_model_info", "serving model version (value is always 1)",
                             ["version"], registry=self.registry)
         self._model_version = model_version

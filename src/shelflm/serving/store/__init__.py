@@ -84,6 +84,10 @@ class EventStore(Protocol):
     def events_since(self, mark: int) -> tuple[int, list[tuple[str, str]]]:
         """(new mark, (user_id, item_id) of every event stored after `mark`, in order)."""
 
+    def export_events(self, mark: int, limit: int) -> tuple[int, list[Event]]:
+        """(new mark, up to `limit` whole events stored after `mark`, in order): what a
+        nearline job (shelflm refresh) trains on; marks are those of events_since."""
+
     def log_items(self, changes: Sequence[ItemChange]) -> int:
         """Append catalog changes durably, in order; returns the version of the last one
         (the changes hold versions last - len + 1 .. last)."""

@@ -79,6 +79,12 @@ class MemoryEventStore:
             new = self._events[mark:]
             return mark + len(new), [(e.user_id, e.item_id) for e in new]
 
+    def export_events(self, mark: int, limit: int) -> tuple[int, list[Event]]:
+        """(new mark, up to `limit` events after `mark`); the mark is a list position."""
+        with self._lock:
+            new = self._events[mark:mark + limit]
+            return mark + len(new), list(new)
+
     def log_items(self, changes: Sequence[ItemChange]) -> int:
         """Append catalog changes; returns the last one's version."""
         with self._lock:

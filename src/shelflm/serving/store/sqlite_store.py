@@ -177,6 +177,13 @@ class SqliteEventStore:
             "SELECT id, user_id, item_id FROM events WHERE id > ? ORDER BY id", (mark,))
         return (int(rows[-1][0]) if rows else mark), [(u, i) for _, u, i in rows]
 
+    def export_events(self, mark: int, limit: int) -> tuple[int, list[Event]]:
+        """(new mark, up to `limit` events with id > `mark`, in order)."""
+        rows = self._rows("SELECT id, user_id, item_id, event, ts, value FROM events "
+                          "WHERE id > ? ORDER BY id LIMIT ?", (mark, limit))
+        return (int(rows[-1][0]) if rows else mark), [
+            Event(u, i, e, int(t), float(v)) for _, u, i, e, t, v in rows]
+
     def log_items(self, changes: Sequence[ItemChange]) -> int:
         """Append catalog changes in one transaction; durable when this returns. Returns the
         last one's version (BEGIN IMMEDIATE: no other writer can interleave its rows)."""

@@ -1,0 +1,105 @@
+"""One nearline refresh (`shelflm refresh`): the serving store's new events -> an update of
+the live artifact -> the candidate judged against the live model on the freshest events,
+which neither trained on. Imported by commands/refresh.py inside its functions (torch)."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import pandas as pd
+
+from shelflm.data.schema import Catalog, Dataset, Interactions
+from shelflm.data.splits import TemporalSplit
+from shelflm.evaluation.protocol import RankingEvaluator
+from shelflm.evaluation.served import ServedRecommender
+from shelflm.models.artifact import read_artifact, save_artifact
+from shelflm.serving.runtime import load_artifact
+from shelflm.serving.store import EventStore
+from shelflm.settings import artifact_record, load_shelf_config
+from shelflm.training.continual import fit_update, grown_catalog, split_exemplars
+
+log = logging.getLogger("shelflm.refresh")
+
+
+@dataclass(frozen=True)
+class RefreshPlan:
+    """What one refresh reads and how it judges."""
+
+    live: Path  # the artifact the servers serve now
+    out: Path  # where the candidate goes
+    mark: int  # the last store event an earlier refresh took
+    min_events: int = 1000  # fewer new events: nothing to do yet
+    max_events: int = 2_000_000  # read at most this many per refresh
+    holdout: float = 0.1  # the freshest share of the new events, judged on, never trained on
+    tolerance: float = 0.0  # the candidate may be this much below the live NDCG@10
+    epochs: int | None = None
+
+
+def window(store: EventStore, live_catalog: Catalog, plan: RefreshPlan,
+           ) -> tuple[int, Dataset | None]:
+    """(new mark, the new events over the live catalog grown by the items added while
+    serving); None when there are fewer than plan.min_events."""
+    mark, events = store.export_events(plan.mark, plan.max_events)
+    if len(events) < plan.min_events:
+        return plan.mark, None
+    upserts = {}
+    for change in store.item_changes_since(0):
+        if change.deleted:
+            upserts.pop(change.item_id, None)
+        else:
+            upserts[change.item_id] = change.row
+    catalog = live_catalog
+    if upserts:
+        catalog = grown_catalog(live_catalog, Catalog.from_frame(
+            pd.DataFrame(list(upserts.values())), "items added while serving"))
+    frame = pd.DataFrame([(e.user_id, e.item_id, e.event, e.timestamp, e.value)
+                          for e in events],
+                         columns=["user_id", "item_id", "event", "timestamp", "value"])
+    known = frame["item_id"].isin(catalog.ids)
+    if not known.all():
+        log.warning("refresh: %d events of items in no catalog dropped", int((~known).sum()))
+    return mark, Dataset("refresh window", catalog, Interactions.from_frame(frame[known]))
+
+
+def refresh_once(store: EventStore, plan: RefreshPlan) -> dict:
+    """Update the live artifact on the new events and judge the candidate; the decision
+    record (the caller swaps it in when "accept" is true)."""
+    live = read_artifact(plan.live)
+    mark, data = window(store, live.catalog, plan)
+    if data is None:
+        return {"decision": "wait", "mark": plan.mark, "new_events": mark - plan.mark}
+    cut = TemporalSplit(valid_fraction=plan.holdout / 2, test_fraction=plan.holdout)
+    fresh = cut.split(data).test
+    train = data.interactions.events
+    train = train[train["timestamp"] < cut.cut_times(data)[1]]
+    cfg = load_shelf_config(plan.live)
+    cfg = replace(cfg, training=replace(cfg.training, init_from=str(plan.live.resolve()),
+                                        init_items=True, distill_weight=max(
+                                            cfg.training.distill_weight, 1.0),
+                                        epochs=plan.epochs or cfg.training.epochs,
+                                        progress=False, log_path=None))
+    rec, dataset, split, metrics = fit_update(plan.live, data.with_interactions(train), cfg)
+    lineage = {"parent": {"directory": str(plan.live.resolve()), "version": live.version},
+               "ancestors": [*live.config.get("lineage", {}).get("ancestors", []),
+                             {"directory": str(plan.live.resolve()), "version": live.version}],
+               "data_window": {"store_marks": [plan.mark, mark], "events": len(train),
+                               "held_out_cases": len(fresh.targets)},
+               "metrics": {k: round(v, 4) for k, v in metrics.items()}}
+    save_artifact(rec, plan.out, dataset.catalog, rec.text_settings,
+                  {**artifact_record(cfg), "lineage": lineage},
+                  exemplars=split_exemplars(split, cfg))
+    judged = {name: _ndcg(model, dataset.catalog, fresh) for name, model in
+              (("live", plan.live), ("candidate", plan.out))}
+    accept = judged["candidate"] >= judged["live"] - plan.tolerance
+    return {"decision": "accept" if accept else "reject", "accept": accept, "mark": mark,
+            "candidate": str(plan.out), "live": str(plan.live),
+            "new_events": len(data.interactions), "held_out_cases": len(fresh.targets),
+            "ndcg@10": judged}
+
+
+def _ndcg(directory: Path, catalog: Catalog, cases: object) -> float:
+    """NDCG@10 of the artifact at `directory`, served as it would be, on `cases`."""
+    model = load_artifact(directory).on_catalog(catalog)
+    return RankingEvaluator(cases, ks=(10,))(ServedRecommender(model, directory.name))["ndcg@10"]
