@@ -44,9 +44,12 @@ def load_bundle_sessions(domain: str) -> object:
 
 
 def load_named(name: str) -> object:
-    """A benchmark dataset by name: amazon-beauty, ml-100k or bundle-<domain>."""
+    """A benchmark dataset by name: amazon-beauty, ml-100k, ml-latest-small or
+    bundle-<domain>."""
     if name.startswith("bundle-"):
         return load_bundle_sessions(name.removeprefix("bundle-"))
+    if name == "ml-latest-small":
+        return load_dataset(SHARED_DATA / "ml-latest-small")
     return load_ml100k() if name == "ml-100k" else load_beauty()
 
 

@@ -33,7 +33,7 @@ def test_ensemble_fits_serves_and_evaluates(project_shop: Path, tmp_path: Path) 
                                  "--out", str(ens), "--offsets", "-1,0,1"])
     assert result.exit_code == 0, result.output
     printed = json.loads(result.stdout.strip().splitlines()[-1])
-    assert printed["offset"] in (-1.0, 0.0, 1.0) and "cold_ndcg@10" in printed
+    assert printed["fit"]["offset"] in (-1.0, 0.0, 1.0) and "cold_ndcg@10" in printed
     config = json.loads((ens / "config.json").read_text())
     assert set(config["fit"]["valid_ndcg@10_by_offset"]) == {"-1", "0", "1"}
     assert (ens / "members" / "new-items" / "config.json").is_file()
@@ -50,6 +50,14 @@ def test_ensemble_fits_serves_and_evaluates(project_shop: Path, tmp_path: Path) 
     top = engine.recommend("u", 5)
     assert top.source == "personal" and "brand-new" in {r.item_id for r in top.items}
     engine.close()
+    blend = runner.invoke(app, ["ensemble", str(base), str(text_only), "--out",
+                                str(tmp_path / "blend"), "--weights", "0,1,2"])
+    assert blend.exit_code == 0, blend.output
+    fit = json.loads((tmp_path / "blend" / "config.json").read_text())["fit"]
+    assert fit["kind"] == "blend" and fit["weights"][0] == 1.0
+    assert set(fit["valid_ndcg@10_by_weight"][0]) == {"0", "1", "2"}
+    kept = json.loads((tmp_path / "blend" / "config.json").read_text())["members"]
+    assert len(kept) == 1 + (fit["weights"][1] > 0)  # a member at weight 0 is left out
 
 
 def test_ensemble_needs_cold_items_and_distinct_paths(project_shop: Path,
@@ -62,3 +70,5 @@ def test_ensemble_needs_cold_items_and_distinct_paths(project_shop: Path,
                               str(trained_artifact), "--out", str(tmp_path / "e"),
                               "--data", str(project_shop), "--offsets", "0,x"])
     assert bad.exit_code == 2 and "not a number" in bad.output
+    alone = runner.invoke(app, ["ensemble", str(trained_artifact), "--out", str(tmp_path / "e")])
+    assert alone.exit_code == 2 and "two or more" in alone.output

@@ -1,5 +1,8 @@
-"""How much exposure new items get: an offset added to the scores of the items a model marks
-(items without training events), picked on validation cases.
+"""How much exposure new items get, and how much each member of a blend weighs, picked on
+validation cases (`shelflm ensemble`).
+
+The offset is added to the scores of the items a model marks (items without training
+events).
 
 By NDCG@10 over all cases alone the pick is "never show a new item" (cold targets are few,
 so burying them costs little on the average); so the offset is the best one over all cases
@@ -16,6 +19,7 @@ from shelflm.evaluation import metrics
 from shelflm.evaluation.protocol import Recommender, mask_history
 
 DEFAULT_OFFSETS = (-1.0, -0.5, -0.25, 0.0, 0.25, 0.5, 0.75, 1.0, 1.5)
+DEFAULT_WEIGHTS = (0.0, 0.25, 0.5, 1.0, 2.0, 4.0)
 
 
 def ranks_by_offset(model: Recommender, marked: np.ndarray, cases: EvalCases,
@@ -65,3 +69,32 @@ def fit_offset(model: Recommender, marked: np.ndarray, cases: EvalCases,
     valid = {b: ndcg_by_subset(r, cases.target_is_cold)
              for b, r in ranks_by_offset(model, marked, cases, offsets).items()}
     return pick_offset(valid, ratio), {f"{b:g}": m for b, m in valid.items()}
+
+
+def fit_weights(members: list[Recommender], cases: EvalCases,
+                grid: tuple[float, ...] = DEFAULT_WEIGHTS,
+                batch: int = 512) -> tuple[list[float], list[dict[str, float]]]:
+    """Weights of a blend of member scores (each already on one scale: per-user z-scores),
+    picked on `cases` by NDCG@10: every weight starts at 1, then each member after the
+    first takes the grid value that ranks best with the others fixed (one pass). Returns
+    the weights and, per member after the first, NDCG@10 by tried value."""
+    weights, tried = [1.0] * len(members), []
+    targets = np.asarray(cases.targets, dtype=np.int64)
+    for k in range(1, len(members)):
+        ranks: dict[float, list[np.ndarray]] = {w: [] for w in grid}
+        for start in range(0, len(targets), batch):
+            idx = np.arange(start, min(start + batch, len(targets)))
+            hist = [np.asarray(cases.histories[i]) for i in idx]
+            events = [np.asarray(cases.history_events[i]) for i in idx]
+            users = np.asarray(cases.users)[idx]
+            scores = [np.asarray(m.score(users, hist, events), np.float32) for m in members]
+            rest = sum(w * s for j, (w, s) in enumerate(zip(weights, scores, strict=True))
+                       if j != k)
+            for w in grid:
+                blended = rest + np.float32(w) * scores[k]
+                mask_history(blended, hist, targets[idx])
+                ranks[w].append(metrics.target_ranks(blended, targets[idx]))
+        by_weight = {w: metrics.ndcg(np.concatenate(r), 10) for w, r in ranks.items()}
+        weights[k] = max(by_weight, key=lambda w: (by_weight[w], w == weights[k]))
+        tried.append({f"{w:g}": v for w, v in by_weight.items()})
+    return weights, tried

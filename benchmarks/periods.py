@@ -1,0 +1,159 @@
+"""Fresh without forgetting over time periods: a dataset cut by time into P periods of equal
+event counts; after period p-1 each method has a model, tested on period p.
+
+Each user's last event in each period is held out of every training window. For the model
+made after period p-1:
+- next: NDCG@10 on period p's held-out events (history: all the user's earlier events);
+- kept: NDCG@10 on periods 1..p-1's held-out events (forgetting: what it still ranks).
+Methods, each starting from its own previous model (period 0: one shared first model):
+- finetune: period p-1's events only;
+- ours: `shelflm update`'s code (training/continual.py fit_update): period p-1's events,
+  the exemplars kept with the previous artifact, distillation towards it;
+- joint: retrain from scratch on periods 0..p-1.
+Time per update is the training wall time (early stopping, the default run config).
+
+    .venv/bin/python benchmarks/periods.py --dataset ml-latest-small --periods 6 --seed 0
+    .venv/bin/python benchmarks/periods.py --dataset ml-100k --periods 7 --seed 0  # ~months
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import CACHED_ENCODER, load_named, write_result  # noqa: E402
+from shelflm.data.splits import EvalCases  # noqa: E402
+from shelflm.evaluation.protocol import RankingEvaluator  # noqa: E402
+from shelflm.models.artifact import save_artifact  # noqa: E402
+from shelflm.settings import ShelfConfig  # noqa: E402
+from shelflm.training.compare import fit_and_evaluate  # noqa: E402
+from shelflm.training.continual import fit_update, split_exemplars  # noqa: E402
+from shelflm.training.registry import build_model  # noqa: E402
+
+METHODS = ("finetune", "ours", "joint")
+
+
+def cut(dataset: object, periods: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per event (in the dataset's stored order): its period, and whether it is held out
+    (its user's last event in that period)."""
+    events = dataset.interactions.events
+    ranks = events["timestamp"].rank(method="first").to_numpy() - 1
+    period = (ranks * periods // len(events)).astype(int)
+    frame = events.assign(period=period, row=np.arange(len(events)))
+    last = frame.sort_values(["user_id", "period", "timestamp"], kind="stable").groupby(
+        ["user_id", "period"], observed=True)["row"].last()
+    held = np.zeros(len(events), bool)
+    held[last.to_numpy()] = True
+    return period, held
+
+
+def cases(dataset: object, rows: np.ndarray) -> EvalCases:
+    """The held-out events `rows` as cases: history = the user's earlier events, all periods."""
+    enc = dataset.encoded()
+    by_user = {u: g for u, g in enc.groupby("user", sort=False)}
+    users, targets, hists, evs = [], [], [], []
+    for row in rows:
+        event = enc.iloc[row]
+        earlier = by_user[event["user"]]
+        earlier = earlier[earlier["timestamp"] < event["timestamp"]]
+        if len(earlier):
+            users.append(event["user"]), targets.append(event["item"])
+            hists.append(earlier["item"].to_numpy()), evs.append(earlier["event_idx"].to_numpy())
+    return EvalCases(np.array(users), np.array(targets), hists, evs,
+                     np.zeros(len(users), bool))
+
+
+def window(dataset: object, period: np.ndarray, held: np.ndarray, first: int,
+           last: int) -> object:
+    """The trainable events of periods first..last."""
+    keep = (period >= first) & (period <= last) & ~held
+    return dataset.with_interactions(dataset.interactions.events[keep])
+
+
+def run(name: str, periods: int, seed: int, budget: float) -> dict:
+    full = load_named(name)
+    period, held = cut(full, periods)
+    tests = [cases(full, np.flatnonzero(held & (period == p))) for p in range(periods)]
+    base = ShelfConfig()
+    cfg = replace(base, encoder=CACHED_ENCODER, training=replace(
+        base.training, seed=seed, progress=False, time_budget_s=budget))
+    work = Path(tempfile.mkdtemp(prefix="shelflm-periods-"))
+    first = window(full, period, held, 0, 0)
+    rec, seconds = _train(cfg, first)
+    _save(rec, cfg, first, work / "p0")
+    dirs = {m: work / "p0" for m in METHODS}
+    out: dict = {"tag": f"periods-{name}-{periods}-s{seed}", "cases": [len(t) for t in tests],
+                 "first_seconds": seconds, "rows": []}
+    for p in range(1, periods):
+        for method in METHODS:
+            if p == 1:
+                model, seconds = rec, 0.0
+            else:
+                model, seconds = _step(method, cfg, full, period, held, p, dirs, work)
+            row = {"period": p, "method": method, "seconds": round(seconds, 1),
+                   "next": RankingEvaluator(tests[p], ks=(10,))(model)["ndcg@10"],
+                   "kept": float(np.mean([RankingEvaluator(tests[q], ks=(10,))(model)[
+                       "ndcg@10"] for q in range(1, p)])) if p > 1 else None}
+            out["rows"].append(row)
+            print(json.dumps(row), flush=True)
+    return out
+
+
+def _step(method: str, cfg: ShelfConfig, full: object, period: np.ndarray, held: np.ndarray,
+          p: int, dirs: dict, work: Path) -> tuple[object, float]:
+    """The method's model after period p-1 (saved for its next step)."""
+    t = time.perf_counter()
+    if method == "joint":
+        data = window(full, period, held, 0, p - 1)
+        rec, _ = _train(cfg, data)
+        return rec, time.perf_counter() - t
+    data = window(full, period, held, p - 1, p - 1)
+    ours = method == "ours"
+    update = replace(cfg, training=replace(cfg.training, init_from=str(dirs[method]),
+                                           init_items=True, distill_weight=1.0 if ours else 0))
+    rec, dataset, split, _ = fit_update(dirs[method], data, update, replay=ours)
+    seconds = time.perf_counter() - t
+    dirs[method] = _save(rec, update, dataset, work / f"{method}-p{p}", split)
+    return rec, seconds
+
+
+def _train(cfg: ShelfConfig, data: object) -> tuple[object, float]:
+    t = time.perf_counter()
+    rec = build_model("shelflm", data, cfg)
+    fit_and_evaluate(rec, cfg.data.splitter().split(data))
+    return rec, time.perf_counter() - t
+
+
+def _save(rec: object, cfg: ShelfConfig, data: object, out: Path,
+          split: object = None) -> Path:
+    split = split or cfg.data.splitter().split(data)
+    return save_artifact(rec, out, data.catalog, rec.text_settings,
+                         exemplars=split_exemplars(split, cfg))
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--dataset", default="ml-latest-small")
+    p.add_argument("--periods", type=int, default=6)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--budget", type=float, default=600, help="seconds per fit")
+    args = p.parse_args()
+    result = run(args.dataset, args.periods, args.seed, args.budget)
+    write_result(result["tag"], result)
+    for method in METHODS:
+        rows = [r for r in result["rows"] if r["method"] == method and r["period"] > 1]
+        print(f"{method}: next {np.mean([r['next'] for r in rows]):.4f} kept "
+              f"{np.mean([r['kept'] for r in rows]):.4f} seconds "
+              f"{np.median([r['seconds'] for r in rows]):.1f}")
+
+
+if __name__ == "__main__":
+    main()
