@@ -91,3 +91,21 @@ def test_refresh_needs_a_live_version(tmp_path: Path) -> None:
     result = runner.invoke(app, ["refresh", str(tmp_path), "--events-db",
                                  str(tmp_path / "e.sqlite"), "--once"])
     assert result.exit_code == 2 and "--artifact" in result.output
+
+
+def test_a_failed_refresh_keeps_the_live_version_and_says_why(tmp_path: Path, reloads) -> None:
+    url, calls = reloads
+    old, _, _ = _two_windows(tmp_path)
+    models = tmp_path / "models"
+    assert runner.invoke(app, ["train", str(old), "--out", str(models / "v0001"), "--config",
+                               str(write_config(tmp_path, SMALL))]).exit_code == 0
+    store = SqliteEventStore(tmp_path / "events.sqlite")
+    store.append([Event(f"u{k}", "no-such-item", "view", k) for k in range(5)])
+    store.close()
+    result = runner.invoke(app, ["refresh", str(models), "--artifact", "v0001", "--events-db",
+                                 str(tmp_path / "events.sqlite"), "--once", "--min-events",
+                                 "1", "--url", url])
+    assert result.exit_code == 0, result.output
+    state = json.loads((models / "refresh.json").read_text())
+    assert state["live"] == "v0001" and state["history"][-1]["decision"] == "failed"
+    assert state["history"][-1]["error"] and calls == []

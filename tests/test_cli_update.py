@@ -79,3 +79,12 @@ def test_update_refuses_to_overwrite_its_parent(trained_artifact: Path,
     same = runner.invoke(app, ["update", str(trained_artifact), str(project_shop), "--out",
                                str(trained_artifact)])
     assert same.exit_code == 2 and "kept for rollback" in same.output
+
+
+def test_update_says_when_the_data_is_another_shop(tmp_path: Path, trained_artifact: Path,
+                                                   project_shop: Path) -> None:
+    other = runner.invoke(app, ["update", str(trained_artifact), str(project_shop), "--out",
+                                str(tmp_path / "v2"), "--config",
+                                str(write_config(tmp_path, SMALL))])
+    assert other.exit_code == 2 and "another shop" in other.output
+    assert not (tmp_path / "v2" / "config.json").exists()

@@ -73,7 +73,12 @@ def refresh(
             version = f"v{len(state['history']) + 2:04d}"
             plan = RefreshPlan(models_dir / state["live"], models_dir / version, state["mark"],
                                min_events, holdout=holdout, tolerance=tolerance, epochs=epochs)
-            record = refresh_once(store, plan)
+            try:
+                record = refresh_once(store, plan)
+            except Exception as exc:  # a failed refresh leaves the live model serving
+                log.exception("refresh: the update of %s failed", plan.live)
+                record = {"decision": "failed", "error": f"{type(exc).__name__}: {exc}",
+                          "mark": state["mark"], "accept": False}
             if record["decision"] != "wait":
                 if record["accept"]:
                     record["swap"] = _reload(url, api_key, version)

@@ -52,7 +52,10 @@ def update(
     from shelflm.models.artifact import read_artifact, save_artifact
     from shelflm.training.continual import fit_update, split_exemplars
 
-    rec, dataset, split, metrics = fit_update(artifact, new, cfg, replay)
+    try:
+        rec, dataset, split, metrics = fit_update(artifact, new, cfg, replay)
+    except ValueError as exc:  # the data does not fit the artifact: the message says how
+        raise typer.BadParameter(str(exc), param_hint="NEW_DATA") from exc
     parent = read_artifact(artifact)
     lineage = _lineage(artifact, parent.version, parent.config, new, dataset, cfg, metrics)
     save_artifact(rec, out, dataset.catalog, rec.text_settings,

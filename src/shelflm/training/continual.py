@@ -88,6 +88,11 @@ def update_dataset(parent_dir: Path, new: Dataset, replay: bool = True) -> Datas
     plus, with `replay`, the parent's exemplars (events of items no longer in any catalog
     dropped)."""
     parent = read_artifact(parent_dir)
+    known = new.interactions.events["item_id"].isin(parent.catalog.ids)
+    if len(known) and not known.any():
+        raise ValueError(f"{new.name}: none of its {new.num_items} items is in the catalog of "
+                         f"{parent_dir} ({len(parent.catalog)} items): another shop? Train "
+                         "on it with --init-from instead of updating")
     catalog = grown_catalog(parent.catalog, new.catalog)
     events = [new.interactions.events]
     path = Path(parent_dir) / EXEMPLARS
