@@ -101,6 +101,10 @@ def parse() -> argparse.Namespace:
     p.add_argument("--experts", type=int, default=8, help="experts of the moe head")
     p.add_argument("--id-gate", type=float, default=0.0,
                    help="ID part weighted n / (n + gate) by training events (ItemTowerConfig)")
+    p.add_argument("--graph", type=float, default=0.0,
+                   help="knowledge-graph fusion weight (ItemTowerConfig.graph)")
+    p.add_argument("--graph-cooccurrence", type=int, default=10,
+                   help="co-occurring neighbours with --graph (0: attributes only)")
     p.add_argument("--all-negatives", action="store_true",
                    help="items without training events are negatives too (before 2026-11-28)")
     p.add_argument("--adv", default="none", choices=["none", "fgm", "pgd"])
@@ -187,7 +191,8 @@ def run_config(args: argparse.Namespace, log: Path) -> ShelfConfig:
                               max_len=args.max_len, dropout=args.dropout),
         ItemTowerConfig(hidden=args.hidden, use_text=use_text, use_id=args.model != "text-only",
                         id_dropout=args.id_dropout if use_text else 0.0, head=args.head,
-                        experts=args.experts, id_gate=args.id_gate),
+                        experts=args.experts, id_gate=args.id_gate, graph=args.graph,
+                        graph_cooccurrence=args.graph_cooccurrence),
     )
     tuning = make_config(args.tuning) if use_text and args.tuning != "none" else None
     return ShelfConfig(text=TextConfig(template=args.template or TEMPLATES[args.dataset]),

@@ -50,7 +50,8 @@ def group_shoppers(seed: int = 0) -> pd.DataFrame:
 def train_tiny(directory: Path, titles: list[str] = TITLES,
                categories: list[str] = CATEGORIES, events: pd.DataFrame | None = None,
                train: TrainConfig | None = None, name: str = "tiny",
-               text: TextSettings | None = None) -> TinyTrained:
+               text: TextSettings | None = None,
+               items_config: ItemTowerConfig | None = None) -> TinyTrained:
     """Fit a 16-wide ShelfModel on `events` (default: group_shoppers()) over items i0..i{n-1}
     with the given titles and categories, item COLD_ITEM held out, and save it at `directory`."""
     torch.set_num_threads(1)
@@ -61,7 +62,7 @@ def train_tiny(directory: Path, titles: list[str] = TITLES,
     dataset = Dataset(name, Catalog.from_frame(items), Interactions.from_frame(events))
     split = toy_leave_one_out(dataset, cold_items=np.array([COLD_ITEM]))
     config = ShelfModelConfig(SequenceEncoderConfig(hidden=16, max_len=6, dropout=0.1),
-                              ItemTowerConfig(hidden=16, id_dropout=0.3))
+                              items_config or ItemTowerConfig(hidden=16, id_dropout=0.3))
     train = train or TrainConfig(epochs=3, batch_size=16, progress=False, id_lr_scale=1.0)
     rec = ShelfRecommender(config, train, encode(list(titles), settings.encoder))
     rec.fit(split)

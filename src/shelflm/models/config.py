@@ -76,9 +76,20 @@ class ItemTowerConfig:
                 "of its k nearest trained items by LM text vector, so it competes with warm "
                 "items on the same footing instead of with a text part alone (0 = text only)."})
 
+    graph: float = field(default=0.0, metadata={
+        "help": "Knowledge-graph fusion (models/item_graph.py): weight of an item's graph "
+                "neighbours in its LM input, the items of its category path and brand and "
+                "those next to it in training sequences (0 = off)."})
+    graph_cooccurrence: int = field(default=10, metadata={
+        "help": "With graph > 0: how many co-occurring items count as neighbours (0: the "
+                "catalog's attributes only)."})
+
     def __post_init__(self) -> None:
         if self.hidden <= 0:
             raise ValueError(f"ItemTowerConfig: hidden must be positive, got {self.hidden}")
+        if not 0.0 <= self.graph < 1.0 or self.graph_cooccurrence < 0:
+            raise ValueError("ItemTowerConfig: graph must be in [0, 1) and graph_cooccurrence "
+                             f">= 0, got {self.graph} and {self.graph_cooccurrence}")
         if not (self.use_text or self.use_id):
             raise ValueError("ItemTowerConfig: at least one of use_text / use_id must be on")
         if self.head not in ("linear", "moe"):

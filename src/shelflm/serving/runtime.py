@@ -18,6 +18,7 @@ from shelflm.encoders.config import RUNTIMES
 from shelflm.encoders.encode import TextEncoder
 from shelflm.encoders.onnx_encoder import default_cache_dir
 from shelflm.models.artifact import Artifact, read_artifact
+from shelflm.models.item_graph import attribute_means, fused
 from shelflm.models.item_text import item_text_vectors, unit_rows
 from shelflm.serving.ensemble import Ensemble, is_ensemble, load_ensemble
 from shelflm.serving.user_tower_onnx import OnnxUserTower, export_user_tower
@@ -56,6 +57,7 @@ class LoadedShelfModel:
         self._encoder_lock = threading.Lock()
         self.user_tower = "pytorch"  # or "onnx" (use_user_tower)
         self._onnx_tower: OnnxUserTower | None = None
+        self._graph_means: dict | None = None  # item_graph.attribute_means, on first use
 
     @property
     def catalog(self) -> Catalog:
@@ -197,8 +199,19 @@ class LoadedShelfModel:
             if tower.tuner is not None:
                 vec = tower.encode_texts(texts)
             else:
-                vec = tower.encode_text_vectors(torch.from_numpy(self._pooled(texts)))
+                pooled = self._graph_fused(items, self._pooled(texts))
+                vec = tower.encode_text_vectors(torch.from_numpy(pooled))
         return vec.numpy().astype(np.float32)
+
+    def _graph_fused(self, items: pd.DataFrame, pooled: np.ndarray) -> np.ndarray:
+        """New items' LM vectors fused with their category and brand, as in training
+        (models/item_graph.py; the means come from the saved catalog's text vectors)."""
+        weight = self.model.config.items.graph
+        if weight <= 0:
+            return pooled
+        if self._graph_means is None:
+            self._graph_means = attribute_means(self.catalog.items, self.text_vectors)
+        return fused(items, pooled, weight, self._graph_means)
 
     def encode_item_texts(self, items: pd.DataFrame) -> np.ndarray:
         """New or changed catalog rows -> (n, d_text) unit LM text vectors (search space)."""

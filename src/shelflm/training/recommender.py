@@ -17,6 +17,8 @@ import torch
 from torch import nn
 
 from shelflm.models.config import ItemTowerConfig, SequenceEncoderConfig, ShelfModelConfig
+from shelflm.models.item_graph import attribute_means, cooccurrence, fused
+from shelflm.models.item_text import unit_rows
 from shelflm.models.item_tower import ItemTower, id_weights
 from shelflm.models.shelf_model import ShelfModel
 from shelflm.training.config import TrainConfig
@@ -57,9 +59,20 @@ class ShelfRecommender:
         """A fresh model for `train`'s catalog; items without training events get no ID,
         the others an ID part weighted by their event count (ItemTowerConfig.id_gate)."""
         counts = np.bincount(train.encoded()["item"].to_numpy(), minlength=train.num_items)
-        tower = ItemTower(self.config.items, train.num_items, self.text_vectors,
+        tower = ItemTower(self.config.items, train.num_items, self.tower_input(train),
                           id_weights(counts, self.config.items.id_gate), tuner=self.tuner)
         return ShelfModel(self.config, tower)
+
+    def tower_input(self, train: Dataset) -> np.ndarray | None:
+        """The LM vectors the item tower reads: with [model.items] graph, fused with the
+        catalog's item graph and the training sequences' co-occurrence."""
+        items = self.config.items
+        if self.text_vectors is None or items.graph <= 0:
+            return self.text_vectors
+        unit = unit_rows(np.asarray(self.text_vectors, np.float32))
+        cooc = cooccurrence(train.sequences(), unit, items.graph_cooccurrence)
+        return fused(train.catalog.items, np.asarray(self.text_vectors, np.float32),
+                     items.graph, attribute_means(train.catalog.items, unit), cooc)
 
     def fit(self, split: Split) -> None:
         """Train on split.train with early stopping on split.valid NDCG@10."""
