@@ -8,6 +8,7 @@ also gets a training time budget that ends before the deadline). Then
 
     .venv/bin/python benchmarks/ablations.py --groups ml100k --parallel 2        # this box
     .venv/bin/python benchmarks/ablations.py --groups carry --parallel 2   # issue 13 cold
+    .venv/bin/python benchmarks/ablations.py --groups graph --parallel 1   # issue 14 graph
     python3 benchmarks/ablations.py --device cuda --parallel 14 --deadline 480   # a GPU host
 """
 
@@ -54,6 +55,8 @@ CARRY_VARIANTS = {
     "ml100k": {"base": "", "textonly": "--model text-only",
                "textonly-moe": "--model text-only --head moe"},
 }
+# Issue 14's knowledge-graph fusion on the same cold split (base: the carry runs' "base").
+GRAPH_VARIANTS = {"graph0.3": "--graph 0.3", "graph0.6": "--graph 0.6"}
 
 
 def jobs(groups: list[str]) -> list[tuple[str, str, float]]:
@@ -74,6 +77,11 @@ def jobs(groups: list[str]) -> list[tuple[str, str, float]]:
             out.append((f"beauty-cold-{name}-s0", f"{BEAUTY} --cold 0.1 {extra} --seed 0", 1080))
     if "carry" in groups:
         out += carry_jobs()
+    if "graph" in groups:
+        out += [(f"ml100k-graph-{name}-s{seed}", f"{ML} --cold 0.1 {extra} --seed {seed}", 900)
+                for seed in SEEDS for name, extra in GRAPH_VARIANTS.items()]
+        out += [(f"ml100k-loo-graph0.6-s{seed}", f"{ML} --graph 0.6 --seed {seed}", 900)
+                for seed in SEEDS]  # leave-one-out: supervised quality
     if "ml100k" in groups:
         for name, extra in ML_VARIANTS.items():
             for seed in SEEDS:
@@ -97,7 +105,7 @@ def warm_caches(groups: list[str], device: str) -> None:
     """Encode every text set the jobs need once, so parallel jobs only read the cache."""
     if {"beauty", "cold", "carry"} & set(groups):
         lm_vectors(item_texts(load_beauty(), "{title}"), device=device)
-    if {"ml100k", "carry"} & set(groups):
+    if {"ml100k", "carry", "graph"} & set(groups):
         data = load_ml100k()
         for fmt in ("{title}. Genres: {category}", "title", "attributes"):
             lm_vectors(item_texts(data, fmt), device=device)
@@ -108,7 +116,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--groups", nargs="+", default=["beauty", "cold", "ml100k"],
-                   choices=["beauty", "cold", "ml100k", "carry"])
+                   choices=["beauty", "cold", "ml100k", "carry", "graph"])
     p.add_argument("--device", default="cpu")
     p.add_argument("--parallel", type=int, default=2, help="jobs at once (one thread each)")
     p.add_argument("--deadline", type=float, default=None, help="seconds for the whole grid")

@@ -14,6 +14,8 @@ Time per update is the training wall time (early stopping, the default run confi
 
     .venv/bin/python benchmarks/periods.py --dataset ml-latest-small --periods 6 --seed 0
     .venv/bin/python benchmarks/periods.py --dataset ml-100k --periods 7 --seed 0  # ~months
+    .venv/bin/python benchmarks/periods.py --dataset ml-latest-small --periods 6 --report \
+        --plot docs/img/periods-ml-latest-small.png     # the table and plot over the seeds
 """
 
 from __future__ import annotations
@@ -29,8 +31,9 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import CACHED_ENCODER, load_named, write_result  # noqa: E402
+from common import CACHED_ENCODER, RUNS, load_named, write_result  # noqa: E402
 from shelflm.data.splits import EvalCases  # noqa: E402
+from shelflm.evaluation.plots import plot_periods  # noqa: E402
 from shelflm.evaluation.protocol import RankingEvaluator  # noqa: E402
 from shelflm.models.artifact import save_artifact  # noqa: E402
 from shelflm.settings import ShelfConfig  # noqa: E402
@@ -139,20 +142,43 @@ def _save(rec: object, cfg: ShelfConfig, data: object, out: Path,
                          exemplars=split_exemplars(split, cfg))
 
 
+def report(name: str, periods: int, plot: Path | None) -> None:
+    """Every seed's result of this dataset and cut: the mean table over periods 2.. (period
+    1's model is the shared first one) with the seeds' spread, and the plot by period."""
+    runs = [json.loads(p.read_text()) for p in
+            sorted((RUNS / "results").glob(f"periods-{name}-{periods}-s*.json"))]
+    rows = [r for run in runs for r in run["rows"]]
+    print(f"{name}, {periods} periods, {len(runs)} seeds: mean over periods 2-{periods - 1}")
+    for method in METHODS:
+        per_seed = [[r for r in run["rows"] if r["method"] == method and r["period"] > 1]
+                    for run in runs]
+        stats = {k: [np.mean([r[k] for r in seed]) for seed in per_seed]
+                 for k in ("next", "kept", "seconds")}
+        print(f"| {method} | " + " | ".join(
+            f"{np.mean(v):.4f} ± {np.std(v, ddof=1) if len(v) > 1 else 0:.4f}"
+            for v in (stats["next"], stats["kept"])) + f" | {np.median(stats['seconds']):.1f} |")
+    if plot is not None:
+        mean = [{"period": p, "method": m, **{k: float(np.mean(v)) if v else None for k, v in (
+            (k, [r[k] for r in rows if r["period"] == p and r["method"] == m
+                 and r[k] is not None]) for k in ("next", "kept"))}}
+                for m in METHODS for p in range(1, periods)]
+        plot_periods(mean, plot, f"{name}: {periods} periods, mean of {len(runs)} seeds")
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--dataset", default="ml-latest-small")
     p.add_argument("--periods", type=int, default=6)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--budget", type=float, default=600, help="seconds per fit")
+    p.add_argument("--report", action="store_true", help="no run: the table over the saved "
+                   "seeds of this dataset and cut")
+    p.add_argument("--plot", type=Path, default=None, help="with --report: the plot's PNG")
     args = p.parse_args()
-    result = run(args.dataset, args.periods, args.seed, args.budget)
-    write_result(result["tag"], result)
-    for method in METHODS:
-        rows = [r for r in result["rows"] if r["method"] == method and r["period"] > 1]
-        print(f"{method}: next {np.mean([r['next'] for r in rows]):.4f} kept "
-              f"{np.mean([r['kept'] for r in rows]):.4f} seconds "
-              f"{np.median([r['seconds'] for r in rows]):.1f}")
+    if not args.report:
+        result = run(args.dataset, args.periods, args.seed, args.budget)
+        write_result(result["tag"], result)
+    report(args.dataset, args.periods, args.plot)
 
 
 if __name__ == "__main__":

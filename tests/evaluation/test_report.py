@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from shelflm.evaluation.plots import plot_learning_curves, plot_metric_bars
+from shelflm.evaluation.plots import plot_learning_curves, plot_metric_bars, plot_periods
 from shelflm.evaluation.report import markdown_table, read_epoch_log, write_report
 
 RESULTS = {
@@ -58,3 +58,10 @@ def test_bad_log_lines_are_named(tmp_path: Path) -> None:
     log.write_text('{"loss": 1.0}\n')
     with pytest.raises(ValueError, match="epoch"):
         read_epoch_log(log)
+
+
+def test_the_periods_plot_draws_each_method(tmp_path: Path) -> None:
+    rows = [{"period": p, "method": m, "next": 0.1 * p, "kept": None if p == 1 else 0.05}
+            for m in ("finetune", "ours") for p in (1, 2, 3)]
+    out = plot_periods(rows, tmp_path / "img" / "periods.png")
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

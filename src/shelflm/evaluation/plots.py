@@ -78,3 +78,27 @@ def _save(fig: plt.Figure, out: str | Path) -> Path:
     fig.savefig(path, dpi=120)
     plt.close(fig)
     return path
+
+
+def plot_periods(rows: Sequence[Mapping[str, object]], out: str | Path,
+                 title: str = "Learning the new, keeping the old") -> Path:
+    """Two panels against the period: NDCG@10 on the next period and on earlier periods'
+    held-out events, one line per method; rows hold period, method, next and kept."""
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
+    for ax, key, name in ((axes[0], "next", "next period"),
+                          (axes[1], "kept", "earlier periods (forgetting)")):
+        for method in dict.fromkeys(str(r["method"]) for r in rows):
+            points = [(r["period"], r[key]) for r in rows
+                      if r["method"] == method and r.get(key) is not None]
+            if points:
+                ax.plot(*zip(*points, strict=True), marker="o", label=method)
+        ax.set(title=name, xlabel="period", ylabel="NDCG@10")
+        ax.grid(alpha=0.3)
+        ax.legend()
+    fig.suptitle(title)
+    fig.tight_layout()
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+    return out
