@@ -276,8 +276,11 @@ def timed_calls(url: str, users: list[str], items: pd.DataFrame, n: int) -> dict
 
 
 def vector_search(artifact: Path, loader: str, queries: int) -> list[dict]:
-    """Exact vs HNSW top-10 on the artifact's item vectors, queried by item vectors."""
-    vectors = load_model(loader, artifact).item_vectors
+    """Exact vs HNSW top-10 on the artifact's item vectors (their scoring columns, as the
+    engine indexes them), queried by item vectors."""
+    model = load_model(loader, artifact)
+    vectors = np.ascontiguousarray(model.item_vectors[:, :getattr(model, "score_dim",
+                                                                  model.dim)])
     keys = np.arange(len(vectors))
     rng = np.random.default_rng(0)
     qs = vectors[rng.choice(len(vectors), queries, replace=False)] + \
