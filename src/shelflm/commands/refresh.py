@@ -57,6 +57,8 @@ def refresh(
     tolerance: float = typer.Option(0.0, min=0.0, help="Accept a candidate this much below "
                                     "the live NDCG@10."),
     epochs: int | None = typer.Option(None, min=1, help="Most epochs per update."),
+    from_now: bool = typer.Option(False, help="At the first run, take only events stored "
+                                  "from now on (the live version was trained on the rest)."),
     url: str = _url_option(),
     api_key: str | None = _key_option(),
 ) -> None:
@@ -68,6 +70,9 @@ def refresh(
     from shelflm.serving.store import make_store
 
     store = make_store(StoreConfig(path=events_db))
+    if from_now and not state["history"] and not state["mark"]:
+        state["mark"] = store.popularity_snapshot()[0]
+        _write_state(models_dir, state)  # a restart must not move the start again
     try:
         while True:
             version = f"v{len(state['history']) + 2:04d}"
@@ -131,6 +136,11 @@ def _record(models_dir: Path, state: dict, record: dict) -> None:
     state["history"].append(record)
     with (models_dir / LOG).open("a") as fh:
         fh.write(json.dumps(record) + "\n")
+    _write_state(models_dir, state)
+
+
+def _write_state(models_dir: Path, state: dict) -> None:
+    """refresh.json, replaced atomically (a kill leaves the old one or the new one)."""
     tmp = models_dir / f".{STATE}.{os.getpid()}"
     tmp.write_text(json.dumps(state, indent=2) + "\n")
     tmp.replace(models_dir / STATE)
