@@ -107,5 +107,6 @@ def test_a_failed_refresh_keeps_the_live_version_and_says_why(tmp_path: Path, re
                                  "1", "--url", url])
     assert result.exit_code == 0, result.output
     state = json.loads((models / "refresh.json").read_text())
-    assert state["live"] == "v0001" and state["history"][-1]["decision"] == "failed"
+    assert state["live"] == "v0001", state
+    assert state["history"][-1]["decision"] == "failed", state["history"]
     assert state["history"][-1]["error"] and calls == []

@@ -52,8 +52,6 @@ def refresh(
                                    "stored."),
     every: float = typer.Option(600.0, min=1.0, help="Seconds between looks at the store."),
     once: bool = typer.Option(False, help="Look once (refresh if due) and exit."),
-    holdout: float = typer.Option(0.1, min=0.01, max=0.5, help="Freshest share of the new "
-                                  "events the candidate is judged on (never trained on)."),
     tolerance: float = typer.Option(0.0, min=0.0, help="Accept a candidate this much below "
                                     "the live NDCG@10."),
     epochs: int | None = typer.Option(None, min=1, help="Most epochs per update."),
@@ -77,7 +75,7 @@ def refresh(
         while True:
             version = f"v{len(state['history']) + 2:04d}"
             plan = RefreshPlan(models_dir / state["live"], models_dir / version, state["mark"],
-                               min_events, holdout=holdout, tolerance=tolerance, epochs=epochs)
+                               min_events, tolerance=tolerance, epochs=epochs)
             try:
                 record = refresh_once(store, plan)
             except Exception as exc:  # a failed refresh leaves the live model serving

@@ -8,10 +8,11 @@ import logging
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from shelflm.data.schema import Catalog, Dataset, Interactions
-from shelflm.data.splits import TemporalSplit
+from shelflm.data.splits import EvalCases, LeaveOneOutSplit
 from shelflm.evaluation.protocol import RankingEvaluator
 from shelflm.evaluation.served import ServedRecommender
 from shelflm.models.artifact import read_artifact, save_artifact
@@ -32,7 +33,6 @@ class RefreshPlan:
     mark: int  # the last store event an earlier refresh took
     min_events: int = 1000  # fewer new events: nothing to do yet
     max_events: int = 2_000_000  # read at most this many per refresh
-    holdout: float = 0.1  # the freshest share of the new events, judged on, never trained on
     tolerance: float = 0.0  # the candidate may be this much below the live NDCG@10
     epochs: int | None = None
 
@@ -43,7 +43,7 @@ def window(store: EventStore, live_catalog: Catalog, plan: RefreshPlan,
     serving); None when there are fewer than plan.min_events."""
     mark, events = store.export_events(plan.mark, plan.max_events)
     if len(events) < plan.min_events:
-        return plan.mark, None
+        return plan.mark + len(events), None
     upserts = {}
     for change in store.item_changes_since(0):
         if change.deleted:
@@ -63,6 +63,16 @@ def window(store: EventStore, live_catalog: Catalog, plan: RefreshPlan,
     return mark, Dataset("refresh window", catalog, Interactions.from_frame(frame[known]))
 
 
+def freshest(data: Dataset) -> tuple[EvalCases, pd.DataFrame]:
+    """Each user's latest event in the window (users with 3 or more: leave-one-out's test
+    cases) as the judging cases, and the window's other events to train on."""
+    fresh = LeaveOneOutSplit().split(data).test
+    events = data.interactions.events
+    last = events.groupby("user_id", observed=True, sort=False).tail(1)
+    judged = set(data.user_ids[np.asarray(fresh.users, dtype=np.int64)])
+    return fresh, events.drop(index=last.index[last["user_id"].isin(judged)])
+
+
 def refresh_once(store: EventStore, plan: RefreshPlan) -> dict:
     """Update the live artifact on the new events and judge the candidate; the decision
     record (the caller swaps it in when "accept" is true)."""
@@ -70,10 +80,13 @@ def refresh_once(store: EventStore, plan: RefreshPlan) -> dict:
     mark, data = window(store, live.catalog, plan)
     if data is None:
         return {"decision": "wait", "mark": plan.mark, "new_events": mark - plan.mark}
-    cut = TemporalSplit(valid_fraction=plan.holdout / 2, test_fraction=plan.holdout)
-    fresh = cut.split(data).test
-    train = data.interactions.events
-    train = train[train["timestamp"] < cut.cut_times(data)[1]]
+    if not len(data.interactions):
+        raise ValueError(f"none of the {mark - plan.mark} new events is of an item in the "
+                         "catalog or the item log")
+    fresh, train = freshest(data)
+    if not len(fresh.targets):
+        raise ValueError(f"no user has 3 or more of the {len(data.interactions)} new events "
+                         "to judge a candidate on: raise --min-events")
     cfg = load_shelf_config(plan.live)
     cfg = replace(cfg, training=replace(cfg.training, init_from=str(plan.live.resolve()),
                                         init_items=True, distill_weight=max(
