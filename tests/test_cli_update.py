@@ -53,6 +53,8 @@ def test_update_replays_distils_and_records_its_lineage(tmp_path: Path) -> None:
     result = runner.invoke(app, ["update", str(parent), str(new), "--out", str(child)])
     assert result.exit_code == 0, result.output
     assert "ndcg@10" in json.loads(result.stdout.strip().splitlines()[-1])
+    epochs = [json.loads(x) for x in (child / "train_log.jsonl").read_text().splitlines()]
+    assert epochs[0]["epoch"] == 0 and "valid_ndcg@10" in epochs[0]  # the start, validated
     record = json.loads((child / "config.json").read_text())
     lineage = record["lineage"]
     assert lineage["parent"]["directory"] == str(parent.resolve())

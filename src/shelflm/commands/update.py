@@ -42,8 +42,10 @@ def update(
         raise typer.BadParameter(f"{artifact}: not a shelflm artifact (no model.safetensors)",
                                  param_hint="ARTIFACT")
     cfg = load_run_config(config or artifact, data=new_data, epochs=epochs)
+    out.mkdir(parents=True, exist_ok=True)
     cfg = replace(cfg, training=replace(cfg.training, init_from=str(artifact.resolve()),
-                                        init_items=True, distill_weight=distill))
+                                        init_items=True, distill_weight=distill,
+                                        log_path=str(out / "train_log.jsonl")))
     try:
         new = load_dataset(cfg.data.path, format=cfg.data.format)
     except (DataError, ValueError) as exc:  # the message names the file, line and field

@@ -241,6 +241,15 @@ class Trainer:
             log.flush()
         return record
 
+    def _starting_point(self, run: _Fit, log: TextIO | None) -> dict:
+        """Epoch 0: the initial weights validated, so early stopping can keep them."""
+        run.rec.refresh()
+        record = {"epoch": 0, "train_loss": float("nan"), "epoch_seconds": 0.0}
+        self._validate(run, record)
+        if log:
+            log.write(json.dumps(record) + "\n")
+        return record
+
     def _should_stop(self, run: _Fit, record: dict) -> bool:
         """No gain for `patience` evaluations, or the time budget spent."""
         cfg = self.config
@@ -253,6 +262,8 @@ class Trainer:
         run = self._start(rec, split)
         records: list[dict] = []
         with _epoch_log(self.config.log_path) as log, run.progress:
+            if self.config.init_from:  # an update keeps its start unless an epoch beats it
+                records.append(self._starting_point(run, log))
             for epoch in range(1, self.config.epochs + 1):
                 records.append(self._epoch(run, epoch, log))
                 if self._should_stop(run, records[-1]):
