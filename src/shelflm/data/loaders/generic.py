@@ -83,11 +83,12 @@ def read_any_table(path: Path) -> pd.DataFrame:
     if path.suffix == ".parquet":
         try:
             frame = pd.read_parquet(path)
+            # Arrow-backed columns convert lazily: corrupt values can surface only here.
+            frame = frame.astype(str).where(frame.notna(), "")
         # Corrupt bytes surface as any of these, from pyarrow or from pandas' metadata.
         except (OSError, ValueError, LookupError, TypeError, pa.ArrowException) as exc:
             raise DataError(path, f"not a readable Parquet file: {exc}") from exc
         # Parquet has no lines; row numbers (1-based) still let a user find the row.
-        frame = frame.astype(str).where(frame.notna(), "")
         frame.insert(0, "line", np.arange(1, len(frame) + 1, dtype=np.int64))
         return frame
     return common.read_table(path, sep=reading.sniff_separator(path))
