@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from shelflm.data.errors import DataError, DropReport, shown
 from shelflm.data.schema import Catalog, Dataset, Interactions, SourceCounts
@@ -53,8 +54,8 @@ def read_project_dataset(path: str | Path) -> Dataset:
     folder = Path(path)
     meta_path = folder / META_FILE
     meta = _read_meta(meta_path)
-    items = _read_parquet(folder / ITEMS_FILE)
-    events = _read_parquet(folder / INTERACTIONS_FILE)
+    items = read_parquet(folder / ITEMS_FILE)
+    events = read_parquet(folder / INTERACTIONS_FILE)
     dropped = DropReport(Counter(_counts(meta["dropped"], meta_path, "dropped")))
     src = meta.get("source")
     source = None
@@ -123,9 +124,13 @@ def _counts(value: object, meta_path: Path, key: str) -> dict[str, int]:
     return dict(value)
 
 
-def _read_parquet(path: Path) -> pd.DataFrame:
+def read_parquet(path: Path) -> pd.DataFrame:
+    """A Parquet file as a frame, checked whole (invalid UTF-8 in a string column too, which
+    pyarrow otherwise lets through until a string operation); DataError when it is not."""
     try:
-        return pd.read_parquet(path)
+        table = pq.read_table(path)
+        table.validate(full=True)
+        return table.to_pandas()
     except FileNotFoundError as exc:
         raise DataError(path, "file not found") from exc
     # Corrupt bytes surface as any of these, from pyarrow or from pandas' metadata.

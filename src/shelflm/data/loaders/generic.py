@@ -11,11 +11,11 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from shelflm.data.errors import DataError, DropReport, shown
 from shelflm.data.loaders import common, reading
+from shelflm.data.project_format import read_parquet
 from shelflm.data.schema import EVENT_TYPES, Catalog, Dataset
 
 ITEM_FIELDS = ("title", "brand", "category", "price", "description")
@@ -81,13 +81,8 @@ def is_table(path: Path) -> bool:
 def read_any_table(path: Path) -> pd.DataFrame:
     """CSV (separator sniffed) or Parquet, as strings, with a `line` column."""
     if path.suffix == ".parquet":
-        try:
-            frame = pd.read_parquet(path)
-            # Arrow-backed columns convert lazily: corrupt values can surface only here.
-            frame = frame.astype(str).where(frame.notna(), "")
-        # Corrupt bytes surface as any of these, from pyarrow or from pandas' metadata.
-        except (OSError, ValueError, LookupError, TypeError, pa.ArrowException) as exc:
-            raise DataError(path, f"not a readable Parquet file: {exc}") from exc
+        frame = read_parquet(path)
+        frame = frame.astype(str).where(frame.notna(), "")
         # Parquet has no lines; row numbers (1-based) still let a user find the row.
         frame.insert(0, "line", np.arange(1, len(frame) + 1, dtype=np.int64))
         return frame
