@@ -47,6 +47,16 @@ class EvalCases:
     def __len__(self) -> int:
         return len(self.users)
 
+    def take(self, index: np.ndarray) -> EvalCases:
+        """The cases at `index` (positions), in that order."""
+        idx = np.asarray(index, dtype=np.int64)
+        return EvalCases(
+            users=np.asarray(self.users)[idx], targets=np.asarray(self.targets)[idx],
+            histories=[self.histories[i] for i in idx],
+            history_events=[self.history_events[i] for i in idx],
+            target_is_cold=np.asarray(self.target_is_cold)[idx],
+            target_times=None if self.target_times is None else self.target_times[idx])
+
 
 @dataclass
 class Split:

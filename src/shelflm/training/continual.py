@@ -17,6 +17,7 @@ both, new items start with a fresh ID row and their text part, and users are seq
 from __future__ import annotations
 
 import heapq
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -31,7 +32,7 @@ from shelflm.models.shelf_model import ShelfModel
 from shelflm.training.step import StepInputs
 
 if TYPE_CHECKING:
-    from shelflm.data.splits import Split
+    from shelflm.data.splits import EvalCases, Split
     from shelflm.settings import ShelfConfig
     from shelflm.training.recommender import ShelfRecommender
 
@@ -116,9 +117,22 @@ def fit_update(parent_dir: Path, new: Dataset, config: ShelfConfig,
     from shelflm.training.registry import build_model
 
     dataset = update_dataset(parent_dir, new, replay)
-    split = config.data.splitter().split(dataset)
+    split = new_users_only(config.data.splitter().split(dataset), dataset, new)
     rec = build_model("shelflm", dataset, config)
     return rec, dataset, split, fit_and_evaluate(rec, split)
+
+
+def new_users_only(split: Split, dataset: Dataset, new: Dataset) -> Split:
+    """`split` judged on the new events' users alone: the replayed exemplars come from the
+    parent's own training data, so cases on them would favour the parent (and the update's
+    early stopping would keep it for that reason)."""
+    users = np.asarray(dataset.user_ids)
+    fresh = users[np.isin(users, new.interactions.events["user_id"].unique())]
+
+    def judged(cases: EvalCases) -> EvalCases:
+        return cases.take(np.flatnonzero(np.isin(users[np.asarray(cases.users)], fresh)))
+
+    return replace(split, valid=judged(split.valid), test=judged(split.test))
 
 
 def carry_item_rows(model: ShelfModel, parent_dir: Path, catalog: Catalog) -> int:

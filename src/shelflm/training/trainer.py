@@ -52,13 +52,8 @@ def subsample_cases(cases: EvalCases, n: int | None, seed: int) -> EvalCases:
     """A fixed random subset of at most n evaluation cases (all when n is None)."""
     if n is None or len(cases.targets) <= n:
         return cases
-    idx = np.sort(np.random.default_rng(seed).choice(len(cases.targets), n, replace=False))
-    return type(cases)(
-        users=np.asarray(cases.users)[idx], targets=np.asarray(cases.targets)[idx],
-        histories=[cases.histories[i] for i in idx],
-        history_events=[cases.history_events[i] for i in idx],
-        target_is_cold=np.asarray(cases.target_is_cold)[idx],
-    )
+    return cases.take(np.sort(np.random.default_rng(seed).choice(len(cases.targets), n,
+                                                                   replace=False)))
 
 
 @dataclass
