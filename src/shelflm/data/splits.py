@@ -50,12 +50,10 @@ class EvalCases:
     def take(self, index: np.ndarray) -> EvalCases:
         """The cases at `index` (positions), in that order."""
         idx = np.asarray(index, dtype=np.int64)
-        return EvalCases(
-            users=np.asarray(self.users)[idx], targets=np.asarray(self.targets)[idx],
-            histories=[self.histories[i] for i in idx],
-            history_events=[self.history_events[i] for i in idx],
-            target_is_cold=np.asarray(self.target_is_cold)[idx],
-            target_times=None if self.target_times is None else self.target_times[idx])
+        times = None if self.target_times is None else self.target_times[idx]
+        return EvalCases(np.asarray(self.users)[idx], np.asarray(self.targets)[idx],
+                         [self.histories[i] for i in idx], [self.history_events[i] for i in idx],
+                         np.asarray(self.target_is_cold)[idx], times)
 
 
 @dataclass
