@@ -31,7 +31,7 @@ from shelflm.evaluation.protocol import RankingEvaluator  # noqa: E402
 from shelflm.models.artifact import save_artifact  # noqa: E402
 from shelflm.settings import ShelfConfig  # noqa: E402
 from shelflm.training.compare import fit_and_evaluate  # noqa: E402
-from shelflm.training.continual import fit_update, split_exemplars  # noqa: E402
+from shelflm.training.continual import dataset_exemplars, fit_update  # noqa: E402
 from shelflm.training.registry import build_model  # noqa: E402
 from shelflm.training.trainer import subsample_cases  # noqa: E402
 
@@ -87,7 +87,7 @@ def run(name: str, seed: int, share: float, budget: float) -> dict:
     split = cfg.data.splitter().split(old)
     fit_and_evaluate(parent, split)
     save_artifact(parent, work / "parent", old.catalog, parent.text_settings,
-                  exemplars=split_exemplars(split, cfg))
+                  exemplars=dataset_exemplars(old, cfg))
     out["parent"] = _scores(parent, cases, t)
     for variant, (replay, distill) in VARIANTS.items():
         t = time.perf_counter()

@@ -38,7 +38,7 @@ from shelflm.evaluation.protocol import RankingEvaluator  # noqa: E402
 from shelflm.models.artifact import save_artifact  # noqa: E402
 from shelflm.settings import ShelfConfig  # noqa: E402
 from shelflm.training.compare import fit_and_evaluate  # noqa: E402
-from shelflm.training.continual import fit_update, split_exemplars  # noqa: E402
+from shelflm.training.continual import dataset_exemplars, fit_update  # noqa: E402
 from shelflm.training.registry import build_model  # noqa: E402
 
 METHODS = ("finetune", "ours", "joint")
@@ -122,9 +122,9 @@ def _step(method: str, cfg: ShelfConfig, full: object, period: np.ndarray, held:
     ours = method == "ours"
     update = replace(cfg, training=replace(cfg.training, init_from=str(dirs[method]),
                                            init_items=True, distill_weight=1.0 if ours else 0))
-    rec, dataset, split, _ = fit_update(dirs[method], data, update, replay=ours)
+    rec, dataset, _, _ = fit_update(dirs[method], data, update, replay=ours)
     seconds = time.perf_counter() - t
-    dirs[method] = _save(rec, update, dataset, work / f"{method}-p{p}", split)
+    dirs[method] = _save(rec, update, dataset, work / f"{method}-p{p}")
     return rec, seconds
 
 
@@ -135,11 +135,9 @@ def _train(cfg: ShelfConfig, data: object) -> tuple[object, float]:
     return rec, time.perf_counter() - t
 
 
-def _save(rec: object, cfg: ShelfConfig, data: object, out: Path,
-          split: object = None) -> Path:
-    split = split or cfg.data.splitter().split(data)
+def _save(rec: object, cfg: ShelfConfig, data: object, out: Path) -> Path:
     return save_artifact(rec, out, data.catalog, rec.text_settings,
-                         exemplars=split_exemplars(split, cfg))
+                         exemplars=dataset_exemplars(data, cfg))
 
 
 def report(name: str, periods: int, plot: Path | None) -> None:

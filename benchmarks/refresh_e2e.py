@@ -39,7 +39,7 @@ from shelflm.serving.store import Event  # noqa: E402
 from shelflm.serving.store.sqlite_store import SqliteEventStore  # noqa: E402
 from shelflm.settings import ShelfConfig, artifact_record  # noqa: E402
 from shelflm.training.compare import fit_and_evaluate  # noqa: E402
-from shelflm.training.continual import split_exemplars  # noqa: E402
+from shelflm.training.continual import dataset_exemplars  # noqa: E402
 from shelflm.training.registry import build_model  # noqa: E402
 from soak import Run, paced  # noqa: E402
 
@@ -59,7 +59,7 @@ def first_version(name: str, models: Path, db: Path) -> tuple[list, list[str]]:
     rec, split = build_model("shelflm", old, cfg), cfg.data.splitter().split(old)
     fit_and_evaluate(rec, split)
     save_artifact(rec, models / "v0001", old.catalog, rec.text_settings, artifact_record(cfg),
-                  exemplars=split_exemplars(split, cfg))
+                  exemplars=dataset_exemplars(old, cfg))
     store = SqliteEventStore(db)
     store.append([Event(r.user_id, r.item_id, str(r.event), int(r.timestamp))
                   for r in events.iloc[:cut].itertuples()])

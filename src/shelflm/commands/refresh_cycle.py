@@ -19,7 +19,7 @@ from shelflm.models.artifact import read_artifact, save_artifact
 from shelflm.serving.runtime import load_artifact
 from shelflm.serving.store import EventStore
 from shelflm.settings import artifact_record, load_shelf_config
-from shelflm.training.continual import fit_update, grown_catalog, split_exemplars
+from shelflm.training.continual import dataset_exemplars, fit_update, grown_catalog
 
 log = logging.getLogger("shelflm.refresh")
 
@@ -102,7 +102,7 @@ def refresh_once(store: EventStore, plan: RefreshPlan) -> dict:
                "metrics": {k: round(v, 4) for k, v in metrics.items()}}
     save_artifact(rec, plan.out, dataset.catalog, rec.text_settings,
                   {**artifact_record(cfg), "lineage": lineage},
-                  exemplars=split_exemplars(split, cfg))
+                  exemplars=dataset_exemplars(dataset, cfg))
     judged = {name: _ndcg(model, dataset.catalog, fresh) for name, model in
               (("live", plan.live), ("candidate", plan.out))}
     accept = judged["candidate"] >= judged["live"] - plan.tolerance

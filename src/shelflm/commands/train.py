@@ -55,7 +55,7 @@ def train(
     # shelflm.commands: `config show` and `serve --help` must not).
     from shelflm.models.artifact import save_artifact
     from shelflm.training.compare import fit_and_evaluate
-    from shelflm.training.continual import split_exemplars
+    from shelflm.training.continual import dataset_exemplars
     from shelflm.training.registry import build_model
 
     if init_from is not None or train_only is not None:
@@ -73,7 +73,7 @@ def train(
                    f"({100 * trainable / total:.1f}%)")
     if spec.artifact:
         save_artifact(rec, out, dataset.catalog, rec.text_settings, artifact_record(cfg),
-                      exemplars=split_exemplars(split, cfg))
+                      exemplars=dataset_exemplars(dataset, cfg))
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
     typer.echo(json.dumps({k: round(v, 4) for k, v in metrics.items()}))
 

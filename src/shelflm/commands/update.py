@@ -52,7 +52,7 @@ def update(
         raise typer.BadParameter(str(exc), param_hint="NEW_DATA") from exc
     # Deferred to the run itself: training and artifacts load torch (see shelflm.commands).
     from shelflm.models.artifact import read_artifact, save_artifact
-    from shelflm.training.continual import fit_update, split_exemplars
+    from shelflm.training.continual import dataset_exemplars, fit_update
 
     try:
         rec, dataset, split, metrics = fit_update(artifact, new, cfg, replay)
@@ -62,7 +62,7 @@ def update(
     lineage = _lineage(artifact, parent.version, parent.config, new, dataset, cfg, metrics)
     save_artifact(rec, out, dataset.catalog, rec.text_settings,
                   {**artifact_record(cfg), "lineage": lineage},
-                  exemplars=split_exemplars(split, cfg))
+                  exemplars=dataset_exemplars(dataset, cfg))
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
     typer.echo(json.dumps({k: round(v, 4) for k, v in metrics.items()}))
 

@@ -17,7 +17,6 @@ both, new items start with a fresh ID row and their text part, and users are seq
 from __future__ import annotations
 
 import heapq
-from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -32,7 +31,7 @@ from shelflm.models.shelf_model import ShelfModel
 from shelflm.training.step import StepInputs
 
 if TYPE_CHECKING:
-    from shelflm.data.splits import EvalCases, Split
+    from shelflm.data.splits import Split
     from shelflm.settings import ShelfConfig
     from shelflm.training.recommender import ShelfRecommender
 
@@ -67,10 +66,12 @@ def choose_exemplars(events: pd.DataFrame, budget: int, window: int) -> pd.DataF
     return pd.concat(chosen, ignore_index=True) if chosen else events.iloc[:0]
 
 
-def split_exemplars(split: Split, config: ShelfConfig) -> pd.DataFrame:
-    """The exemplars an artifact trained on `split` keeps ([training] replay_events events,
-    windows of the user tower's max_len)."""
-    return choose_exemplars(split.train.interactions.events, config.training.replay_events,
+def dataset_exemplars(dataset: Dataset, config: ShelfConfig) -> pd.DataFrame:
+    """The exemplars an artifact trained on `dataset` keeps ([training] replay_events events,
+    windows of the user tower's max_len). Chosen from all its events, the held-out ones
+    too: an update's split then holds out, for an exemplar user, the very events the
+    parent never trained on, so its validation does not favour the parent."""
+    return choose_exemplars(dataset.interactions.events, config.training.replay_events,
                             config.model.sequence.max_len)
 
 
@@ -117,22 +118,9 @@ def fit_update(parent_dir: Path, new: Dataset, config: ShelfConfig,
     from shelflm.training.registry import build_model
 
     dataset = update_dataset(parent_dir, new, replay)
-    split = new_users_only(config.data.splitter().split(dataset), dataset, new)
+    split = config.data.splitter().split(dataset)
     rec = build_model("shelflm", dataset, config)
     return rec, dataset, split, fit_and_evaluate(rec, split)
-
-
-def new_users_only(split: Split, dataset: Dataset, new: Dataset) -> Split:
-    """`split` judged on the new events' users alone: the replayed exemplars come from the
-    parent's own training data, so cases on them would favour the parent (and the update's
-    early stopping would keep it for that reason)."""
-    users = np.asarray(dataset.user_ids)
-    fresh = users[np.isin(users, new.interactions.events["user_id"].unique())]
-
-    def judged(cases: EvalCases) -> EvalCases:
-        return cases.take(np.flatnonzero(np.isin(users[np.asarray(cases.users)], fresh)))
-
-    return replace(split, valid=judged(split.valid), test=judged(split.test))
 
 
 def carry_item_rows(model: ShelfModel, parent_dir: Path, catalog: Catalog) -> int:
