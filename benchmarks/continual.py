@@ -33,7 +33,6 @@ from shelflm.settings import ShelfConfig  # noqa: E402
 from shelflm.training.compare import fit_and_evaluate  # noqa: E402
 from shelflm.training.continual import dataset_exemplars, fit_update  # noqa: E402
 from shelflm.training.registry import build_model  # noqa: E402
-from shelflm.training.trainer import subsample_cases  # noqa: E402
 
 VARIANTS = {"finetune": (False, 0.0), "replay": (True, 0.0), "replay+distill": (True, 1.0)}
 
@@ -54,16 +53,8 @@ def case_sets(full: object, old: object, new: object) -> dict[str, object]:
     users_all, users_old = full.user_ids, old.user_ids
     keep_new = np.isin(np.asarray(users_all[np.asarray(loo_all.users)]), list(back))
     keep_old = ~np.isin(np.asarray(users_old[np.asarray(loo_old.users)]), list(back))
-    return {"new": _subset(loo_all, keep_new), "old": _subset(loo_old, keep_old)}
-
-
-def _subset(cases: object, keep: np.ndarray) -> object:
-    idx = np.flatnonzero(keep)
-    return subsample_cases(type(cases)(
-        users=np.asarray(cases.users)[idx], targets=np.asarray(cases.targets)[idx],
-        histories=[cases.histories[i] for i in idx],
-        history_events=[cases.history_events[i] for i in idx],
-        target_is_cold=np.asarray(cases.target_is_cold)[idx]), None, 0)
+    return {"new": loo_all.take(np.flatnonzero(keep_new)),
+            "old": loo_old.take(np.flatnonzero(keep_old))}
 
 
 def config(seed: int, budget: float) -> ShelfConfig:
