@@ -31,9 +31,8 @@ from common import RUNS, load_named, write_result  # noqa: E402
 from shelflm.evaluation.exposure import DEFAULT_OFFSETS, fit_offset, ndcg_by_subset, ranks_by_offset  # noqa: E402
 from shelflm.evaluation.protocol import item_popularity  # noqa: E402
 from shelflm.evaluation.served import ServedRecommender  # noqa: E402
-from shelflm.serving.ensemble import Ensemble, Member  # noqa: E402
+from shelflm.serving.ensemble import Ensemble, Member, blended  # noqa: E402
 from shelflm.serving.runtime import load_artifact  # noqa: E402
-from shelflm.serving.text_blend import TextBlended  # noqa: E402
 from shelflm.training.trainer import subsample_cases  # noqa: E402
 
 
@@ -57,9 +56,7 @@ def run(dataset_name: str, seed: int, offsets: tuple[float, ...], cold_model: st
                Member("members/new-items", "untrained",
                       text_weight=text_weight(tags[1], blend))]
     # load_ensemble's wrapping, from the run folders instead of an ensemble directory
-    models = [load_artifact(RUNS / "artifacts" / t) for t in tags]
-    models = [TextBlended(m, s.text_weight) if s.text_weight > 0 else m
-              for m, s in zip(models, members, strict=True)]
+    models = blended([load_artifact(RUNS / "artifacts" / t) for t in tags], members)
     served = ServedRecommender(Ensemble(models, members, trained), "cold-ensemble")
     valid_cases = subsample_cases(split.valid, 3000, 0)
     best, valid = fit_offset(served, ~warm, valid_cases, offsets, ratio)

@@ -107,13 +107,13 @@ def _fit_cold(models: list, blends: tuple[float, ...], trained: set[str], valid:
     # Deferred with the command's other torch-loading imports.
     from shelflm.evaluation.exposure import fit_offset
     from shelflm.evaluation.served import ServedRecommender
-    from shelflm.serving.ensemble import Ensemble, Member
+    from shelflm.serving.ensemble import Ensemble, Member, blended
 
     members = [Member("members/trained", "trained", text_weight=blends[0]),
                Member("members/new-items", "untrained", text_weight=blends[1])]
     marked = ~np.isin(np.asarray(models[0].catalog.ids, dtype=object), list(trained))
     try:
-        fitting = Ensemble(_blended(models, members), members, trained)
+        fitting = Ensemble(blended(models, members), members, trained)
         offset, by_offset = fit_offset(ServedRecommender(fitting, "ensemble"), marked, valid,
                                        grid, ratio)
     except ValueError as exc:
@@ -130,23 +130,14 @@ def _fit_blend(models: list, blends: tuple[float, ...], trained: set[str], valid
     # Deferred with the command's other torch-loading imports.
     from shelflm.evaluation.exposure import fit_weights
     from shelflm.evaluation.served import ServedRecommender
-    from shelflm.serving.ensemble import Ensemble, Member
+    from shelflm.serving.ensemble import Ensemble, Member, blended
 
     alone = [Member(f"members/m{k}", text_weight=b) for k, b in enumerate(blends)]
     scorers = [ServedRecommender(Ensemble([m], [spec], trained), spec.path)
-               for m, spec in zip(_blended(models, alone), alone, strict=True)]
+               for m, spec in zip(blended(models, alone), alone, strict=True)]
     weights, by_weight = fit_weights(scorers, valid, grid)
     kept = [k for k, w in enumerate(weights) if w > 0]
     members = [Member(f"members/m{k}", weight=weights[k], text_weight=blends[k]) for k in kept]
     return members, kept, {"kind": "blend", "weights": weights,
                            "valid_cases": len(valid.targets),
                            "valid_ndcg@10_by_weight": by_weight}
-
-
-def _blended(models: list, members: list) -> list:
-    """Each model with its member's LM blend, as load_ensemble wraps them."""
-    # Deferred with the command's other torch-loading imports.
-    from shelflm.serving.text_blend import TextBlended
-
-    return [TextBlended(m, s.text_weight) if s.text_weight > 0 else m
-            for m, s in zip(models, members, strict=True)]

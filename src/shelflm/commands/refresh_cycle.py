@@ -19,7 +19,12 @@ from shelflm.models.artifact import read_artifact, save_artifact
 from shelflm.serving.runtime import load_artifact
 from shelflm.serving.store import EventStore
 from shelflm.settings import artifact_record, load_shelf_config
-from shelflm.training.continual import dataset_exemplars, fit_update, grown_catalog
+from shelflm.training.continual import (
+    dataset_exemplars,
+    fit_update,
+    grown_catalog,
+    lineage_record,
+)
 
 log = logging.getLogger("shelflm.refresh")
 
@@ -94,12 +99,9 @@ def refresh_once(store: EventStore, plan: RefreshPlan) -> dict:
                                         epochs=plan.epochs or cfg.training.epochs,
                                         progress=False, log_path=None))
     rec, dataset, split, metrics = fit_update(plan.live, data.with_interactions(train), cfg)
-    lineage = {"parent": {"directory": str(plan.live.resolve()), "version": live.version},
-               "ancestors": [*live.config.get("lineage", {}).get("ancestors", []),
-                             {"directory": str(plan.live.resolve()), "version": live.version}],
-               "data_window": {"store_marks": [plan.mark, mark], "events": len(train),
-                               "held_out_cases": len(fresh.targets)},
-               "metrics": {k: round(v, 4) for k, v in metrics.items()}}
+    lineage = lineage_record(plan.live, live.version, live.config,
+                             {"store_marks": [plan.mark, mark], "events": len(train),
+                              "held_out_cases": len(fresh.targets)}, metrics)
     save_artifact(rec, plan.out, dataset.catalog, rec.text_settings,
                   {**artifact_record(cfg), "lineage": lineage},
                   exemplars=dataset_exemplars(dataset, cfg))

@@ -71,17 +71,15 @@ def _lineage(artifact: Path, version: str, parent_config: dict, new: object, dat
              cfg: ShelfConfig, metrics: dict) -> dict:
     """Where the new artifact comes from: its parent (and theirs), the new events' window,
     what was replayed and the update's test metrics."""
+    # Deferred with the command's other torch-loading imports.
+    from shelflm.training.continual import lineage_record
+
     events = new.interactions.events
-    parent = {"directory": str(artifact.resolve()), "version": version}
-    return {
-        "parent": parent,
-        "ancestors": [*parent_config.get("lineage", {}).get("ancestors", []), parent],
-        "data_window": {"path": str(cfg.data.path), "events": len(events),
-                        "first_timestamp": int(events["timestamp"].min()),
-                        "last_timestamp": int(events["timestamp"].max()),
-                        "users": int(events["user_id"].nunique()),
-                        "items_added": int(len(dataset.catalog) - parent_config["num_items"])},
-        "replayed_events": int(len(dataset.interactions) - len(events)),
-        "distill_weight": cfg.training.distill_weight,
-        "metrics": {k: round(v, 4) for k, v in metrics.items()},
-    }
+    window = {"path": str(cfg.data.path), "events": len(events),
+              "first_timestamp": int(events["timestamp"].min()),
+              "last_timestamp": int(events["timestamp"].max()),
+              "users": int(events["user_id"].nunique()),
+              "items_added": int(len(dataset.catalog) - parent_config["num_items"])}
+    return lineage_record(artifact, version, parent_config, window, metrics,
+                          replayed_events=int(len(dataset.interactions) - len(events)),
+                          distill_weight=cfg.training.distill_weight)

@@ -220,15 +220,18 @@ def read_members(directory: Path) -> tuple[dict, list[Member], set[str]]:
     return config, members, trained
 
 
+def blended(models: list[ServingModel], members: list[Member]) -> list[ServingModel]:
+    """Each model with its member's LM similarity blended in (text_weight > 0)."""
+    return [TextBlended(m, s.text_weight) if s.text_weight > 0 else m
+            for m, s in zip(models, members, strict=True)]
+
+
 def load_ensemble(directory: str | Path,
                   load_member: Callable[[Path], ServingModel]) -> Ensemble:
     """An ensemble directory as one ServingModel; `load_member` loads one artifact."""
     root = Path(directory)
     config, members, trained = read_members(root)
-    models = []
-    for spec in members:
-        model = load_member(root / spec.path)
-        models.append(TextBlended(model, spec.text_weight) if spec.text_weight > 0 else model)
+    models = blended([load_member(root / spec.path) for spec in members], members)
     digest = hashlib.sha256((root / CONFIG).read_bytes())
     for model in models:
         digest.update(model.version.encode())

@@ -123,6 +123,17 @@ def fit_update(parent_dir: Path, new: Dataset, config: ShelfConfig,
     return rec, dataset, split, fit_and_evaluate(rec, split)
 
 
+def lineage_record(parent_dir: Path, parent_version: str, parent_config: dict,
+                   data_window: dict, metrics: dict, **more: object) -> dict:
+    """config.json's "lineage" of an updated artifact: its parent, the parent's ancestors
+    and the parent, the data window it learned from, its test metrics and `more`."""
+    parent = {"directory": str(Path(parent_dir).resolve()), "version": parent_version}
+    return {"parent": parent,
+            "ancestors": [*parent_config.get("lineage", {}).get("ancestors", []), parent],
+            "data_window": data_window, **more,
+            "metrics": {k: round(v, 4) for k, v in metrics.items()}}
+
+
 def carry_item_rows(model: ShelfModel, parent_dir: Path, catalog: Catalog) -> int:
     """Copy the parent's ID rows (and ID weights) to the items of `catalog` with the same
     id; returns how many. Items the parent trained keep their ID part."""
