@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 import torch
 
 from shelflm.data.schema import Catalog
@@ -80,3 +81,26 @@ def test_an_update_starts_where_the_parent_was(tiny_trained, trained_artifact) -
         user = child.states(batch.items, batch.events, table)[batch.where]
         assert float(distill(batch, user, table)) < 1e-4
         assert float(distill(batch, user + torch.randn_like(user), table)) > 1e-3
+
+
+def test_distillation_over_a_sampled_steps_rows(tiny_trained, trained_artifact) -> None:
+    """A sampled step distils over the rows it encoded; with no text path (an ID-only
+    parent), items the parent never saw are left out instead of refused."""
+    rec, dataset = tiny_trained.rec, tiny_trained.dataset
+    extra = Catalog.from_frame(pd.DataFrame({"item_id": ["n1"], "title": ["argan hair oil"]}))
+    catalog = grown_catalog(dataset.catalog, extra)
+    text = np.vstack([rec.text_vectors, rec.text_vectors[[6]]])
+    child = _child(trained_artifact, catalog, text).eval()
+    carry_item_rows(child, trained_artifact, catalog)
+    distill = Distiller(trained_artifact, catalog, None, weight=1.0)
+    assert not distill.known[-1] and distill.known[:-1].all()
+    rows = torch.tensor([0, 2, 5, 12, len(catalog) - 1])
+    with torch.no_grad():
+        table = child.item_tower.all_items()
+        batch = step_inputs(child, [np.array([0, 1, 2]), np.array([4, 5, 12])],
+                            [np.zeros(3, np.int64)] * 2, "cpu")
+        user = child.states(batch.items, batch.events, table)[batch.where]
+        assert float(distill(batch, user, table[rows], rows)) < 1e-4
+        assert float(distill(batch, user + torch.randn_like(user), table[rows], rows)) > 1e-3
+        with pytest.raises(ValueError, match="pass the rows"):
+            distill(batch, user, table[rows])

@@ -156,7 +156,8 @@ def carry_item_rows(model: ShelfModel, parent_dir: Path, catalog: Catalog) -> in
 
 class Distiller:
     """The parent's next-item distribution as a target: KL(parent || model) at every
-    position of a full-table step, times `weight`."""
+    position, over the catalog (full-table steps) or the rows a sampled step encoded, times
+    `weight`."""
 
     def __init__(self, parent_dir: Path, catalog: Catalog, text_vectors: np.ndarray | None,
                  weight: float) -> None:
@@ -167,22 +168,30 @@ class Distiller:
         known = rows >= 0
         table[torch.from_numpy(known)] = torch.from_numpy(
             np.asarray(parent.item_vectors[rows[known]], np.float32))
-        if (~known).any():
-            if text_vectors is None or parent.model.item_tower.text_dim == 0:
-                raise ValueError(f"distill: {parent_dir} cannot score the {int((~known).sum())}"
-                                 " new items (no frozen-LM text path)")
+        # Items the parent never saw: scored from their text by its text head, or, for an
+        # ID-only parent, left out of both distributions (it knew nothing of them).
+        self.known = torch.ones(len(catalog), dtype=torch.bool)
+        if (~known).any() and (text_vectors is None or parent.model.item_tower.text_dim == 0):
+            self.known = torch.from_numpy(known)
+        elif (~known).any():
             with torch.no_grad():
                 table[torch.from_numpy(~known)] = parent.model.item_tower.encode_text_vectors(
                     torch.as_tensor(np.asarray(text_vectors)[~known], dtype=torch.float32))
         self.table = table
 
-    def __call__(self, batch: StepInputs, user: torch.Tensor,
-                 table: torch.Tensor) -> torch.Tensor:
-        """The weighted KL for a step's user states and full item table."""
-        if table.shape[0] != self.table.shape[0]:
-            raise ValueError("distill_weight needs a full-table loss, not sampled_softmax")
+    def __call__(self, batch: StepInputs, user: torch.Tensor, table: torch.Tensor,
+                 rows: torch.Tensor | None = None) -> torch.Tensor:
+        """The weighted KL for a step's inputs (catalog indices), user states and item table,
+        over the table's rows (`rows`: their catalog indices, a sampled step's; None: the
+        whole catalog)."""
+        if rows is None:
+            if table.shape[0] != self.table.shape[0]:
+                raise ValueError(f"distill: the step's table has {table.shape[0]} rows, the "
+                                 f"catalog {self.table.shape[0]}: pass the rows it holds")
+            rows = torch.arange(table.shape[0])
+        keep = self.known[rows]
         with torch.no_grad():
             teacher = self.parent.states(batch.items, batch.events, self.table)[batch.where]
-            target = F.log_softmax(teacher @ self.table.T, dim=-1)
-        student = F.log_softmax(user @ table.T, dim=-1)
+            target = F.log_softmax(teacher @ self.table[rows[keep]].T, dim=-1)
+        student = F.log_softmax(user @ table[keep].T, dim=-1)
         return self.weight * F.kl_div(student, target, log_target=True, reduction="batchmean")

@@ -46,7 +46,9 @@ def build_shelflm(dataset: Dataset, config: ShelfConfig) -> ShelfRecommender:
     # A user-given model directory is recorded absolute, so the artifact works from anywhere.
     settings = TextSettings(config.text.item_template().format, config.encoder.resolved())
     texts = list(render_catalog(dataset.catalog, config.text.item_template()))
-    if config.tuning is not None:
+    if not config.model.items.use_text:  # an ID-only model (a shop without item text)
+        rec = ShelfRecommender(config.model, config.training, None)
+    elif config.tuning is not None:
         with torch_threads(config.encoder.threads):
             tuner = build_tuner(config.tuning, texts)
         rec = ShelfRecommender(config.model, config.training, None, tuner=tuner)

@@ -49,8 +49,9 @@ def step_inputs(model: ShelfModel, seqs: list[np.ndarray], evs: list[np.ndarray]
 
 
 def sampled_rows(model: ShelfModel, loss_fn: SampledSoftmaxLoss, batch: StepInputs,
-                 device: str) -> tuple[torch.Tensor, BaseLoss, StepInputs]:
-    """The item rows a sampled step touches, its loss over them, inputs indexing those rows.
+                 device: str) -> tuple[torch.Tensor, BaseLoss, StepInputs, torch.Tensor]:
+    """The item rows a sampled step touches, its loss over them, inputs indexing those rows,
+    and the rows' catalog indices.
 
     Only inputs, targets and negatives are encoded: the point of sampling is never to run
     the item tower over the whole catalog.
@@ -69,7 +70,7 @@ def sampled_rows(model: ShelfModel, loss_fn: SampledSoftmaxLoss, batch: StepInpu
         return loss_fn.loss_from_logits(loss_fn.logits_from_vectors(
             u, t[local_tgt], t[local_neg], targets, negatives))
 
-    return table, base, replace(batch, items=inp)
+    return table, base, replace(batch, items=inp), rows
 
 
 def text_only_loss(model: ShelfModel, batch: StepInputs, base: BaseLoss) -> torch.Tensor:
@@ -113,8 +114,10 @@ def contrastive_loss(config: TrainConfig, model: ShelfModel, seqs: list[np.ndarr
     return info_nce(views[0], views[1], aug.temperature)
 
 
-# A further term from a step's inputs, user states and item table (continual.Distiller).
-ExtraLoss = Callable[[StepInputs, torch.Tensor, torch.Tensor], torch.Tensor]
+# A further term from a step's inputs (catalog indices), user states, item table and the
+# table rows' catalog indices (None: the whole catalog) (continual.Distiller).
+ExtraLoss = Callable[[StepInputs, torch.Tensor, torch.Tensor, torch.Tensor | None],
+                     torch.Tensor]
 # The item table of a full-table step from the model and the step's targets
 # (lm_cache.CachedItemTable); None: every item encoded afresh.
 TableFn = Callable[[ShelfModel, torch.Tensor], torch.Tensor]
@@ -126,10 +129,11 @@ def step_loss(config: TrainConfig, model: ShelfModel, loss_fn: torch.nn.Module,
               distill: ExtraLoss | None = None) -> torch.Tensor:
     """The loss of one batch of training sequences, every term the config enables
     (`distill`: the previous model's term of an update, continual.Distiller)."""
-    batch = step_inputs(model, seqs, evs, config.device)
+    batch = given = step_inputs(model, seqs, evs, config.device)
     sampled = isinstance(loss_fn, SampledSoftmaxLoss)
+    rows = None
     if sampled:
-        table, base, batch = sampled_rows(model, loss_fn, batch, config.device)
+        table, base, batch, rows = sampled_rows(model, loss_fn, batch, config.device)
     else:
         table = (table_fn(model, batch.targets) if table_fn is not None
                  else model.item_tower.all_items())
@@ -145,7 +149,7 @@ def step_loss(config: TrainConfig, model: ShelfModel, loss_fn: torch.nn.Module,
                              "sampled_softmax")
         loss = loss + config.text_only_weight * text_only_loss(model, batch, base)
     if distill is not None:
-        loss = loss + distill(batch, user, table)
+        loss = loss + distill(given, user, table, rows)
     if config.adversarial.enabled:
         loss = loss + perturbation_loss(config, model, batch, base, user, table)
     if config.augment.weight > 0 and len(seqs) > 1:
