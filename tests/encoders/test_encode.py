@@ -162,3 +162,15 @@ def test_model_path_and_base_dir(reference: np.ndarray, tmp_path: Path) -> None:
 def test_bad_config_names_the_field(field: str, value: object) -> None:
     with pytest.raises(ValueError, match=field):
         EncoderConfig(**{field: value})
+
+
+def test_one_shared_encoder_per_model_and_settings() -> None:
+    """A reload of another version of the same LM gets the live encoder, not a second one;
+    other settings get their own, and one nobody holds is let go."""
+    first = encode_module.shared_encoder(BASE)
+    assert encode_module.shared_encoder(replace(BASE)) is first
+    other = encode_module.shared_encoder(replace(BASE, max_length=16))
+    assert other is not first and other.config.max_length == 16
+    kept = id(other)
+    del other
+    assert all(id(e) != kept for e in encode_module._SHARED.values())

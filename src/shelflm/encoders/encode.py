@@ -10,6 +10,8 @@ is then part of the text); `namespace` may name the template as well.
 
 from __future__ import annotations
 
+import threading
+import weakref
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from functools import cached_property
@@ -149,3 +151,21 @@ def encode(texts: Sequence[str], config: EncoderConfig | None = None,
            base_dir: str | Path | None = None) -> np.ndarray:
     """One-shot `TextEncoder(config, base_dir).encode(texts)`: (n, d) float32, input order."""
     return TextEncoder(config, base_dir).encode(texts)
+
+
+_SHARED: weakref.WeakValueDictionary[tuple[str, str], TextEncoder] = weakref.WeakValueDictionary()
+_SHARED_LOCK = threading.Lock()
+
+
+def shared_encoder(config: EncoderConfig, base_dir: str | Path | None = None) -> TextEncoder:
+    """The process's one TextEncoder of this model and these settings, built on first use
+    and kept while anyone holds it: a server reloading another version of the same LM reuses
+    the live one's (no second model or ONNX session to load while requests are answered)."""
+    path = resolve_model_path(config.model, Path(base_dir) if base_dir else None)
+    key = (str(path), repr(config))
+    with _SHARED_LOCK:
+        encoder = _SHARED.get(key)
+        if encoder is None:
+            encoder = TextEncoder(config, base_dir)
+            _SHARED[key] = encoder
+        return encoder

@@ -15,7 +15,7 @@ import torch
 
 from shelflm.data.schema import ITEM_COLUMNS, Catalog
 from shelflm.encoders.config import RUNTIMES
-from shelflm.encoders.encode import TextEncoder
+from shelflm.encoders.encode import TextEncoder, shared_encoder
 from shelflm.encoders.onnx_encoder import default_cache_dir
 from shelflm.models.artifact import Artifact, read_artifact
 from shelflm.models.item_graph import attribute_means, fused
@@ -127,13 +127,14 @@ class LoadedShelfModel:
                          progress_min_texts=0, threads=threads if onnx else None,
                          onnx_dir=str(cache_dir) if cache_dir else None)
         try:
-            return TextEncoder(config, self.directory)
+            return shared_encoder(config, self.directory)
         except Exception as exc:  # export or runtime failure: serve, slower
             if not onnx:
                 raise
             log.warning("%s: ONNX encoder unavailable (%s); using PyTorch", self.directory, exc)
             self.text_encoder = "pytorch"
-            return TextEncoder(replace(config, runtime="pytorch", threads=None), self.directory)
+            return shared_encoder(replace(config, runtime="pytorch", threads=None),
+                                  self.directory)
 
     def _rendered(self, items: pd.DataFrame) -> list[str]:
         """Item texts of catalog rows; the engine asks twice for one frame (behaviour and text
