@@ -9,7 +9,8 @@ in time order at --event-rate/s; `shelflm refresh models --from-now --min-events
 every 5 s. The run ends --tail s after the --swaps-th accepted swap (or at --limit s).
 Reported: failed requests, GET p50/p99 before the first refresh begins (steady state) and
 after, per 30 s, the model versions in the answers, and for 200 probe users asked at the
-start and at the end, how many top-10 lists changed.
+start and at the end, how many top-10 lists changed (in all, and of those whose own events
+were not posted meanwhile: changed by the new versions alone).
 
     .venv/bin/python benchmarks/refresh_e2e.py --dataset ml-100k --out runs/results/refresh-e2e.json
 """
@@ -68,10 +69,13 @@ def first_version(name: str, models: Path, db: Path) -> tuple[list, list[str]]:
     return later, [str(u) for u in full.user_ids]
 
 
-def accepted(models: Path) -> list[dict]:
+def decisions(models: Path) -> list[dict]:
     log = models / "refresh_log.jsonl"
-    rows = [json.loads(x) for x in log.read_text().splitlines()] if log.is_file() else []
-    return [r for r in rows if r.get("decision") == "accept"]
+    return [json.loads(x) for x in log.read_text().splitlines()] if log.is_file() else []
+
+
+def accepted(models: Path) -> list[dict]:
+    return [r for r in decisions(models) if r.get("decision") == "accept"]
 
 
 async def top10(client: httpx.AsyncClient, users: list[str]) -> dict[str, list[str]]:
@@ -88,6 +92,7 @@ async def drive(run: Run, url: str, later: list, users: list[str], models: Path,
     rng, stream = random.Random(0), iter(later)
     probes = rng.sample(users, 200)
     versions: list[tuple[float, str]] = []
+    posted: set[str] = set()
     async with httpx.AsyncClient(base_url=url, headers={"X-API-Key": KEY}, timeout=30) as c:
         before = await top10(c, probes)
 
@@ -100,6 +105,7 @@ async def drive(run: Run, url: str, later: list, users: list[str], models: Path,
         async def post() -> None:
             event = next(stream, None)
             if event is not None:
+                posted.add(event[0])
                 body = {"user_id": event[0], "item_id": event[1], "event": event[2]}
                 await run.call("events", c.post("/events", json={"events": [body]}))
 
@@ -116,8 +122,11 @@ async def drive(run: Run, url: str, later: list, users: list[str], models: Path,
         await asyncio.gather(paced(run, args.rate, recommend),
                              paced(run, args.event_rate, post), watch())
         after = await top10(c, probes)
-    changed = sum(before[u] != after[u] for u in probes)
-    return {"probe_users": len(probes), "top10_changed": changed,
+    changed = [u for u in probes if before[u] != after[u]]
+    quiet = [u for u in probes if u not in posted]  # no event of theirs: only models changed
+    return {"probe_users": len(probes), "top10_changed": len(changed),
+            "probes_without_new_events": len(quiet),
+            "their_top10_changed": sum(u in changed for u in quiet),
             "versions_seen": sorted({v for _, v in versions}),
             "first_answer_of_each_version": {v: round(min(t for t, w in versions if w == v), 1)
                                              for v in {w for _, w in versions}}}
@@ -152,6 +161,8 @@ def main() -> None:
     ap.add_argument("--swaps", type=int, default=2)
     ap.add_argument("--tail", type=float, default=30, help="seconds of load after the swaps")
     ap.add_argument("--limit", type=float, default=1800, help="seconds at most")
+    ap.add_argument("--lr", type=float, default=None, help="the updates' learning rate "
+                    "(shelflm refresh --lr; default: the live run's)")
     ap.add_argument("--out", type=Path)
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="shelflm-refresh-e2e-"))
@@ -162,7 +173,8 @@ def main() -> None:
     refresh = subprocess.Popen(
         [sys.executable, "-m", "shelflm.cli", "refresh", str(models), "--artifact", "v0001",
          "--events-db", str(db), "--from-now", "--min-events", str(args.min_events),
-         "--every", "5", "--url", server.url, "--api-key", KEY],
+         "--every", "5", "--url", server.url, "--api-key", KEY,
+         *(["--lr", str(args.lr)] if args.lr else [])],
         env={**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"},
         stdout=subprocess.DEVNULL, stderr=open(work / "refresh.log", "w"))  # noqa: SIM115
     try:
@@ -172,7 +184,7 @@ def main() -> None:
         server.terminate()
         server.wait(30)
     start_refresh = args.min_events / args.event_rate  # when the first window was complete
-    result = {"args": vars(args) | {"out": str(args.out)}, "refresh": accepted(models),
+    result = {"args": vars(args) | {"out": str(args.out)}, "refresh": decisions(models),
               "latency": latency(run, start_refresh), "effect": effect,
               "errors": run.errors[:10], "work": str(work)}
     print(json.dumps(result, indent=1, default=str))

@@ -5,6 +5,7 @@ live version, judged on the freshest events and swapped in through POST /admin/r
 from __future__ import annotations
 
 import json
+import os
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, HTTPServer
@@ -12,6 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import torch
 from typer.testing import CliRunner
 
 from shelflm.cli import app
@@ -63,7 +65,8 @@ def test_refresh_updates_judges_swaps_and_rolls_back(tmp_path: Path, reloads) ->
                   for r in events.itertuples()])
     store.close()
     args = ["refresh", str(models), "--events-db", str(tmp_path / "events.sqlite"), "--once",
-            "--url", url, "--api-key", "k", "--tolerance", "1"]
+            "--url", url, "--api-key", "k", "--tolerance", "1", "--nice", "0", "--threads",
+            str(torch.get_num_threads())]
     first = runner.invoke(app, [*args, "--artifact", "v0001", "--min-events", "10"])
     assert first.exit_code == 0, first.output
     state = json.loads((models / "refresh.json").read_text())
@@ -93,7 +96,9 @@ def test_refresh_needs_a_live_version(tmp_path: Path) -> None:
     assert result.exit_code == 2 and "--artifact" in result.output
 
 
-def test_a_failed_refresh_keeps_the_live_version_and_says_why(tmp_path: Path, reloads) -> None:
+def test_a_failed_refresh_keeps_the_live_version_and_says_why(
+        tmp_path: Path, reloads, monkeypatch: pytest.MonkeyPatch) -> None:
+    """...and by default the loop yields to the servers: nice +10, one torch thread."""
     url, calls = reloads
     old, _, _ = _two_windows(tmp_path)
     models = tmp_path / "models"
@@ -102,6 +107,9 @@ def test_a_failed_refresh_keeps_the_live_version_and_says_why(tmp_path: Path, re
     store = SqliteEventStore(tmp_path / "events.sqlite")
     store.append([Event(f"u{k}", "no-such-item", "view", k) for k in range(5)])
     store.close()
+    polite = []
+    monkeypatch.setattr(os, "nice", lambda n: polite.append(("nice", n)))
+    monkeypatch.setattr(torch, "set_num_threads", lambda n: polite.append(("threads", n)))
     result = runner.invoke(app, ["refresh", str(models), "--artifact", "v0001", "--events-db",
                                  str(tmp_path / "events.sqlite"), "--once", "--min-events",
                                  "1", "--url", url])
@@ -110,3 +118,4 @@ def test_a_failed_refresh_keeps_the_live_version_and_says_why(tmp_path: Path, re
     assert state["live"] == "v0001", state
     assert state["history"][-1]["decision"] == "failed", state["history"]
     assert state["history"][-1]["error"] and calls == []
+    assert polite == [("nice", 10), ("threads", 1)]

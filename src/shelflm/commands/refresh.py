@@ -55,14 +55,22 @@ def refresh(
     tolerance: float = typer.Option(0.0, min=0.0, help="Accept a candidate this much below "
                                     "the live NDCG@10."),
     epochs: int | None = typer.Option(None, min=1, help="Most epochs per update."),
+    lr: float | None = typer.Option(None, min=0.0, help="Learning rate of the updates "
+                                    "(default: the live run's; a small fresh window may "
+                                    "need a lower one to move the model at all)."),
     from_now: bool = typer.Option(False, help="At the first run, take only events stored "
                                   "from now on (the live version was trained on the rest)."),
+    nice: int = typer.Option(10, min=0, max=19, help="Added to this process's nice value: "
+                             "on a machine it shares with servers, requests come first."),
+    threads: int = typer.Option(1, min=1, help="Torch threads of the updates (the cores "
+                                "left to the servers are the rest)."),
     url: str = _url_option(),
     api_key: str | None = _key_option(),
 ) -> None:
     """Update the live model on new events and swap it in when it is not worse; repeat."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     state = _state(models_dir, artifact)
+    _yield_to_servers(nice, threads)
     # Deferred: the cycle trains (torch), and `shelflm --help` must not load it.
     from shelflm.commands.refresh_cycle import RefreshPlan, refresh_once
     from shelflm.serving.store import make_store
@@ -75,7 +83,7 @@ def refresh(
         while True:
             version = f"v{len(state['history']) + 2:04d}"
             plan = RefreshPlan(models_dir / state["live"], models_dir / version, state["mark"],
-                               min_events, tolerance=tolerance, epochs=epochs)
+                               min_events, tolerance=tolerance, epochs=epochs, lr=lr)
             try:
                 record = refresh_once(store, plan)
             except Exception as exc:  # a failed refresh leaves the live model serving
@@ -83,18 +91,34 @@ def refresh(
                 record = {"decision": "failed", "error": f"{type(exc).__name__}: {exc}",
                           "mark": state["mark"], "accept": False}
             if record["decision"] != "wait":
-                if record["accept"]:
-                    record["swap"] = _reload(url, api_key, version)
-                    if "error" not in record["swap"]:  # else the old one still serves
-                        state["previous"], state["live"] = state["live"], version
-                state["mark"] = record["mark"]
-                _record(models_dir, state, {**record, "version": version})
+                _act(models_dir, state, record, version, url, api_key)
             log.info("refresh: %s", json.dumps(record))
             if once:
                 return
             time.sleep(every)
     finally:
         store.close()
+
+
+def _act(models_dir: Path, state: dict, record: dict, version: str, url: str,
+         api_key: str | None) -> None:
+    """Swap an accepted candidate in, move the mark, record the decision."""
+    if record["accept"]:
+        record["swap"] = _reload(url, api_key, version)
+        if "error" not in record["swap"]:  # else the old one still serves
+            state["previous"], state["live"] = state["live"], version
+    state["mark"] = record["mark"]
+    _record(models_dir, state, {**record, "version": version})
+
+
+def _yield_to_servers(nice: int, threads: int) -> None:
+    """Lower this process's priority by `nice` and train on `threads` torch threads."""
+    if nice:
+        os.nice(nice)
+    # Deferred like the cycle: `shelflm --help` must not load torch.
+    import torch
+
+    torch.set_num_threads(threads)
 
 
 def rollback(

@@ -40,6 +40,7 @@ class RefreshPlan:
     max_events: int = 2_000_000  # read at most this many per refresh
     tolerance: float = 0.0  # the candidate may be this much below the live NDCG@10
     epochs: int | None = None
+    lr: float | None = None  # the updates' learning rate (None: the live run's)
 
 
 def window(store: EventStore, live_catalog: Catalog, plan: RefreshPlan,
@@ -97,6 +98,7 @@ def refresh_once(store: EventStore, plan: RefreshPlan) -> dict:
                                         init_items=True, distill_weight=max(
                                             cfg.training.distill_weight, 1.0),
                                         epochs=plan.epochs or cfg.training.epochs,
+                                        lr=plan.lr or cfg.training.lr,
                                         progress=False, log_path=None))
     rec, dataset, split, metrics = fit_update(plan.live, data.with_interactions(train), cfg)
     lineage = lineage_record(plan.live, live.version, live.config,
