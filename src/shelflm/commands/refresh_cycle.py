@@ -110,6 +110,8 @@ def refresh_once(store: EventStore, plan: RefreshPlan) -> dict:
     judged = {name: _ndcg(model, dataset.catalog, fresh) for name, model in
               (("live", plan.live), ("candidate", plan.out))}
     accept = judged["candidate"] >= judged["live"] - plan.tolerance
+    if accept:  # its ONNX user tower, exported here into the servers' default cache, is
+        load_artifact(plan.out).use_user_tower("onnx")  # not exported during their swap
     return {"decision": "accept" if accept else "reject", "accept": accept, "mark": mark,
             "candidate": str(plan.out), "live": str(plan.live),
             "new_events": len(data.interactions), "held_out_cases": len(fresh.targets),
