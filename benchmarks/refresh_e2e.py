@@ -146,7 +146,9 @@ def latency(run: Run, start_refresh: float) -> dict:
     for k in range(int(max((t for t, _, _ in gets), default=0) // 30) + 1):
         windows[f"{30 * k}-{30 * k + 30}s"] = stats(
             [g for g in gets if 30 * k <= g[0] < 30 * (k + 1)])
-    return {"steady": stats([g for g in gets if g[0] < start_refresh]),
+    slowest = sorted(gets, key=lambda g: -g[1])[:10]
+    return {"slowest": [(round(t, 1), round(1000 * s, 1)) for t, s, _ in slowest],
+            "steady": stats([g for g in gets if g[0] < start_refresh]),
             "during_and_after": stats([g for g in gets if g[0] >= start_refresh]),
             "per_30s": windows,
             "failed_all_routes": sum(not ok for *_, ok in run.rows)}

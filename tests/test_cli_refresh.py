@@ -98,7 +98,7 @@ def test_refresh_needs_a_live_version(tmp_path: Path) -> None:
 
 def test_a_failed_refresh_keeps_the_live_version_and_says_why(
         tmp_path: Path, reloads, monkeypatch: pytest.MonkeyPatch) -> None:
-    """...and by default the loop yields to the servers: nice +10, one torch thread."""
+    """...and by default the loop yields to the servers: nice +19, one torch thread."""
     url, calls = reloads
     old, _, _ = _two_windows(tmp_path)
     models = tmp_path / "models"
@@ -118,4 +118,4 @@ def test_a_failed_refresh_keeps_the_live_version_and_says_why(
     assert state["live"] == "v0001", state
     assert state["history"][-1]["decision"] == "failed", state["history"]
     assert state["history"][-1]["error"] and calls == []
-    assert polite == [("nice", 10), ("threads", 1)]
+    assert polite == [("nice", 19), ("threads", 1)]

@@ -60,8 +60,9 @@ def refresh(
                                     "need a lower one to move the model at all)."),
     from_now: bool = typer.Option(False, help="At the first run, take only events stored "
                                   "from now on (the live version was trained on the rest)."),
-    nice: int = typer.Option(10, min=0, max=19, help="Added to this process's nice value: "
-                             "on a machine it shares with servers, requests come first."),
+    nice: int = typer.Option(19, min=0, max=19, help="Added to this process's nice value: "
+                             "on a machine it shares with servers, requests come first "
+                             "(0: no change)."),
     threads: int = typer.Option(1, min=1, help="Torch threads of the updates (the cores "
                                 "left to the servers are the rest)."),
     url: str = _url_option(),
