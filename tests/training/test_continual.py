@@ -93,7 +93,7 @@ def test_distillation_over_a_sampled_steps_rows(tiny_trained, trained_artifact) 
     child = _child(trained_artifact, catalog, text).eval()
     carry_item_rows(child, trained_artifact, catalog)
     distill = Distiller(trained_artifact, catalog, None, weight=1.0)
-    assert not distill.known[-1] and distill.known[:-1].all()
+    assert distill.known is not None and not distill.known[-1] and distill.known[:-1].all()
     rows = torch.tensor([0, 2, 5, 12, len(catalog) - 1])
     with torch.no_grad():
         table = child.item_tower.all_items()

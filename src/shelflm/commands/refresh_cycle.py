@@ -107,18 +107,19 @@ def refresh_once(store: EventStore, plan: RefreshPlan) -> dict:
     save_artifact(rec, plan.out, dataset.catalog, rec.text_settings,
                   {**artifact_record(cfg), "lineage": lineage},
                   exemplars=dataset_exemplars(dataset, cfg))
-    judged = {name: _ndcg(model, dataset.catalog, fresh) for name, model in
-              (("live", plan.live), ("candidate", plan.out))}
+    candidate = load_artifact(plan.out)
+    judged = {"live": _ndcg(load_artifact(plan.live), plan.live.name, dataset.catalog, fresh),
+              "candidate": _ndcg(candidate, plan.out.name, dataset.catalog, fresh)}
     accept = judged["candidate"] >= judged["live"] - plan.tolerance
     if accept:  # its ONNX user tower, exported here into the servers' default cache, is
-        load_artifact(plan.out).use_user_tower("onnx")  # not exported during their swap
+        candidate.use_user_tower("onnx")  # not exported during their swap
     return {"decision": "accept" if accept else "reject", "accept": accept, "mark": mark,
             "candidate": str(plan.out), "live": str(plan.live),
             "new_events": len(data.interactions), "held_out_cases": len(fresh.targets),
             "ndcg@10": judged}
 
 
-def _ndcg(directory: Path, catalog: Catalog, cases: object) -> float:
-    """NDCG@10 of the artifact at `directory`, served as it would be, on `cases`."""
-    model = load_artifact(directory).on_catalog(catalog)
-    return RankingEvaluator(cases, ks=(10,))(ServedRecommender(model, directory.name))["ndcg@10"]
+def _ndcg(model: object, name: str, catalog: Catalog, cases: object) -> float:
+    """NDCG@10 of a loaded artifact, served as it would be (on `catalog`), on `cases`."""
+    served = ServedRecommender(model.on_catalog(catalog), name)
+    return RankingEvaluator(cases, ks=(10,))(served)["ndcg@10"]

@@ -170,7 +170,7 @@ class Distiller:
             np.asarray(parent.item_vectors[rows[known]], np.float32))
         # Items the parent never saw: scored from their text by its text head, or, for an
         # ID-only parent, left out of both distributions (it knew nothing of them).
-        self.known = torch.ones(len(catalog), dtype=torch.bool)
+        self.known: torch.Tensor | None = None  # None: every item is in both distributions
         if (~known).any() and (text_vectors is None or parent.model.item_tower.text_dim == 0):
             self.known = torch.from_numpy(known)
         elif (~known).any():
@@ -184,14 +184,15 @@ class Distiller:
         """The weighted KL for a step's inputs (catalog indices), user states and item table,
         over the table's rows (`rows`: their catalog indices, a sampled step's; None: the
         whole catalog)."""
-        if rows is None:
-            if table.shape[0] != self.table.shape[0]:
-                raise ValueError(f"distill: the step's table has {table.shape[0]} rows, the "
-                                 f"catalog {self.table.shape[0]}: pass the rows it holds")
-            rows = torch.arange(table.shape[0])
-        keep = self.known[rows]
+        if rows is None and table.shape[0] != self.table.shape[0]:
+            raise ValueError(f"distill: the step's table has {table.shape[0]} rows, the "
+                             f"catalog {self.table.shape[0]}: pass the rows it holds")
+        own, theirs = table, (self.table if rows is None else self.table[rows])
+        if self.known is not None:  # only when the parent misses items: no copy otherwise
+            keep = self.known if rows is None else self.known[rows]
+            own, theirs = own[keep], theirs[keep]
         with torch.no_grad():
             teacher = self.parent.states(batch.items, batch.events, self.table)[batch.where]
-            target = F.log_softmax(teacher @ self.table[rows[keep]].T, dim=-1)
-        student = F.log_softmax(user @ table[keep].T, dim=-1)
+            target = F.log_softmax(teacher @ theirs.T, dim=-1)
+        student = F.log_softmax(user @ own.T, dim=-1)
         return self.weight * F.kl_div(student, target, log_target=True, reduction="batchmean")

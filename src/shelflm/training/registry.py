@@ -45,7 +45,8 @@ def build_shelflm(dataset: Dataset, config: ShelfConfig) -> ShelfRecommender:
     """Our model: [text] template + [encoder] LM vectors (or a [tuning] tuner), [model]."""
     # A user-given model directory is recorded absolute, so the artifact works from anywhere.
     settings = TextSettings(config.text.item_template().format, config.encoder.resolved())
-    texts = list(render_catalog(dataset.catalog, config.text.item_template()))
+    texts = (list(render_catalog(dataset.catalog, config.text.item_template()))
+             if config.model.items.use_text else [])
     if not config.model.items.use_text:  # an ID-only model (a shop without item text)
         rec = ShelfRecommender(config.model, config.training, None)
     elif config.tuning is not None:
