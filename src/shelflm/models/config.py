@@ -83,6 +83,10 @@ class ItemTowerConfig:
     graph_cooccurrence: int = field(default=10, metadata={
         "help": "With graph > 0: how many co-occurring items count as neighbours (0: the "
                 "catalog's attributes only)."})
+    graph_links: tuple[str, ...] = field(default=(), metadata={
+        "help": "With graph > 0: keys of an item's `attributes` JSON that list related item "
+                "ids (e.g. [\"complements\", \"substitutes\"]); each key is one more relation, "
+                "and a new product's links count as soon as it is added."})
 
     def __post_init__(self) -> None:
         if self.hidden <= 0:

@@ -1,18 +1,22 @@
 """Knowledge-graph fusion: the item graph a catalog carries, fused into the item tower's input.
 
-Two relations: items that share an attribute value (the same category path, the same brand:
-item -> attribute -> item, through the attribute's mean vector), and, from the training
+Three kinds of relation: items that share an attribute value (the same category path, the
+same brand: item -> attribute -> item, through the attribute's mean vector); links a catalog
+lists itself (`[model.items] graph_links`: keys of an item's `attributes` JSON whose value
+is a list of related item ids, e.g. complements and substitutes); and, from the training
 sequences, the items most often next to it (co-occurrence). An item's LM vector x becomes
 
     x <- (1 - g) x + g * mean(the neighbour vectors it has)
 
 before the text head (`ItemTowerConfig.graph` = g). Neighbour vectors are means of UNIT LM
 vectors, so serving rebuilds the attribute means from an artifact's saved text vectors and
-a product added later is fused with its category and brand the same way (it has no
-co-occurrence until a retrain). The free-text search space keeps the raw LM vectors.
+a product added later is fused with its category, brand and listed links the same way (it
+has no co-occurrence until a retrain). The free-text search space keeps the raw LM vectors.
 """
 
 from __future__ import annotations
+
+import json
 
 import numpy as np
 import pandas as pd
@@ -51,9 +55,38 @@ def cooccurrence(sequences: list[np.ndarray], unit: np.ndarray, k: int) -> np.nd
     return out
 
 
+def linked(items: pd.DataFrame, ids: pd.Index, unit: np.ndarray,
+           keys: tuple[str, ...]) -> list[np.ndarray]:
+    """Per link key, (n, d): each item's mean unit vector over the items its `attributes`
+    JSON lists under that key, looked up in `ids` (the rows of `unit`); zero rows for items
+    that list none that `ids` holds. Ids may be strings or numbers; anything else under a
+    key (not a list) counts as no links."""
+    out = [np.zeros((len(items), unit.shape[1]), np.float32) for _ in keys]
+    if not keys or "attributes" not in items:
+        return out
+    for row, text in enumerate(items["attributes"].astype(str).to_numpy()):
+        if not text:
+            continue
+        try:
+            attrs = json.loads(text)
+        except ValueError:
+            continue
+        if not isinstance(attrs, dict):
+            continue
+        for k, key in enumerate(keys):
+            listed = attrs.get(key)
+            if not isinstance(listed, list) or not listed:
+                continue
+            rows = ids.get_indexer([str(v) for v in listed])
+            rows = rows[rows >= 0]
+            if len(rows):
+                out[k][row] = unit[rows].mean(0)
+    return out
+
+
 def fused(items: pd.DataFrame, vectors: np.ndarray, weight: float,
           means: dict[str, dict[str, np.ndarray]],
-          cooc: np.ndarray | None = None) -> np.ndarray:
+          extra: list[np.ndarray] = ()) -> np.ndarray:
     """`vectors` mixed with their neighbours' vectors (see the module doc); an item without
     neighbours, or without text (a zero row), stays as it is."""
     if weight <= 0:
@@ -64,8 +97,7 @@ def fused(items: pd.DataFrame, vectors: np.ndarray, weight: float,
         parts.append(np.stack([table.get(v, np.zeros(vectors.shape[1], np.float32))
                                for v in values]) if len(values) else
                      np.zeros((0, vectors.shape[1]), np.float32))
-    if cooc is not None:
-        parts.append(cooc)
+    parts.extend(extra)  # one (n, d) array per further relation: links, co-occurrence
     if not parts:
         return vectors
     stack = np.stack(parts)  # (relations, n, d)

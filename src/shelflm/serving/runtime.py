@@ -18,7 +18,7 @@ from shelflm.encoders.config import RUNTIMES
 from shelflm.encoders.encode import TextEncoder, shared_encoder
 from shelflm.encoders.onnx_encoder import default_cache_dir
 from shelflm.models.artifact import Artifact, read_artifact
-from shelflm.models.item_graph import attribute_means, fused
+from shelflm.models.item_graph import attribute_means, fused, linked
 from shelflm.models.item_text import item_text_vectors, unit_rows
 from shelflm.serving.ensemble import Ensemble, is_ensemble, load_ensemble
 from shelflm.serving.user_tower_onnx import OnnxUserTower, export_user_tower
@@ -205,14 +205,16 @@ class LoadedShelfModel:
         return vec.numpy().astype(np.float32)
 
     def _graph_fused(self, items: pd.DataFrame, pooled: np.ndarray) -> np.ndarray:
-        """New items' LM vectors fused with their category and brand, as in training
-        (models/item_graph.py; the means come from the saved catalog's text vectors)."""
-        weight = self.model.config.items.graph
-        if weight <= 0:
+        """New items' LM vectors fused with their category, brand and listed links, as in
+        training (models/item_graph.py; neighbours' vectors are the saved catalog's text
+        vectors)."""
+        config = self.model.config.items
+        if config.graph <= 0:
             return pooled
         if self._graph_means is None:
             self._graph_means = attribute_means(self.catalog.items, self.text_vectors)
-        return fused(items, pooled, weight, self._graph_means)
+        links = linked(items, self.catalog.ids, self.text_vectors, tuple(config.graph_links))
+        return fused(items, pooled, config.graph, self._graph_means, links)
 
     def encode_item_texts(self, items: pd.DataFrame) -> np.ndarray:
         """New or changed catalog rows -> (n, d_text) unit LM text vectors (search space)."""

@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from shelflm.models.config import ItemTowerConfig, SequenceEncoderConfig, ShelfModelConfig
-from shelflm.models.item_graph import attribute_means, cooccurrence, fused
+from shelflm.models.item_graph import attribute_means, cooccurrence, fused, linked
 from shelflm.models.item_text import unit_rows
 from shelflm.models.item_tower import ItemTower, id_weights
 from shelflm.models.shelf_model import ShelfModel
@@ -65,14 +65,17 @@ class ShelfRecommender:
 
     def tower_input(self, train: Dataset) -> np.ndarray | None:
         """The LM vectors the item tower reads: with [model.items] graph, fused with the
-        catalog's item graph and the training sequences' co-occurrence."""
+        catalog's item graph (attributes, listed links) and the training sequences'
+        co-occurrence."""
         items = self.config.items
         if self.text_vectors is None or items.graph <= 0:
             return self.text_vectors
         unit = unit_rows(np.asarray(self.text_vectors, np.float32))
-        cooc = cooccurrence(train.sequences(), unit, items.graph_cooccurrence)
-        return fused(train.catalog.items, np.asarray(self.text_vectors, np.float32),
-                     items.graph, attribute_means(train.catalog.items, unit), cooc)
+        catalog = train.catalog
+        extra = [*linked(catalog.items, catalog.ids, unit, tuple(items.graph_links)),
+                 cooccurrence(train.sequences(), unit, items.graph_cooccurrence)]
+        return fused(catalog.items, np.asarray(self.text_vectors, np.float32),
+                     items.graph, attribute_means(catalog.items, unit), extra)
 
     def fit(self, split: Split) -> None:
         """Train on split.train with early stopping on split.valid NDCG@10."""
