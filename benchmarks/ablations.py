@@ -9,6 +9,7 @@ also gets a training time budget that ends before the deadline). Then
     .venv/bin/python benchmarks/ablations.py --groups ml100k --parallel 2        # this box
     .venv/bin/python benchmarks/ablations.py --groups carry --parallel 2   # issue 13 cold
     .venv/bin/python benchmarks/ablations.py --groups graph --parallel 1   # issue 14 graph
+    .venv/bin/python benchmarks/ablations.py --groups office --parallel 2  # ... with links
     python3 benchmarks/ablations.py --device cuda --parallel 14 --deadline 480   # a GPU host
 """
 
@@ -22,7 +23,14 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import RUNS, item_texts, lm_vectors, load_beauty, load_ml100k  # noqa: E402
+from common import (  # noqa: E402
+    RUNS,
+    item_texts,
+    lm_vectors,
+    load_beauty,
+    load_ml100k,
+    load_office,
+)
 
 HERE = Path(__file__).resolve().parent
 SEEDS = (0, 1, 2)
@@ -57,6 +65,10 @@ CARRY_VARIANTS = {
 }
 # Issue 14's knowledge-graph fusion on the same cold split (base: the carry runs' "base").
 GRAPH_VARIANTS = {"graph0.3": "--graph 0.3", "graph0.6": "--graph 0.6"}
+# ... and on amazon-office, whose catalog lists each item's complements and substitutes.
+OFFICE = BEAUTY.replace("--max-valid 3000 ", "") + " --dataset amazon-office"
+OFFICE_VARIANTS = {"base": "", "graph0.6": "--graph 0.6",
+                   "links0.6": "--graph 0.6 --graph-links complements substitutes"}
 
 
 def jobs(groups: list[str]) -> list[tuple[str, str, float]]:
@@ -77,15 +89,25 @@ def jobs(groups: list[str]) -> list[tuple[str, str, float]]:
             out.append((f"beauty-cold-{name}-s0", f"{BEAUTY} --cold 0.1 {extra} --seed 0", 1080))
     if "carry" in groups:
         out += carry_jobs()
+    out += graph_jobs(groups)
+    if "ml100k" in groups:
+        for name, extra in ML_VARIANTS.items():
+            for seed in SEEDS:
+                out.append((f"ml100k-{name}-s{seed}", f"{ML} {extra} --seed {seed}", 900))
+    return out
+
+
+def graph_jobs(groups: list[str]) -> list[tuple[str, str, float]]:
+    """Issue 14's knowledge-graph fusion: ML-100K (attributes), amazon-office (+ links)."""
+    out = []
     if "graph" in groups:
         out += [(f"ml100k-graph-{name}-s{seed}", f"{ML} --cold 0.1 {extra} --seed {seed}", 900)
                 for seed in SEEDS for name, extra in GRAPH_VARIANTS.items()]
         out += [(f"ml100k-loo-graph0.6-s{seed}", f"{ML} --graph 0.6 --seed {seed}", 900)
                 for seed in SEEDS]  # leave-one-out: supervised quality
-    if "ml100k" in groups:
-        for name, extra in ML_VARIANTS.items():
-            for seed in SEEDS:
-                out.append((f"ml100k-{name}-s{seed}", f"{ML} {extra} --seed {seed}", 900))
+    if "office" in groups:
+        out += [(f"office-graph-{name}-s{seed}", f"{OFFICE} --cold 0.1 {extra} --seed {seed}", 900)
+                for seed in SEEDS for name, extra in OFFICE_VARIANTS.items()]
     return out
 
 
@@ -105,6 +127,8 @@ def warm_caches(groups: list[str], device: str) -> None:
     """Encode every text set the jobs need once, so parallel jobs only read the cache."""
     if {"beauty", "cold", "carry"} & set(groups):
         lm_vectors(item_texts(load_beauty(), "{title}"), device=device)
+    if "office" in groups:
+        lm_vectors(item_texts(load_office(), "{title}"), device=device)
     if {"ml100k", "carry", "graph"} & set(groups):
         data = load_ml100k()
         for fmt in ("{title}. Genres: {category}", "title", "attributes"):
@@ -116,7 +140,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--groups", nargs="+", default=["beauty", "cold", "ml100k"],
-                   choices=["beauty", "cold", "ml100k", "carry", "graph"])
+                   choices=["beauty", "cold", "ml100k", "carry", "graph", "office"])
     p.add_argument("--device", default="cpu")
     p.add_argument("--parallel", type=int, default=2, help="jobs at once (one thread each)")
     p.add_argument("--deadline", type=float, default=None, help="seconds for the whole grid")

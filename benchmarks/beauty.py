@@ -65,6 +65,7 @@ from shelflm.training.registry import build_model  # noqa: E402
 from shelflm.training.trainer import subsample_cases  # noqa: E402
 
 TEMPLATES = {"ml-100k": "{title}. Genres: {category}", "amazon-beauty": "{title}",
+             "amazon-office": "{title}",
              **{f"bundle-{d}": "{title}" for d in BUNDLES}}
 
 
@@ -105,6 +106,8 @@ def parse() -> argparse.Namespace:
                    help="knowledge-graph fusion weight (ItemTowerConfig.graph)")
     p.add_argument("--graph-cooccurrence", type=int, default=10,
                    help="co-occurring neighbours with --graph (0: attributes only)")
+    p.add_argument("--graph-links", nargs="*", default=[],
+                   help="attributes keys listing related items (ItemTowerConfig.graph_links)")
     p.add_argument("--all-negatives", action="store_true",
                    help="items without training events are negatives too (before 2026-11-28)")
     p.add_argument("--adv", default="none", choices=["none", "fgm", "pgd"])
@@ -192,7 +195,8 @@ def run_config(args: argparse.Namespace, log: Path) -> ShelfConfig:
         ItemTowerConfig(hidden=args.hidden, use_text=use_text, use_id=args.model != "text-only",
                         id_dropout=args.id_dropout if use_text else 0.0, head=args.head,
                         experts=args.experts, id_gate=args.id_gate, graph=args.graph,
-                        graph_cooccurrence=args.graph_cooccurrence),
+                        graph_cooccurrence=args.graph_cooccurrence,
+                        graph_links=tuple(args.graph_links)),
     )
     tuning = make_config(args.tuning) if use_text and args.tuning != "none" else None
     return ShelfConfig(text=TextConfig(template=args.template or TEMPLATES[args.dataset]),

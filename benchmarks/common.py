@@ -43,9 +43,44 @@ def load_bundle_sessions(domain: str) -> object:
     return load_dataset(SHARED_DATA / "amazon-bundle" / domain, format="amazon-bundle-sessions")
 
 
+def load_office() -> object:
+    """Amazon Office (as LRD / ReChorus prepared it) as a Dataset: Office.text as the title,
+    i_category / i_brand (integer ids) as category and brand, and the item graph's
+    r_complement / r_substitute lists as `attributes` {"complements": [...],
+    "substitutes": [...]} (ItemTowerConfig.graph_links). Events of train, dev and test in that
+    order within a day, so leave-one-out holds out the files' own dev and test events."""
+    import pandas as pd
+
+    from shelflm.data.schema import Catalog, Dataset, Interactions
+
+    root = SHARED_DATA / "amazon-office"
+    index = pd.read_csv(root / "Office.item2index", sep="\t", header=None,
+                        names=["asin", "item_id"], dtype=str)
+    text = pd.read_csv(root / "Office.text", sep="\t", dtype=str).rename(columns={"id": "asin"})
+    meta = pd.read_csv(root / "item_meta.csv", sep="\t", dtype=str)
+    items = index.merge(text, on="asin").merge(meta, on="item_id", how="left").fillna("[]")
+    links = [json.dumps({"complements": [str(i) for i in json.loads(c)],
+                         "substitutes": [str(i) for i in json.loads(s)]})
+             for c, s in zip(items["r_complement"], items["r_substitute"], strict=True)]
+    catalog = Catalog.from_frame(pd.DataFrame({
+        "item_id": items["item_id"], "title": items["text"], "attributes": links,
+        "category": items["i_category"].replace("[]", ""),
+        "brand": items["i_brand"].replace("[]", "")}))
+    frames = [pd.read_csv(root / f"{name}.csv", sep="\t", dtype=str,
+                          usecols=["user_id", "item_id", "time"]).assign(part=k)
+              for k, name in enumerate(("train", "dev", "test"))]
+    events = pd.concat(frames, ignore_index=True)
+    events["order"] = np.arange(len(events))
+    events = events.assign(t=events["time"].astype(np.int64)).sort_values(["t", "part", "order"])
+    events = events.assign(timestamp=np.arange(len(events)))[["user_id", "item_id", "timestamp"]]
+    return Dataset("amazon-office", catalog, Interactions.from_frame(events))
+
+
 def load_named(name: str) -> object:
-    """A benchmark dataset by name: amazon-beauty, ml-100k, ml-latest-small or
-    bundle-<domain>."""
+    """A benchmark dataset by name: amazon-beauty, amazon-office, ml-100k, ml-latest-small
+    or bundle-<domain>."""
+    if name == "amazon-office":
+        return load_office()
     if name.startswith("bundle-"):
         return load_bundle_sessions(name.removeprefix("bundle-"))
     if name == "ml-latest-small":
