@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -98,6 +99,7 @@ def save_artifact(
         raise ValueError(f"catalog has {len(catalog)} items but the model {rec.model.num_items}")
     out = Path(directory)
     out.mkdir(parents=True, exist_ok=True)
+    (out / CONFIG).unlink(missing_ok=True)  # a reused directory is no artifact until done
     text = text or rec.text_settings or TextSettings()
     model = rec.model
     config = {
@@ -126,7 +128,11 @@ def save_artifact(
     clash = sorted(set(records or {}) & set(config))
     if clash:
         raise ValueError(f"records {clash} would overwrite the artifact's own config entries")
-    (out / CONFIG).write_text(json.dumps({**config, **(records or {})}, indent=2) + "\n")
+    # Last and atomic: a directory whose writer was killed has no config.json, so nothing
+    # (a server's reload, `shelflm refresh` after a restart) takes it for an artifact.
+    tmp = out / f".{CONFIG}.{os.getpid()}"
+    tmp.write_text(json.dumps({**config, **(records or {})}, indent=2) + "\n")
+    tmp.replace(out / CONFIG)
     return out
 
 
