@@ -180,6 +180,20 @@ def report() -> None:
             for v in stats.values()) + f" | {np.median(secs):.0f} |")
     for name, (r, m) in PUBLISHED.items():
         print(f"| published {name} (SASRec) | {r} | {m} | |")
+    share = unseen_share(load_periods())
+    print("cases whose target no earlier period clicked (misses here; ADER's code drops those "
+          f"clicks): {100 * np.mean(share):.1f}% on the mean of periods, "
+          + " / ".join(f"{100 * x:.0f}" for x in share) + " % by period")
+
+
+def unseen_share(events: pd.DataFrame) -> list[float]:
+    """Per test period 1..16: the share of its cases whose target periods 0..p-1 never had."""
+    out = []
+    for p in range(1, PERIODS):
+        seen = set(events.loc[events["period"] < p, "item_id"])
+        _, targets = prefixes(events, p)
+        out.append(float(np.mean([t not in seen for t in targets])))
+    return out
 
 
 def main() -> None:

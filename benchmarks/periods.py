@@ -16,6 +16,8 @@ Time per update is the training wall time (early stopping, the default run confi
     .venv/bin/python benchmarks/periods.py --dataset ml-100k --periods 7 --seed 0  # ~months
     .venv/bin/python benchmarks/periods.py --dataset ml-latest-small --periods 6 --report \
         --plot docs/img/periods-ml-latest-small.png     # the table and plot over the seeds
+    .venv/bin/python benchmarks/periods.py --dataset ml-100k --periods 7 --methods ours \
+        --graph 0.6 --seed 0      # knowledge-graph fusion's effect on forgetting (same --report)
 """
 
 from __future__ import annotations
@@ -81,22 +83,30 @@ def window(dataset: object, period: np.ndarray, held: np.ndarray, first: int,
     return dataset.with_interactions(dataset.interactions.events[keep])
 
 
-def run(name: str, periods: int, seed: int, budget: float) -> dict:
+def tag(name: str, periods: int, methods: tuple[str, ...], graph: float) -> str:
+    """Result-file stem of a run (without the seed): variants say what differs."""
+    return (f"periods-{name}-{periods}" + (f"-graph{graph:g}" if graph else "")
+            + ("" if methods == METHODS else "-" + "-".join(methods)))
+
+
+def run(name: str, periods: int, seed: int, budget: float, methods: tuple[str, ...] = METHODS,
+        graph: float = 0.0) -> dict:
     full = load_named(name)
     period, held = cut(full, periods)
     tests = [cases(full, np.flatnonzero(held & (period == p))) for p in range(periods)]
     base = ShelfConfig()
-    cfg = replace(base, encoder=CACHED_ENCODER, training=replace(
+    model = replace(base.model, items=replace(base.model.items, graph=graph))
+    cfg = replace(base, encoder=CACHED_ENCODER, model=model, training=replace(
         base.training, seed=seed, progress=False, time_budget_s=budget))
     work = Path(tempfile.mkdtemp(prefix="shelflm-periods-"))
     first = window(full, period, held, 0, 0)
     rec, seconds = _train(cfg, first)
     _save(rec, cfg, first, work / "p0")
-    dirs = {m: work / "p0" for m in METHODS}
-    out: dict = {"tag": f"periods-{name}-{periods}-s{seed}", "cases": [len(t) for t in tests],
-                 "first_seconds": seconds, "rows": []}
+    dirs = {m: work / "p0" for m in methods}
+    out: dict = {"tag": f"{tag(name, periods, methods, graph)}-s{seed}",
+                 "cases": [len(t) for t in tests], "first_seconds": seconds, "rows": []}
     for p in range(1, periods):
-        for method in METHODS:
+        for method in methods:
             if p == 1:
                 model, seconds = rec, 0.0
             else:
@@ -140,14 +150,14 @@ def _save(rec: object, cfg: ShelfConfig, data: object, out: Path) -> Path:
                          exemplars=dataset_exemplars(data, cfg))
 
 
-def report(name: str, periods: int, plot: Path | None) -> None:
-    """Every seed's result of this dataset and cut: the mean table over periods 2.. (period
+def report(stem: str, methods: tuple[str, ...], periods: int, plot: Path | None) -> None:
+    """Every seed's result of this run variant: the mean table over periods 2.. (period
     1's model is the shared first one) with the seeds' spread, and the plot by period."""
     runs = [json.loads(p.read_text()) for p in
-            sorted((RUNS / "results").glob(f"periods-{name}-{periods}-s*.json"))]
+            sorted((RUNS / "results").glob(f"{stem}-s*.json"))]
     rows = [r for run in runs for r in run["rows"]]
-    print(f"{name}, {periods} periods, {len(runs)} seeds: mean over periods 2-{periods - 1}")
-    for method in METHODS:
+    print(f"{stem}, {len(runs)} seeds: mean over periods 2-{periods - 1}")
+    for method in methods:
         per_seed = [[r for r in run["rows"] if r["method"] == method and r["period"] > 1]
                     for run in runs]
         stats = {k: [np.mean([r[k] for r in seed]) for seed in per_seed]
@@ -159,8 +169,8 @@ def report(name: str, periods: int, plot: Path | None) -> None:
         mean = [{"period": p, "method": m, **{k: float(np.mean(v)) if v else None for k, v in (
             (k, [r[k] for r in rows if r["period"] == p and r["method"] == m
                  and r[k] is not None]) for k in ("next", "kept"))}}
-                for m in METHODS for p in range(1, periods)]
-        plot_periods(mean, plot, f"{name}: {periods} periods, mean of {len(runs)} seeds")
+                for m in methods for p in range(1, periods)]
+        plot_periods(mean, plot, f"{stem}: mean of {len(runs)} seeds")
 
 
 def main() -> None:
@@ -172,11 +182,15 @@ def main() -> None:
     p.add_argument("--report", action="store_true", help="no run: the table over the saved "
                    "seeds of this dataset and cut")
     p.add_argument("--plot", type=Path, default=None, help="with --report: the plot's PNG")
+    p.add_argument("--methods", nargs="+", default=list(METHODS), choices=METHODS)
+    p.add_argument("--graph", type=float, default=0.0,
+                   help="knowledge-graph fusion weight of every model (ItemTowerConfig.graph)")
     args = p.parse_args()
+    methods = tuple(m for m in METHODS if m in args.methods)
     if not args.report:
-        result = run(args.dataset, args.periods, args.seed, args.budget)
+        result = run(args.dataset, args.periods, args.seed, args.budget, methods, args.graph)
         write_result(result["tag"], result)
-    report(args.dataset, args.periods, args.plot)
+    report(tag(args.dataset, args.periods, methods, args.graph), methods, args.periods, args.plot)
 
 
 if __name__ == "__main__":

@@ -86,6 +86,24 @@ async def top10(client: httpx.AsyncClient, users: list[str]) -> dict[str, list[s
     return out
 
 
+def server_slow(metrics: str) -> dict[str, int]:
+    """From the server's own latency histogram (shelflm_request_seconds): how many GET
+    recommendations it answered in all, and slower than 10 / 25 / 50 / 100 ms (time in the
+    server, so a load generator's own stalls are not in it)."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    counts = {}
+    for family in text_string_to_metric_families(metrics):
+        for sample in family.samples:
+            if (sample.name == "shelflm_request_seconds_bucket"
+                    and sample.labels.get("method") == "GET"
+                    and "recommendations" in sample.labels.get("route", "")):
+                counts[float(sample.labels["le"])] = int(sample.value)
+    total = counts.get(float("inf"), 0)
+    return {"requests": total, **{f"over_{ms}ms": total - counts.get(ms / 1000, total)
+                                  for ms in (10, 25, 50, 100)}}
+
+
 async def drive(run: Run, url: str, later: list, users: list[str], models: Path,
                 args: argparse.Namespace) -> dict:
     """The load, until the swaps happened (plus the tail) or the limit."""
@@ -122,9 +140,11 @@ async def drive(run: Run, url: str, later: list, users: list[str], models: Path,
         await asyncio.gather(paced(run, args.rate, recommend),
                              paced(run, args.event_rate, post), watch())
         after = await top10(c, probes)
+        metrics = (await c.get("/metrics")).text
     changed = [u for u in probes if before[u] != after[u]]
     quiet = [u for u in probes if u not in posted]  # no event of theirs: only models changed
-    return {"probe_users": len(probes), "top10_changed": len(changed),
+    return {"server_side": server_slow(metrics), "probe_users": len(probes),
+            "top10_changed": len(changed),
             "probes_without_new_events": len(quiet),
             "their_top10_changed": sum(u in changed for u in quiet),
             "versions_seen": sorted({v for _, v in versions}),
@@ -165,12 +185,19 @@ def main() -> None:
     ap.add_argument("--limit", type=float, default=1800, help="seconds at most")
     ap.add_argument("--lr", type=float, default=None, help="the updates' learning rate "
                     "(shelflm refresh --lr; default: the live run's)")
+    ap.add_argument("--pin", action="store_true", help="the server alone on CPU 0, the refresh "
+                    "and this load generator on CPU 1 (a core of its own for the server)")
     ap.add_argument("--out", type=Path)
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="shelflm-refresh-e2e-"))
     models, db = work / "models", work / "events.sqlite"
     later, users = first_version(args.dataset, models, db)
+    cpus = os.sched_getaffinity(0)
+    if args.pin:  # children inherit the affinity they are started with
+        os.sched_setaffinity(0, {0})
     server = start_server(models / "v0001", db, LOADER, 1, {})
+    if args.pin:
+        os.sched_setaffinity(0, {1})
     run = Run(server.url, server.pid)
     refresh = subprocess.Popen(
         [sys.executable, "-m", "shelflm.cli", "refresh", str(models), "--artifact", "v0001",
@@ -185,6 +212,7 @@ def main() -> None:
         refresh.terminate()
         server.terminate()
         server.wait(30)
+        os.sched_setaffinity(0, cpus)
     start_refresh = args.min_events / args.event_rate  # when the first window was complete
     result = {"args": vars(args) | {"out": str(args.out)}, "refresh": decisions(models),
               "latency": latency(run, start_refresh), "effect": effect,
