@@ -1,0 +1,111 @@
+"""Training and scoring of the cross-encoder (models/cross_encoder.py) on PairTexts.
+
+Loss = BCE(like logit, liked) + rating_weight * MSE(rating, the event's value). A fixed
+recipe (epochs, learning rates), no early stopping by default: in the few-shot protocol
+no labelled case outside the training draw may steer the fit. The report has each epoch's
+train losses and, when cases are given, their BCE and MSE too (validation, test).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from pydantic import ConfigDict
+
+from shelflm.models.cross_encoder import CrossEncoder, like_logodds
+from shelflm.text.history import PairTexts
+
+
+@dataclass
+class CrossTrainConfig:
+    """How the cross-encoder is fitted."""
+
+    __pydantic_config__ = ConfigDict(extra="forbid")
+
+    epochs: int = field(default=10, metadata={"help": "Passes over the training cases."})
+    batch_size: int = field(default=16, metadata={"help": "Cases per step."})
+    lr: float = field(default=5e-4, metadata={"help": "Learning rate of the LM part (LoRA)."})
+    head_lr: float = field(default=5e-3, metadata={"help": "Learning rate of the heads."})
+    rating_weight: float = field(default=0.1, metadata={
+        "help": "Weight of the rating head's MSE beside the like head's BCE (0: off)."})
+    seed: int = field(default=0, metadata={"help": "Shuffling and initialisation."})
+
+    def __post_init__(self) -> None:
+        if self.epochs < 1 or self.batch_size < 1 or self.lr <= 0 or self.head_lr <= 0:
+            raise ValueError(f"CrossTrainConfig: sizes and rates must be positive, got {self}")
+
+
+def _losses(model: CrossEncoder, data: PairTexts, rows: np.ndarray
+            ) -> tuple[torch.Tensor, torch.Tensor, int]:
+    batch, truncated = model.tokenize([data.histories[i] for i in rows],
+                                      [data.candidates[i] for i in rows])
+    prior = torch.from_numpy(like_logodds(data.history_liked[rows]))
+    logits, ratings = model(batch, prior)
+    bce = torch.nn.functional.binary_cross_entropy_with_logits(
+        logits, torch.from_numpy(data.liked[rows]))
+    mse = torch.nn.functional.mse_loss(ratings, torch.from_numpy(data.rating[rows]))
+    return bce, mse, truncated
+
+
+def fit_cross(model: CrossEncoder, train: PairTexts, config: CrossTrainConfig,
+              watch: dict[str, PairTexts] | None = None) -> dict:
+    """Fit `model` on `train`; {"epochs": [per epoch: train and each watched set's bce /
+    mse]} plus how many training pairs were cut to the token budget."""
+    torch.manual_seed(config.seed)
+    rng = np.random.default_rng(config.seed)
+    with torch.no_grad():
+        model.rating.bias.fill_(float(np.mean(train.rating)))
+    heads = [p for n, p in model.named_parameters() if p.requires_grad and not n.startswith("lm.")]
+    lm = [p for n, p in model.named_parameters() if p.requires_grad and n.startswith("lm.")]
+    optim = torch.optim.AdamW([{"params": heads, "lr": config.head_lr},
+                               {"params": lm, "lr": config.lr}], weight_decay=0.0)
+    report: dict = {"epochs": [], "truncated": 0}
+    for _ in range(config.epochs):
+        model.train()
+        order = rng.permutation(len(train))
+        sums = np.zeros(2)
+        for start in range(0, len(order), config.batch_size):
+            rows = order[start:start + config.batch_size]
+            bce, mse, truncated = _losses(model, train, rows)
+            report["truncated"] += truncated
+            optim.zero_grad()
+            (bce + config.rating_weight * mse).backward()
+            optim.step()
+            sums += np.array([bce.item(), mse.item()]) * len(rows)
+        epoch = {"train_bce": sums[0] / len(train), "train_mse": sums[1] / len(train)}
+        for name, data in (watch or {}).items():
+            epoch |= {f"{name}_{k}": v for k, v in evaluate_losses(model, data).items()}
+        report["epochs"].append(epoch)
+    return report
+
+
+@torch.no_grad()
+def evaluate_losses(model: CrossEncoder, data: PairTexts, batch_size: int = 64
+                    ) -> dict[str, float]:
+    """Mean BCE and MSE over `data` (eval mode)."""
+    model.eval()
+    sums = np.zeros(2)
+    for start in range(0, len(data), batch_size):
+        rows = np.arange(start, min(start + batch_size, len(data)))
+        bce, mse, _ = _losses(model, data, rows)
+        sums += np.array([bce.item(), mse.item()]) * len(rows)
+    return {"bce": sums[0] / len(data), "mse": sums[1] / len(data)}
+
+
+@torch.no_grad()
+def predict_cross(model: CrossEncoder, data: PairTexts, batch_size: int = 64
+                  ) -> tuple[np.ndarray, np.ndarray, int]:
+    """(like probabilities, ratings, pairs cut to the token budget) for every case."""
+    model.eval()
+    probs, ratings, truncated = [], [], 0
+    for start in range(0, len(data), batch_size):
+        rows = np.arange(start, min(start + batch_size, len(data)))
+        batch, cut = model.tokenize([data.histories[i] for i in rows],
+                                    [data.candidates[i] for i in rows])
+        logits, rating = model(batch, torch.from_numpy(like_logodds(data.history_liked[rows])))
+        probs.append(torch.sigmoid(logits).numpy())
+        ratings.append(rating.numpy())
+        truncated += cut
+    return np.concatenate(probs), np.concatenate(ratings), truncated

@@ -1,0 +1,68 @@
+"""The cross-encoder: pairs tokenised within the budget (cuts counted), the like-rate prior
+as its starting point, and a fit that learns a text signal from a handful of cases."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from sklearn.metrics import roc_auc_score
+
+from shelflm.encoders.lm import load_language_model
+from shelflm.models.cross_config import CrossEncoderConfig
+from shelflm.models.cross_encoder import CrossEncoder, like_logodds
+from shelflm.text.history import PairTexts
+from shelflm.training.cross_fit import CrossTrainConfig, evaluate_losses, fit_cross, predict_cross
+
+
+def _model(**overrides: object) -> CrossEncoder:
+    torch.manual_seed(0)
+    tokenizer, lm = load_language_model()
+    return CrossEncoder(CrossEncoderConfig(**overrides), tokenizer, lm)
+
+
+def _pairs(n: int, seed: int) -> PairTexts:
+    """Shoppers who liked hiking gear like hiking candidates and not kitchen ones; every
+    history has the same liked share, so only the text can tell the cases apart."""
+    rng = np.random.default_rng(seed)
+    hikes = rng.random(n) < 0.5
+    liked = rng.random(n) < 0.5
+    match = hikes == liked  # a hiker's liked candidate is hiking gear
+    candidates = ["trekking poles" if m else "kitchen knife" for m in match]
+    histories = ["Liked: hiking boots; rain jacket." if h else "Liked: frying pan; whisk."
+                 for h in hikes]
+    return PairTexts(histories, candidates, np.ones((n, 2), bool), liked.astype(np.float32),
+                     np.where(liked, 5.0, 2.0).astype(np.float32))
+
+
+def test_the_prior_is_the_starting_score() -> None:
+    history_liked = np.array([[True, True, False], [False, False, False]])
+    assert np.allclose(like_logodds(history_liked), [np.log(3 / 2), np.log(1 / 4)])
+    model = _model(tuning="head")
+    data = _pairs(4, 0)
+    data.history_liked = history_liked[[0, 1, 0, 1]]
+    probs, _, _ = predict_cross(model, data)
+    assert np.allclose(probs, 1 / (1 + np.exp(-like_logodds(data.history_liked))), atol=1e-6)
+
+
+def test_long_pairs_are_cut_to_the_budget_and_counted() -> None:
+    model = _model(max_length=16, tuning="head")
+    batch, cut = model.tokenize(["Liked: " + "a very long title; " * 20, "Liked: x."],
+                                ["boots", "poles"])
+    assert batch["input_ids"].shape[1] <= 16 and cut == 1
+    with pytest.raises(ValueError, match="candidates"):
+        model.tokenize(["a"], ["b", "c"])
+
+
+@pytest.mark.slow
+def test_lora_learns_a_text_signal_from_a_few_cases() -> None:
+    model = _model(tuning="lora")
+    assert 0 < sum(p.numel() for p in model.trainable()) < 0.05 * sum(
+        p.numel() for p in model.parameters())
+    train, test = _pairs(32, 1), _pairs(64, 2)
+    before = roc_auc_score(test.liked, predict_cross(model, test)[0])
+    report = fit_cross(model, train, CrossTrainConfig(epochs=6, batch_size=8))
+    after = roc_auc_score(test.liked, predict_cross(model, test)[0])
+    assert before == pytest.approx(0.5) and after > 0.9
+    losses = [e["train_bce"] for e in report["epochs"]]
+    assert losses[-1] < losses[0] and evaluate_losses(model, test)["bce"] < 0.6
