@@ -30,9 +30,9 @@ from sklearn.metrics import roc_auc_score
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import RUNS, SHARED_DATA, load_ml100k, write_result  # noqa: E402
 from shelflm.data.pair_cases import PairCases, pair_cases  # noqa: E402
-from shelflm.encoders.lm import load_language_model  # noqa: E402
+from shelflm.models.cross_artifact import build_cross_encoder  # noqa: E402
 from shelflm.models.cross_config import CrossEncoderConfig  # noqa: E402
-from shelflm.models.cross_encoder import CrossEncoder, like_logodds  # noqa: E402
+from shelflm.models.cross_encoder import like_logodds  # noqa: E402
 from shelflm.text.history import HistoryTextConfig, PairTexts, pair_texts  # noqa: E402
 from shelflm.training.cross_fit import (  # noqa: E402
     CrossTrainConfig,
@@ -70,8 +70,7 @@ def run_one(data: object, split: dict, shots: int | None, seed: int, model_cfg:
     sets = {name: texts(data, c, model_cfg.history) for name, c in
             (("train", pool.take(rows)), ("valid", split["valid"]), ("test", split["test"]))}
     torch.manual_seed(seed)
-    tokenizer, lm = load_language_model(model_cfg.base_model or None)
-    model = CrossEncoder(model_cfg, tokenizer, lm)
+    model = build_cross_encoder(model_cfg)
     t = time.perf_counter()
     fit = fit_cross(model, sets["train"], replace(train_cfg, seed=seed))
     seconds = time.perf_counter() - t

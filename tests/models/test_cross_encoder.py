@@ -66,3 +66,22 @@ def test_lora_learns_a_text_signal_from_a_few_cases() -> None:
     assert before == pytest.approx(0.5) and after > 0.9
     losses = [e["train_bce"] for e in report["epochs"]]
     assert losses[-1] < losses[0] and evaluate_losses(model, test)["bce"] < 0.6
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("tuning", ["lora", "head"])
+def test_an_artifact_reads_back_the_same_model(tmp_path, tuning: str) -> None:
+    from shelflm.models.cross_artifact import read_cross_encoder, save_cross_encoder
+
+    model = _model(tuning=tuning)
+    fit_cross(model, _pairs(16, 3), CrossTrainConfig(epochs=1, batch_size=8))
+    data = _pairs(8, 4)
+    want = predict_cross(model, data)
+    out = save_cross_encoder(model, tmp_path / "ce", "{title}", {"run": {"seed": 0}})
+    again, config = read_cross_encoder(out)
+    got = predict_cross(again, data)
+    assert np.allclose(got[0], want[0], atol=1e-5) and np.allclose(got[1], want[1], atol=1e-4)
+    assert config["model"]["base_model"] == "default" and config["run"] == {"seed": 0}
+    (out / "config.json").unlink()  # as a killed save leaves it
+    with pytest.raises(FileNotFoundError, match="not a shelflm cross-encoder"):
+        read_cross_encoder(out)

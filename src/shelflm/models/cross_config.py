@@ -6,6 +6,7 @@ from dataclasses import asdict, dataclass, field
 
 from pydantic import ConfigDict
 
+from shelflm.encoders.config import DEFAULT_MODEL
 from shelflm.text.history import HistoryTextConfig
 
 TUNINGS = ("lora", "head", "full")
@@ -18,8 +19,9 @@ class CrossEncoderConfig:
 
     __pydantic_config__ = ConfigDict(extra="forbid")
 
-    base_model: str = field(default="", metadata={
-        "help": "Local Hugging Face model directory ('' = the bundled all-MiniLM-L6-v2)."})
+    base_model: str = field(default=DEFAULT_MODEL, metadata={
+        "help": "Local Hugging Face model directory ('default' = the bundled "
+                "all-MiniLM-L6-v2); an artifact records it relative to itself."})
     max_length: int = field(default=256, metadata={
         "help": "Tokens of history + candidate; longer pairs are cut (the history's oldest "
                 "items first) and counted."})

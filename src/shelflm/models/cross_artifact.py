@@ -1,0 +1,84 @@
+"""The cross-encoder as an artifact directory (save / read only).
+
+    config.json         {"format": "shelflm-cross-encoder", "model": CrossEncoderConfig,
+                         "item_format": the template of item texts, ...records}; written
+                         last and atomically
+    weights.safetensors the weights that are not the base LM's: the heads, the prior weight
+                        and the tuned part (LoRA matrices; every LM weight for 'full')
+
+The base LM is named in the config relative to the artifact (or 'default', the bundled
+MiniLM), loaded fresh and wrapped as in training, then the saved weights are put back.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import replace
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file, save_file
+
+from shelflm.encoders.lm import load_language_model, resolve_model_path
+from shelflm.encoders.peft.base import base_model_reference
+from shelflm.models.cross_config import CrossEncoderConfig
+from shelflm.models.cross_encoder import CrossEncoder
+
+FORMAT = "shelflm-cross-encoder"
+FORMAT_VERSION = 1
+CONFIG, WEIGHTS = "config.json", "weights.safetensors"
+
+
+def build_cross_encoder(config: CrossEncoderConfig, base_dir: Path | None = None
+                        ) -> CrossEncoder:
+    """A fresh cross-encoder over `config.base_model` (relative to `base_dir` if given)."""
+    tokenizer, lm = load_language_model(resolve_model_path(config.base_model, base_dir))
+    return CrossEncoder(config, tokenizer, lm)
+
+
+def _own_weights(model: CrossEncoder) -> dict[str, torch.Tensor]:
+    """What training changed: every trainable tensor, the heads and the prior weight."""
+    return {name: p.detach().contiguous() for name, p in model.named_parameters()
+            if p.requires_grad or not name.startswith("lm.")}
+
+
+def save_cross_encoder(model: CrossEncoder, directory: str | Path, item_format: str,
+                       records: dict | None = None) -> Path:
+    """Write `model` as an artifact directory; returns it."""
+    out = Path(directory)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / CONFIG).unlink(missing_ok=True)  # no artifact until the config is back
+    save_file(_own_weights(model), str(out / WEIGHTS))
+    base = base_model_reference(str(resolve_model_path(model.config.base_model)), out)
+    config = {"format": FORMAT, "format_version": FORMAT_VERSION,
+              "model": replace(model.config, base_model=base).to_dict(),
+              "item_format": item_format, **(records or {})}
+    tmp = out / f".{CONFIG}.{os.getpid()}"
+    tmp.write_text(json.dumps(config, indent=2) + "\n")
+    tmp.replace(out / CONFIG)
+    return out
+
+
+def read_cross_encoder(directory: str | Path) -> tuple[CrossEncoder, dict]:
+    """(the model, in eval mode, and its config.json) of an artifact directory."""
+    root = Path(directory)
+    path = root / CONFIG
+    if not path.is_file():
+        raise FileNotFoundError(f"{root}: not a shelflm cross-encoder artifact (no {CONFIG})")
+    config = json.loads(path.read_text())
+    if config.get("format") != FORMAT:
+        raise ValueError(f"{path}: format {config.get('format')!r} is not {FORMAT!r}")
+    if config.get("format_version", 0) > FORMAT_VERSION:
+        raise ValueError(f"{path}: format_version {config['format_version']} is newer than "
+                         f"this shelflm reads ({FORMAT_VERSION})")
+    model = build_cross_encoder(CrossEncoderConfig(**config["model"]), root)
+    saved = load_file(str(root / WEIGHTS))
+    expected = set(_own_weights(model))
+    if set(saved) != expected:
+        raise ValueError(f"{root / WEIGHTS}: weights do not match the config "
+                         f"(missing {sorted(expected - set(saved))[:3]}, "
+                         f"unexpected {sorted(set(saved) - expected)[:3]})")
+    model.load_state_dict(saved, strict=False)
+    model.eval()
+    return model, config
