@@ -85,3 +85,18 @@ def test_an_artifact_reads_back_the_same_model(tmp_path, tuning: str) -> None:
     (out / "config.json").unlink()  # as a killed save leaves it
     with pytest.raises(FileNotFoundError, match="not a shelflm cross-encoder"):
         read_cross_encoder(out)
+
+
+@pytest.mark.slow
+def test_the_onnx_export_scores_as_pytorch_does(tmp_path) -> None:
+    from shelflm.models.cross_onnx import OnnxCrossEncoder, export_cross_encoder
+    from shelflm.training.cross_fit import onnx_parity
+
+    model = _model(tuning="lora")
+    fit_cross(model, _pairs(16, 5), CrossTrainConfig(epochs=2, batch_size=8))
+    path = export_cross_encoder(model, tmp_path / "ce.onnx")
+    scorer = OnnxCrossEncoder(path, model)
+    data = _pairs(12, 6)
+    data.histories[0] = "Liked: " + "a long title; " * 40  # longer than any export input
+    assert onnx_parity(model, scorer, data) < 1e-4
+    assert np.allclose(predict_cross(scorer, data)[1], predict_cross(model, data)[1], atol=1e-3)

@@ -109,3 +109,9 @@ def predict_cross(model: CrossEncoder, data: PairTexts, batch_size: int = 64
         ratings.append(rating.numpy())
         truncated += cut
     return np.concatenate(probs), np.concatenate(ratings), truncated
+
+
+def onnx_parity(model: CrossEncoder, scorer: object, data: PairTexts) -> float:
+    """Largest absolute difference of like probabilities between the PyTorch `model` and
+    its ONNX `scorer` (models/cross_onnx.py OnnxCrossEncoder) on `data`."""
+    return float(np.abs(predict_cross(model, data)[0] - predict_cross(scorer, data)[0]).max())
