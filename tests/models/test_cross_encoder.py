@@ -61,11 +61,22 @@ def test_lora_learns_a_text_signal_from_a_few_cases() -> None:
         p.numel() for p in model.parameters())
     train, test = _pairs(32, 1), _pairs(64, 2)
     before = roc_auc_score(test.liked, predict_cross(model, test)[0])
-    report = fit_cross(model, train, CrossTrainConfig(epochs=6, batch_size=8))
+    report = fit_cross(model, train, CrossTrainConfig(epochs=6, batch_size=8, dev_fraction=0))
     after = roc_auc_score(test.liked, predict_cross(model, test)[0])
     assert before == pytest.approx(0.5) and after > 0.9
     losses = [e["train_bce"] for e in report["epochs"]]
     assert losses[-1] < losses[0] and evaluate_losses(model, test)["bce"] < 0.6
+
+
+def test_the_start_is_kept_when_no_epoch_beats_it_on_the_dev_cases() -> None:
+    model = _model(tuning="head")
+    data = _pairs(16, 7)
+    start = predict_cross(model, data)[0]
+    report = fit_cross(model, _pairs(32, 8), CrossTrainConfig(epochs=2, batch_size=8,
+                                                                 head_lr=1e4))  # it blows up
+    assert report["best_epoch"] == 0 and len(report["epochs"]) == 2
+    assert all(e["dev_bce"] > 1 for e in report["epochs"])
+    assert np.allclose(predict_cross(model, data)[0], start)
 
 
 @pytest.mark.slow

@@ -17,7 +17,6 @@ import os
 from dataclasses import replace
 from pathlib import Path
 
-import torch
 from safetensors.torch import load_file, save_file
 
 from shelflm.encoders.lm import load_language_model, resolve_model_path
@@ -37,19 +36,13 @@ def build_cross_encoder(config: CrossEncoderConfig, base_dir: Path | None = None
     return CrossEncoder(config, tokenizer, lm)
 
 
-def _own_weights(model: CrossEncoder) -> dict[str, torch.Tensor]:
-    """What training changed: every trainable tensor, the heads and the prior weight."""
-    return {name: p.detach().contiguous() for name, p in model.named_parameters()
-            if p.requires_grad or not name.startswith("lm.")}
-
-
 def save_cross_encoder(model: CrossEncoder, directory: str | Path, item_format: str,
                        records: dict | None = None) -> Path:
     """Write `model` as an artifact directory; returns it."""
     out = Path(directory)
     out.mkdir(parents=True, exist_ok=True)
     (out / CONFIG).unlink(missing_ok=True)  # no artifact until the config is back
-    save_file(_own_weights(model), str(out / WEIGHTS))
+    save_file(model.own_state(), str(out / WEIGHTS))
     base = base_model_reference(str(resolve_model_path(model.config.base_model)), out)
     config = {"format": FORMAT, "format_version": FORMAT_VERSION,
               "model": replace(model.config, base_model=base).to_dict(),
@@ -74,7 +67,7 @@ def read_cross_encoder(directory: str | Path) -> tuple[CrossEncoder, dict]:
                          f"this shelflm reads ({FORMAT_VERSION})")
     model = build_cross_encoder(CrossEncoderConfig(**config["model"]), root)
     saved = load_file(str(root / WEIGHTS))
-    expected = set(_own_weights(model))
+    expected = set(model.own_state())
     if set(saved) != expected:
         raise ValueError(f"{root / WEIGHTS}: weights do not match the config "
                          f"(missing {sorted(expected - set(saved))[:3]}, "

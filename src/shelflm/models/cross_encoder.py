@@ -74,6 +74,12 @@ class CrossEncoder(torch.nn.Module):
         logits = self.like(pooled).squeeze(-1) + self.prior_weight * prior
         return logits, self.rating(pooled).squeeze(-1)
 
+    def own_state(self) -> dict[str, torch.Tensor]:
+        """What training changes (and an artifact stores): every trainable tensor, the heads
+        and the prior weight; the frozen base LM is not in it."""
+        return {name: p.detach().clone() for name, p in self.named_parameters()
+                if p.requires_grad or not name.startswith("lm.")}
+
     def trainable(self) -> list[torch.nn.Parameter]:
         """The weights an optimiser should update (LoRA or heads or all)."""
         return [p for p in self.parameters() if p.requires_grad]

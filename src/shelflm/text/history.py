@@ -95,6 +95,11 @@ class PairTexts:
     def __len__(self) -> int:
         return len(self.candidates)
 
+    def take(self, rows: np.ndarray) -> PairTexts:
+        """The cases at `rows`, in that order."""
+        return PairTexts([self.histories[i] for i in rows], [self.candidates[i] for i in rows],
+                         self.history_liked[rows], self.liked[rows], self.rating[rows])
+
 
 def pair_texts(cases: PairCases, item_texts: Sequence[str], config: HistoryTextConfig,
                categories: Sequence[str] | None = None) -> PairTexts:

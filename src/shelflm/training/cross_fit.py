@@ -1,9 +1,11 @@
 """Training and scoring of the cross-encoder (models/cross_encoder.py) on PairTexts.
 
-Loss = BCE(like logit, liked) + rating_weight * MSE(rating, the event's value). A fixed
-recipe (epochs, learning rates), no early stopping by default: in the few-shot protocol
-no labelled case outside the training draw may steer the fit. The report has each epoch's
-train losses and, when cases are given, their BCE and MSE too (validation, test).
+Loss = BCE(like logit, liked) + rating_weight * MSE(rating, the event's value). The
+weights kept are those of the epoch with the lowest BCE on a dev share of the training
+cases themselves, the untrained start (the like-rate prior) included: in the few-shot
+protocol no labelled case outside the training draw may steer the fit, and with a handful
+of cases the text part can fit noise that makes the prior worse. The report has each
+epoch's train and dev losses and, when cases are given, their BCE and MSE too.
 """
 
 from __future__ import annotations
@@ -30,11 +32,16 @@ class CrossTrainConfig:
     head_lr: float = field(default=5e-3, metadata={"help": "Learning rate of the heads."})
     rating_weight: float = field(default=0.1, metadata={
         "help": "Weight of the rating head's MSE beside the like head's BCE (0: off)."})
+    dev_fraction: float = field(default=0.25, metadata={
+        "help": "Share of the training cases held out to pick the epoch (0: keep the last)."})
     seed: int = field(default=0, metadata={"help": "Shuffling and initialisation."})
 
     def __post_init__(self) -> None:
         if self.epochs < 1 or self.batch_size < 1 or self.lr <= 0 or self.head_lr <= 0:
             raise ValueError(f"CrossTrainConfig: sizes and rates must be positive, got {self}")
+        if not 0 <= self.dev_fraction < 1:
+            raise ValueError(f"CrossTrainConfig: dev_fraction must be in [0, 1), got "
+                             f"{self.dev_fraction}")
 
 
 def _losses(model: CrossEncoder, data: PairTexts, rows: np.ndarray
@@ -51,34 +58,51 @@ def _losses(model: CrossEncoder, data: PairTexts, rows: np.ndarray
 
 def fit_cross(model: CrossEncoder, train: PairTexts, config: CrossTrainConfig,
               watch: dict[str, PairTexts] | None = None) -> dict:
-    """Fit `model` on `train`; {"epochs": [per epoch: train and each watched set's bce /
-    mse]} plus how many training pairs were cut to the token budget."""
+    """Fit `model` on `train`; {"epochs": [per epoch: train, dev and each watched set's bce
+    / mse], "best_epoch" (0: the start), "truncated": training pairs cut to the budget}."""
     torch.manual_seed(config.seed)
     rng = np.random.default_rng(config.seed)
+    order = rng.permutation(len(train))
+    n_dev = int(round(len(train) * config.dev_fraction))
+    dev, train = (train.take(order[:n_dev]), train.take(order[n_dev:])) if n_dev else (None, train)
     with torch.no_grad():
         model.rating.bias.fill_(float(np.mean(train.rating)))
     heads = [p for n, p in model.named_parameters() if p.requires_grad and not n.startswith("lm.")]
     lm = [p for n, p in model.named_parameters() if p.requires_grad and n.startswith("lm.")]
     optim = torch.optim.AdamW([{"params": heads, "lr": config.head_lr},
                                {"params": lm, "lr": config.lr}], weight_decay=0.0)
-    report: dict = {"epochs": [], "truncated": 0}
-    for _ in range(config.epochs):
-        model.train()
-        order = rng.permutation(len(train))
-        sums = np.zeros(2)
-        for start in range(0, len(order), config.batch_size):
-            rows = order[start:start + config.batch_size]
-            bce, mse, truncated = _losses(model, train, rows)
-            report["truncated"] += truncated
-            optim.zero_grad()
-            (bce + config.rating_weight * mse).backward()
-            optim.step()
-            sums += np.array([bce.item(), mse.item()]) * len(rows)
-        epoch = {"train_bce": sums[0] / len(train), "train_mse": sums[1] / len(train)}
-        for name, data in (watch or {}).items():
-            epoch |= {f"{name}_{k}": v for k, v in evaluate_losses(model, data).items()}
-        report["epochs"].append(epoch)
+    report: dict = {"epochs": [], "truncated": 0, "best_epoch": 0 if dev else config.epochs}
+    best = (evaluate_losses(model, dev)["bce"], model.own_state()) if dev else None
+    for epoch in range(1, config.epochs + 1):
+        sums = _train_epoch(model, train, config, optim, rng, report)
+        row = {"train_bce": sums[0] / len(train), "train_mse": sums[1] / len(train)}
+        watched = ({"dev": dev} if dev else {}) | (watch or {})
+        for name, data in watched.items():
+            row |= {f"{name}_{k}": v for k, v in evaluate_losses(model, data).items()}
+        report["epochs"].append(row)
+        if best is not None and row["dev_bce"] < best[0]:
+            best, report["best_epoch"] = (row["dev_bce"], model.own_state()), epoch
+    if best is not None:
+        model.load_state_dict(best[1], strict=False)
     return report
+
+
+def _train_epoch(model: CrossEncoder, train: PairTexts, config: CrossTrainConfig,
+                 optim: torch.optim.Optimizer, rng: np.random.Generator, report: dict
+                 ) -> np.ndarray:
+    """One pass in a random order; the summed (bce, mse) over the cases."""
+    model.train()
+    order = rng.permutation(len(train))
+    sums = np.zeros(2)
+    for start in range(0, len(order), config.batch_size):
+        rows = order[start:start + config.batch_size]
+        bce, mse, truncated = _losses(model, train, rows)
+        report["truncated"] += truncated
+        optim.zero_grad()
+        (bce + config.rating_weight * mse).backward()
+        optim.step()
+        sums += np.array([bce.item(), mse.item()]) * len(rows)
+    return sums
 
 
 @torch.no_grad()
