@@ -102,8 +102,10 @@ def prior_auc(split: dict) -> float:
 
 def report(tag: str) -> None:
     """Mean ± std over seeds per training budget, of every saved run of `tag`."""
-    rows = [r for p in sorted((RUNS / "results").glob(f"{tag}-*.json"))
-            for r in json.loads(p.read_text())["runs"]]
+    files = [p for p in sorted((RUNS / "results").glob(f"{tag}-*.json"))
+             if p.stem[len(tag) + 1:].split("-")[0].isdigit() or p.stem[len(tag) + 1:]
+             .startswith("all")]  # the tag's own runs, not those of a longer tag
+    rows = [r for p in files for r in json.loads(p.read_text())["runs"]]
     print("| cases | seeds | test AUC x 100 | TALLRec | train s | test ms per pair |")
     print("|---|---|---|---|---|---|")
     for shots in sorted({r["shots"] for r in rows}):
