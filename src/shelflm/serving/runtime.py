@@ -213,7 +213,8 @@ class LoadedShelfModel:
             return pooled
         if self._graph_means is None:
             self._graph_means = attribute_means(self.catalog.items, self.text_vectors)
-        links = linked(items, self.catalog.ids, self.text_vectors, tuple(config.graph_links))
+        links = linked(items, self.catalog.ids, self.text_vectors,
+                       tuple(config.graph_links)) if config.graph_links else []
         return fused(items, pooled, config.graph, self._graph_means, links)
 
     def encode_item_texts(self, items: pd.DataFrame) -> np.ndarray:
