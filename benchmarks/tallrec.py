@@ -38,6 +38,7 @@ from shelflm.text.history import HistoryTextConfig, PairTexts, pair_texts  # noq
 from shelflm.training.cross_fit import (  # noqa: E402
     CrossTrainConfig,
     fit_cross,
+    pair_losses,
     predict_cross,
 )
 
@@ -87,11 +88,7 @@ def run_one(data: object, split: dict, shots: int | None, seed: int, model_cfg:
 
 def scores(data: PairTexts, probs: np.ndarray, ratings: np.ndarray) -> dict[str, float]:
     """AUC, BCE and MSE of like probabilities and ratings against the cases' labels."""
-    p = np.clip(probs, 1e-7, 1 - 1e-7)
-    y = data.liked
-    return {"auc": float(roc_auc_score(y, probs)),
-            "bce": float(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p))),
-            "mse": float(np.mean((ratings - data.rating) ** 2))}
+    return {"auc": float(roc_auc_score(data.liked, probs)), **pair_losses(data, probs, ratings)}
 
 
 def prior_auc(split: dict) -> float:

@@ -128,12 +128,16 @@ def save_artifact(
     clash = sorted(set(records or {}) & set(config))
     if clash:
         raise ValueError(f"records {clash} would overwrite the artifact's own config entries")
-    # Last and atomic: a directory whose writer was killed has no config.json, so nothing
-    # (a server's reload, `shelflm refresh` after a restart) takes it for an artifact.
-    tmp = out / f".{CONFIG}.{os.getpid()}"
-    tmp.write_text(json.dumps({**config, **(records or {})}, indent=2) + "\n")
-    tmp.replace(out / CONFIG)
+    write_config(out, {**config, **(records or {})})
     return out
+
+
+def write_config(out: Path, config: dict) -> None:
+    """config.json, last and atomically: a directory whose writer was killed has none, so
+    nothing (a server's reload, `shelflm refresh` after a restart) takes it for an artifact."""
+    tmp = out / f".{CONFIG}.{os.getpid()}"
+    tmp.write_text(json.dumps(config, indent=2) + "\n")
+    tmp.replace(out / CONFIG)
 
 
 def _text_vectors(rec: FittedRecommender, catalog: Catalog, text: TextSettings) -> np.ndarray:
@@ -145,18 +149,20 @@ def _text_vectors(rec: FittedRecommender, catalog: Catalog, text: TextSettings) 
     return item_text_vectors(catalog.items, text)
 
 
-def _read_config(root: Path) -> tuple[bytes, dict]:
-    """config.json's bytes and content, checked to be an artifact this shelflm reads."""
+def read_config(root: Path, fmt: str = FORMAT, version: int = FORMAT_VERSION,
+                kind: str = "shelflm artifact") -> tuple[bytes, dict]:
+    """config.json's bytes and content, checked to be a `fmt` directory this shelflm reads
+    (format_version up to `version`)."""
     path = root / CONFIG
     if not path.is_file():
-        raise FileNotFoundError(f"{root}: not a shelflm artifact (no {CONFIG})")
+        raise FileNotFoundError(f"{root}: not a {kind} (no {CONFIG})")
     raw = path.read_bytes()
     config = json.loads(raw)
-    if config.get("format") != FORMAT:
-        raise ValueError(f"{path}: format {config.get('format')!r} is not {FORMAT!r}")
-    if config.get("format_version", 0) > FORMAT_VERSION:
+    if config.get("format") != fmt:
+        raise ValueError(f"{path}: format {config.get('format')!r} is not {fmt!r}")
+    if config.get("format_version", 0) > version:
         raise ValueError(f"{path}: format_version {config['format_version']} is newer than "
-                         f"this shelflm reads ({FORMAT_VERSION})")
+                         f"this shelflm reads ({version})")
     return raw, config
 
 
@@ -164,7 +170,7 @@ def read_artifact(directory: str | Path) -> Artifact:
     """The parts of an artifact directory written by `save_artifact` (this or an older
     format version), each checked against config.json."""
     root = Path(directory)
-    raw, config = _read_config(root)
+    raw, config = read_config(root)
     weights = (root / WEIGHTS).read_bytes()
     model = _read_model(root, config)
     vectors = map_vectors(root / VECTORS)
@@ -198,7 +204,7 @@ def describe_artifact(directory: str | Path) -> dict:
     """A cheap summary from config.json alone (no weights or vectors are read): format
     version, model name, sizes, towers, text settings and fine-tuning method."""
     root = Path(directory)
-    _, config = _read_config(root)
+    _, config = read_config(root)
     text = TextSettings.from_dict(config.get("text", {}))
     sequence, items = config["model"]["sequence"], config["model"]["items"]
     saved = datetime.fromtimestamp((root / CONFIG).stat().st_mtime, UTC)

@@ -12,8 +12,6 @@ MiniLM), loaded fresh and wrapped as in training, then the saved weights are put
 
 from __future__ import annotations
 
-import json
-import os
 from dataclasses import replace
 from pathlib import Path
 
@@ -21,12 +19,13 @@ from safetensors.torch import load_file, save_file
 
 from shelflm.encoders.lm import load_language_model, resolve_model_path
 from shelflm.encoders.peft.base import base_model_reference
+from shelflm.models.artifact import CONFIG, read_config, write_config
 from shelflm.models.cross_config import CrossEncoderConfig
 from shelflm.models.cross_encoder import CrossEncoder
 
 FORMAT = "shelflm-cross-encoder"
 FORMAT_VERSION = 1
-CONFIG, WEIGHTS = "config.json", "weights.safetensors"
+WEIGHTS = "weights.safetensors"
 
 
 def build_cross_encoder(config: CrossEncoderConfig, base_dir: Path | None = None
@@ -47,24 +46,14 @@ def save_cross_encoder(model: CrossEncoder, directory: str | Path, item_format: 
     config = {"format": FORMAT, "format_version": FORMAT_VERSION,
               "model": replace(model.config, base_model=base).to_dict(),
               "item_format": item_format, **(records or {})}
-    tmp = out / f".{CONFIG}.{os.getpid()}"
-    tmp.write_text(json.dumps(config, indent=2) + "\n")
-    tmp.replace(out / CONFIG)
+    write_config(out, config)
     return out
 
 
 def read_cross_encoder(directory: str | Path) -> tuple[CrossEncoder, dict]:
     """(the model, in eval mode, and its config.json) of an artifact directory."""
     root = Path(directory)
-    path = root / CONFIG
-    if not path.is_file():
-        raise FileNotFoundError(f"{root}: not a shelflm cross-encoder artifact (no {CONFIG})")
-    config = json.loads(path.read_text())
-    if config.get("format") != FORMAT:
-        raise ValueError(f"{path}: format {config.get('format')!r} is not {FORMAT!r}")
-    if config.get("format_version", 0) > FORMAT_VERSION:
-        raise ValueError(f"{path}: format_version {config['format_version']} is newer than "
-                         f"this shelflm reads ({FORMAT_VERSION})")
+    _, config = read_config(root, FORMAT, FORMAT_VERSION, "shelflm cross-encoder artifact")
     model = build_cross_encoder(CrossEncoderConfig(**config["model"]), root)
     saved = load_file(str(root / WEIGHTS))
     expected = set(model.own_state())

@@ -59,8 +59,10 @@ class CrossEncoder(torch.nn.Module):
             raise ValueError(f"{len(histories)} histories but {len(candidates)} candidates")
         cut = self.config.candidate_chars
         candidates = [str(c)[:cut] for c in candidates]
-        full = self.tokenizer(histories, candidates, truncation=False)["input_ids"]
-        truncated = sum(len(ids) > self.config.max_length for ids in full)
+        full = self.tokenizer(histories, candidates, truncation=False)
+        truncated = sum(len(ids) > self.config.max_length for ids in full["input_ids"])
+        if not truncated:  # the usual case: pad what is there, no second tokenisation
+            return dict(self.tokenizer.pad(full, return_tensors="pt")), 0
         batch = self.tokenizer(histories, candidates, truncation="longest_first",
                                max_length=self.config.max_length, padding=True,
                                return_tensors="pt")

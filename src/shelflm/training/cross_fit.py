@@ -44,12 +44,18 @@ class CrossTrainConfig:
                              f"{self.dev_fraction}")
 
 
-def _losses(model: CrossEncoder, data: PairTexts, rows: np.ndarray
-            ) -> tuple[torch.Tensor, torch.Tensor, int]:
+def _forward(model: CrossEncoder, data: PairTexts, rows: np.ndarray
+             ) -> tuple[torch.Tensor, torch.Tensor, int]:
+    """(like logits, ratings, pairs cut to the budget) of the cases at `rows`."""
     batch, truncated = model.tokenize([data.histories[i] for i in rows],
                                       [data.candidates[i] for i in rows])
-    prior = torch.from_numpy(like_logodds(data.history_liked[rows]))
-    logits, ratings = model(batch, prior)
+    logits, ratings = model(batch, torch.from_numpy(like_logodds(data.history_liked[rows])))
+    return logits, ratings, truncated
+
+
+def _losses(model: CrossEncoder, data: PairTexts, rows: np.ndarray
+            ) -> tuple[torch.Tensor, torch.Tensor, int]:
+    logits, ratings, truncated = _forward(model, data, rows)
     bce = torch.nn.functional.binary_cross_entropy_with_logits(
         logits, torch.from_numpy(data.liked[rows]))
     mse = torch.nn.functional.mse_loss(ratings, torch.from_numpy(data.rating[rows]))
@@ -73,10 +79,10 @@ def fit_cross(model: CrossEncoder, train: PairTexts, config: CrossTrainConfig,
                                {"params": lm, "lr": config.lr}], weight_decay=0.0)
     report: dict = {"epochs": [], "truncated": 0, "best_epoch": 0 if dev else config.epochs}
     best = (evaluate_losses(model, dev)["bce"], model.own_state()) if dev else None
+    watched = ({"dev": dev} if dev else {}) | (watch or {})
     for epoch in range(1, config.epochs + 1):
         sums = _train_epoch(model, train, config, optim, rng, report)
         row = {"train_bce": sums[0] / len(train), "train_mse": sums[1] / len(train)}
-        watched = ({"dev": dev} if dev else {}) | (watch or {})
         for name, data in watched.items():
             row |= {f"{name}_{k}": v for k, v in evaluate_losses(model, data).items()}
         report["epochs"].append(row)
@@ -105,17 +111,18 @@ def _train_epoch(model: CrossEncoder, train: PairTexts, config: CrossTrainConfig
     return sums
 
 
-@torch.no_grad()
-def evaluate_losses(model: CrossEncoder, data: PairTexts, batch_size: int = 64
-                    ) -> dict[str, float]:
+def evaluate_losses(model: CrossEncoder, data: PairTexts) -> dict[str, float]:
     """Mean BCE and MSE over `data` (eval mode)."""
-    model.eval()
-    sums = np.zeros(2)
-    for start in range(0, len(data), batch_size):
-        rows = np.arange(start, min(start + batch_size, len(data)))
-        bce, mse, _ = _losses(model, data, rows)
-        sums += np.array([bce.item(), mse.item()]) * len(rows)
-    return {"bce": sums[0] / len(data), "mse": sums[1] / len(data)}
+    probs, ratings, _ = predict_cross(model, data)
+    return pair_losses(data, probs, ratings)
+
+
+def pair_losses(data: PairTexts, probs: np.ndarray, ratings: np.ndarray) -> dict[str, float]:
+    """Mean BCE of like probabilities and MSE of ratings against the cases' labels."""
+    p = np.clip(probs.astype(np.float64), 1e-7, 1 - 1e-7)
+    y = data.liked
+    return {"bce": float(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p))),
+            "mse": float(np.mean((ratings - data.rating) ** 2))}
 
 
 @torch.no_grad()
@@ -125,10 +132,8 @@ def predict_cross(model: CrossEncoder, data: PairTexts, batch_size: int = 64
     model.eval()
     probs, ratings, truncated = [], [], 0
     for start in range(0, len(data), batch_size):
-        rows = np.arange(start, min(start + batch_size, len(data)))
-        batch, cut = model.tokenize([data.histories[i] for i in rows],
-                                    [data.candidates[i] for i in rows])
-        logits, rating = model(batch, torch.from_numpy(like_logodds(data.history_liked[rows])))
+        logits, rating, cut = _forward(model, data, np.arange(start, min(start + batch_size,
+                                                                         len(data))))
         probs.append(torch.sigmoid(logits).numpy())
         ratings.append(rating.numpy())
         truncated += cut
