@@ -30,17 +30,12 @@ from sklearn.metrics import roc_auc_score
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import RUNS, SHARED_DATA, load_ml100k, write_result  # noqa: E402
-from shelflm.data.pair_cases import PairCases, pair_cases  # noqa: E402
+from shelflm.data.pair_cases import PairCases, like_logodds, pair_cases  # noqa: E402
 from shelflm.models.cross_artifact import build_cross_encoder  # noqa: E402
 from shelflm.models.cross_config import CrossEncoderConfig  # noqa: E402
-from shelflm.models.cross_encoder import like_logodds  # noqa: E402
 from shelflm.text.history import HistoryTextConfig, PairTexts, pair_texts  # noqa: E402
-from shelflm.training.cross_fit import (  # noqa: E402
-    CrossTrainConfig,
-    fit_cross,
-    pair_losses,
-    predict_cross,
-)
+from shelflm.training.config import CrossTrainConfig  # noqa: E402
+from shelflm.training.cross_fit import fit_cross, pair_losses, predict_cross  # noqa: E402
 
 PUBLISHED = {16: 67.24, 64: 67.48, 256: 71.98}  # TALLRec (LLaMA-7B + LoRA), AUC x 100
 
@@ -136,7 +131,7 @@ def main() -> None:
         data, split = tallrec_cases()
         history = HistoryTextConfig(last_k=args.last_k, item_chars=args.item_chars,
                                     group_by_category=args.group)
-        model_cfg = CrossEncoderConfig(tuning=args.tuning, like_rate_prior=not args.no_prior,
+        model_cfg = CrossEncoderConfig(tuning=args.tuning, prior=not args.no_prior,
                                        max_length=args.max_length, history=history)
         train_cfg = CrossTrainConfig(epochs=args.epochs, dev_fraction=args.dev_fraction)
         out = {"prior_auc": prior_auc(split), "config": model_cfg.to_dict(), "runs": []}

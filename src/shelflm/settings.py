@@ -10,6 +10,7 @@ it configures (help text in each field's metadata["help"]):
     [model]     shelflm.models.config.ShelfModelConfig ([model.sequence], [model.items])
     [training]  shelflm.training.config.TrainConfig ([training.adversarial], [...augment])
     [serving]   shelflm.serving.config.ServingConfig
+    [ranker]    shelflm.training.config.RankerConfig ([ranker.model], [ranker.training])
 
 Loaded by `load_shelf_config(path)` from TOML (or an artifact's config.json) plus
 SHELFLM_<SECTION>__<FIELD> environment overrides, validated by pydantic; `to_toml` writes it
@@ -43,7 +44,7 @@ from shelflm.encoders.peft.config import tuner_config_class
 from shelflm.models.config import ShelfModelConfig
 from shelflm.serving.config import ServingConfig
 from shelflm.text.templates import PRESETS, ItemTemplate
-from shelflm.training.config import TrainConfig
+from shelflm.training.config import RankerConfig, TrainConfig
 
 ARTIFACT_KEY = "shelflm_config"  # where an artifact's config.json records its run
 NO_TUNING = "none"
@@ -172,6 +173,9 @@ class ShelfConfig:
         "help": "Optimisation, stopping and regularisation."})
     serving: ServingConfig = field(default_factory=ServingConfig, metadata={
         "help": "`shelflm serve`: index, store, rules, API."})
+    ranker: RankerConfig = field(default_factory=RankerConfig, metadata={
+        "help": "`shelflm train --model cross-encoder`: the second stage over a retrieval "
+                "artifact's top N."})
 
     def __post_init__(self) -> None:
         if self.tuning is not None and not self.model.items.use_text:

@@ -8,11 +8,13 @@ import pytest
 import torch
 from sklearn.metrics import roc_auc_score
 
+from shelflm.data.pair_cases import like_logodds
 from shelflm.encoders.lm import load_language_model
 from shelflm.models.cross_config import CrossEncoderConfig
-from shelflm.models.cross_encoder import CrossEncoder, like_logodds
+from shelflm.models.cross_encoder import CrossEncoder
 from shelflm.text.history import PairTexts
-from shelflm.training.cross_fit import CrossTrainConfig, evaluate_losses, fit_cross, predict_cross
+from shelflm.training.config import CrossTrainConfig
+from shelflm.training.cross_fit import evaluate_losses, fit_cross, predict_cross
 
 
 def _model(**overrides: object) -> CrossEncoder:
@@ -31,7 +33,8 @@ def _pairs(n: int, seed: int) -> PairTexts:
     candidates = ["trekking poles" if m else "kitchen knife" for m in match]
     histories = ["Liked: hiking boots; rain jacket." if h else "Liked: frying pan; whisk."
                  for h in hikes]
-    return PairTexts(histories, candidates, np.ones((n, 2), bool), liked.astype(np.float32),
+    return PairTexts(histories, candidates, like_logodds(np.ones((n, 2), bool)),
+                     liked.astype(np.float32),
                      np.where(liked, 5.0, 2.0).astype(np.float32))
 
 
@@ -40,9 +43,9 @@ def test_the_prior_is_the_starting_score() -> None:
     assert np.allclose(like_logodds(history_liked), [np.log(3 / 2), np.log(1 / 4)])
     model = _model(tuning="head")
     data = _pairs(4, 0)
-    data.history_liked = history_liked[[0, 1, 0, 1]]
+    data.prior = like_logodds(history_liked[[0, 1, 0, 1]])
     probs, _, _ = predict_cross(model, data)
-    assert np.allclose(probs, 1 / (1 + np.exp(-like_logodds(data.history_liked))), atol=1e-6)
+    assert np.allclose(probs, 1 / (1 + np.exp(-data.prior)), atol=1e-6)
 
 
 def test_long_pairs_are_cut_to_the_budget_and_counted() -> None:

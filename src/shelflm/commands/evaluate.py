@@ -8,6 +8,7 @@ from pathlib import Path
 import typer
 
 from shelflm.commands.options import config_option, load_data, load_run_config
+from shelflm.commands.ranker import evaluate_ranker, is_ranker
 from shelflm.evaluation.protocol import split_metrics
 from shelflm.evaluation.served import ServedRecommender
 
@@ -26,9 +27,21 @@ def evaluate(
     config: Path | None = config_option(
         "Run config whose [data] section names the dataset and the split (default "
         "leave-one-out): a TOML file, or an artifact directory (its recorded run)."),
+    retrieval: Path | None = typer.Option(
+        None, help="For a cross-encoder ranker: the retrieval artifact whose top N it "
+        "reranks (default: the one it was trained over)."),
+    cases: int | None = typer.Option(
+        None, min=1, help="For a cross-encoder ranker: score at most this many test cases "
+        "(a seeded draw; each costs N pairs)."),
 ) -> None:
-    """Score the test cases of DATA's split (leave-one-out by default) with a saved artifact."""
+    """Score the test cases of DATA's split (leave-one-out by default) with a saved artifact;
+    a cross-encoder ranker: retrieval alone and reranked, side by side."""
     cfg, dataset, split = load_data(load_run_config(config, data=data))
+    if is_ranker(artifact):
+        both = evaluate_ranker(artifact, dataset, split, retrieval, cases)
+        typer.echo(json.dumps({name: {k: round(v, 4) for k, v in m.items()}
+                               for name, m in both.items()}))
+        return
     # Deferred: loading an artifact loads torch (see shelflm.commands).
     from shelflm.serving.runtime import load_artifact
 

@@ -9,7 +9,10 @@ from pathlib import Path
 import typer
 
 from shelflm.commands.options import config_option, load_data, load_run_config, registered
+from shelflm.commands.ranker import train_ranker
 from shelflm.settings import ShelfConfig, artifact_record
+
+CROSS_ENCODER = "cross-encoder"
 
 
 def register(app: typer.Typer) -> None:
@@ -25,7 +28,9 @@ def train(
     config: Path | None = config_option(),
     out: Path = typer.Option(Path("artifacts/model"), help="Artifact directory to write."),
     model: str = typer.Option("shelflm", help="A registered model name (shelflm is saved as "
-                              "a serving artifact; others write metrics only)."),
+                              "a serving artifact; others write metrics only), or "
+                              "cross-encoder: a second stage over --retrieval [ranker]."),
+    retrieval: Path | None = typer.Option(None, help="The artifact a cross-encoder reranks."),
     template: str | None = typer.Option(None, help="Item text preset (title/attributes/full) "
                                         "or a format string [text.template; default title]."),
     hidden: int | None = typer.Option(None, help="Width of item and user vectors "
@@ -50,9 +55,10 @@ def train(
     """
     cfg = load_run_config(config, data=data[0] if data else None, also=(data or [])[1:],
                           template=template, hidden=hidden, epochs=epochs, cold=cold, seed=seed)
+    if model == CROSS_ENCODER:
+        return train_ranker(*load_data(cfg), retrieval, out)
     spec = registered(model)
-    # Deferred to the run itself: models, training and artifacts load torch (see
-    # shelflm.commands: `config show` and `serve --help` must not).
+    # Deferred: they load torch (see shelflm.commands: `serve --help` must not).
     from shelflm.models.artifact import save_artifact
     from shelflm.training.compare import fit_and_evaluate
     from shelflm.training.continual import dataset_exemplars
@@ -67,15 +73,19 @@ def train(
     log = cfg.training.log_path or str(out / "train_log.jsonl")
     rec = build_model(model, dataset, replace(cfg, training=replace(cfg.training, log_path=log)))
     metrics = fit_and_evaluate(rec, split)
-    trainable, total = getattr(rec, "trainable", (0, 0))
-    if total:
-        typer.echo(f"trainable weights: {trainable:,} of {total:,} "
-                   f"({100 * trainable / total:.1f}%)")
+    _echo_trainable(rec)
     if spec.artifact:
         save_artifact(rec, out, dataset.catalog, rec.text_settings, artifact_record(cfg),
                       exemplars=dataset_exemplars(dataset, cfg))
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
     typer.echo(json.dumps({k: round(v, 4) for k, v in metrics.items()}))
+
+
+def _echo_trainable(rec: object) -> None:
+    trainable, total = getattr(rec, "trainable", (0, 0))
+    if total:
+        typer.echo(f"trainable weights: {trainable:,} of {total:,} "
+                   f"({100 * trainable / total:.1f}%)")
 
 
 def _with_transfer(cfg: ShelfConfig, init_from: Path | None,

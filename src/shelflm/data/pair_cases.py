@@ -37,6 +37,14 @@ class PairCases:
                          self.target[rows], self.liked[rows], self.rating[rows])
 
 
+def like_logodds(history_liked: np.ndarray) -> np.ndarray:
+    """Per case the log-odds of its history's liked share, smoothed (one liked and one
+    disliked pseudo-event) so an all-liked history is not infinitely sure."""
+    liked = np.asarray(history_liked, np.float32)
+    share = (liked.sum(1) + 1) / (liked.shape[1] + 2)
+    return np.log(share / (1 - share)).astype(np.float32)
+
+
 def pair_cases(dataset: Dataset, history: int = 10, like_above: float = 3.0,
                user_order: Sequence[str] | None = None) -> PairCases:
     """Every (n events, next event) case of every user with more than n events; users in

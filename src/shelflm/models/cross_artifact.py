@@ -5,6 +5,8 @@
                          last and atomically
     weights.safetensors the weights that are not the base LM's: the heads, the prior weight
                         and the tuned part (LoRA matrices; every LM weight for 'full')
+    model.onnx          (optional) the whole tuned model for onnxruntime (models/cross_onnx.py),
+                        what a server scores with
 
 The base LM is named in the config relative to the artifact (or 'default', the bundled
 MiniLM), loaded fresh and wrapped as in training, then the saved weights are put back.
@@ -22,10 +24,12 @@ from shelflm.encoders.peft.base import base_model_reference
 from shelflm.models.artifact import CONFIG, read_config, write_config
 from shelflm.models.cross_config import CrossEncoderConfig
 from shelflm.models.cross_encoder import CrossEncoder
+from shelflm.models.cross_onnx import export_cross_encoder
 
 FORMAT = "shelflm-cross-encoder"
 FORMAT_VERSION = 1
 WEIGHTS = "weights.safetensors"
+ONNX = "model.onnx"
 
 
 def build_cross_encoder(config: CrossEncoderConfig, base_dir: Path | None = None
@@ -36,12 +40,15 @@ def build_cross_encoder(config: CrossEncoderConfig, base_dir: Path | None = None
 
 
 def save_cross_encoder(model: CrossEncoder, directory: str | Path, item_format: str,
-                       records: dict | None = None) -> Path:
-    """Write `model` as an artifact directory; returns it."""
+                       records: dict | None = None, onnx: bool = False) -> Path:
+    """Write `model` as an artifact directory (`onnx`: with its ONNX export); returns it."""
     out = Path(directory)
     out.mkdir(parents=True, exist_ok=True)
     (out / CONFIG).unlink(missing_ok=True)  # no artifact until the config is back
+    (out / ONNX).unlink(missing_ok=True)
     save_file(model.own_state(), str(out / WEIGHTS))
+    if onnx:
+        export_cross_encoder(model, out / ONNX)
     base = base_model_reference(str(resolve_model_path(model.config.base_model)), out)
     config = {"format": FORMAT, "format_version": FORMAT_VERSION,
               "model": replace(model.config, base_model=base).to_dict(),

@@ -33,11 +33,13 @@ class CrossEncoderConfig:
     lora_rank: int = field(default=8, metadata={"help": "LoRA rank."})
     lora_alpha: int = field(default=16, metadata={"help": "LoRA scaling numerator."})
     lora_dropout: float = field(default=0.1, metadata={"help": "Dropout on the LoRA path."})
-    like_rate_prior: bool = field(default=True, metadata={
-        "help": "The like head also reads the share of liked events in the history (a "
-                "shopper who likes most things likes the next one more often), starting "
-                "from that share's log-odds."})
-    history: HistoryTextConfig = field(default_factory=HistoryTextConfig)
+    prior: bool = field(default=True, metadata={
+        "help": "The like head adds a learned weight (starting at 1) times a first-stage "
+                "log-odds of each case: the history's share of liked events for like "
+                "cases (who likes most things likes the next one more often), retrieval's "
+                "standardised score when reranking."})
+    history: HistoryTextConfig = field(default_factory=HistoryTextConfig, metadata={
+        "help": "How the shopper's history becomes the first segment's text."})
 
     def __post_init__(self) -> None:
         if isinstance(self.history, dict):

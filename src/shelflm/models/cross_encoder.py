@@ -2,16 +2,16 @@
 together, so it sees interactions between the two that a dot product of two vectors cannot.
 
 Two heads on the mean-pooled last layer: a like logit (trained with BCE: will this shopper
-like / click the candidate) and a rating (MSE). With `like_rate_prior` the like logit
-starts from the log-odds of the history's share of liked events, and the LM's part is
-added to it (its head starts at zero), so a few labelled cases refine a sensible prior
-instead of learning it from nothing. Tuning: peft LoRA on the attention projections, the
+like / click the candidate) and a rating (MSE). With `prior` the like logit starts from a
+first-stage log-odds each case brings (text/history.py PairTexts.prior: the history's share
+of liked events, or the retrieval model's standardised score when reranking), and the LM's
+part is added to it (its head starts at zero), so a few labelled cases refine a sensible
+prior instead of learning it from nothing. Tuning: peft LoRA on the attention projections, the
 head alone, or the whole LM.
 """
 
 from __future__ import annotations
 
-import numpy as np
 import torch
 from peft import LoraConfig, get_peft_model
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
@@ -19,14 +19,6 @@ from transformers import PreTrainedModel, PreTrainedTokenizerBase
 from shelflm.encoders.lm import mean_pool
 from shelflm.encoders.peft.config import LoraTunerConfig
 from shelflm.models.cross_config import CrossEncoderConfig
-
-
-def like_logodds(history_liked: np.ndarray) -> np.ndarray:
-    """Per case the log-odds of its history's liked share, smoothed (one liked and one
-    disliked pseudo-event) so an all-liked history is not infinitely sure."""
-    liked = np.asarray(history_liked, np.float32)
-    share = (liked.sum(1) + 1) / (liked.shape[1] + 2)
-    return np.log(share / (1 - share)).astype(np.float32)
 
 
 class CrossEncoder(torch.nn.Module):
@@ -50,7 +42,7 @@ class CrossEncoder(torch.nn.Module):
         torch.nn.init.zeros_(self.like.weight)
         torch.nn.init.zeros_(self.like.bias)
         self.prior_weight = torch.nn.Parameter(torch.tensor(
-            1.0 if config.like_rate_prior else 0.0), requires_grad=config.like_rate_prior)
+            1.0 if config.prior else 0.0), requires_grad=config.prior)
 
     def tokenize(self, histories: list[str], candidates: list[str]
                  ) -> tuple[dict[str, torch.Tensor], int]:
@@ -70,7 +62,7 @@ class CrossEncoder(torch.nn.Module):
 
     def forward(self, batch: dict[str, torch.Tensor], prior: torch.Tensor
                 ) -> tuple[torch.Tensor, torch.Tensor]:
-        """(like logits, ratings), each (B,); `prior` is like_logodds of each history."""
+        """(like logits, ratings), each (B,); `prior` is each case's first-stage log-odds."""
         hidden = self.lm(**batch).last_hidden_state
         pooled = mean_pool(hidden, batch["attention_mask"])
         logits = self.like(pooled).squeeze(-1) + self.prior_weight * prior

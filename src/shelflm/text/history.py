@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from pydantic import ConfigDict
 
-from shelflm.data.pair_cases import PairCases
+from shelflm.data.pair_cases import PairCases, like_logodds
 
 
 @dataclass
@@ -84,13 +84,14 @@ def _names(rows: list[int], texts: Sequence[str], categories: Sequence[str] | No
 
 @dataclass
 class PairTexts:
-    """Cases as the cross-encoder reads them: history text, candidate text, and the labels."""
+    """Cases as the cross-encoder reads them: history text, candidate text, the first
+    stage's log-odds, and the labels."""
 
     histories: list[str]
     candidates: list[str]
-    history_liked: np.ndarray  # (m, n) bool: the like labels of the history's events
+    prior: np.ndarray  # (m,) float32: a first-stage log-odds (models/cross_encoder.py)
     liked: np.ndarray  # (m,) float32 0 / 1
-    rating: np.ndarray  # (m,) float32
+    rating: np.ndarray  # (m,) float32; NaN: no rating (left out of the rating loss)
 
     def __len__(self) -> int:
         return len(self.candidates)
@@ -98,15 +99,17 @@ class PairTexts:
     def take(self, rows: np.ndarray) -> PairTexts:
         """The cases at `rows`, in that order."""
         return PairTexts([self.histories[i] for i in rows], [self.candidates[i] for i in rows],
-                         self.history_liked[rows], self.liked[rows], self.rating[rows])
+                         self.prior[rows], self.liked[rows], self.rating[rows])
 
 
 def pair_texts(cases: PairCases, item_texts: Sequence[str], config: HistoryTextConfig,
                categories: Sequence[str] | None = None) -> PairTexts:
-    """PairCases over a catalog whose rows render to `item_texts` (and have `categories`)."""
+    """PairCases over a catalog whose rows render to `item_texts` (and have `categories`);
+    the prior is the log-odds of each history's liked share."""
     texts = np.asarray(item_texts, dtype=object)
     cats = None if categories is None else np.asarray(categories, dtype=object)
     histories = [history_text(texts[h], liked, config, None if cats is None else cats[h], h)
                  for h, liked in zip(cases.history, cases.history_liked, strict=True)]
-    return PairTexts(histories, [str(t) for t in texts[cases.target]], cases.history_liked,
+    return PairTexts(histories, [str(t) for t in texts[cases.target]],
+                     like_logodds(cases.history_liked),
                      cases.liked.astype(np.float32), cases.rating.astype(np.float32))

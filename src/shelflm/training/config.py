@@ -12,6 +12,9 @@ from typing import Literal
 
 from pydantic import ConfigDict
 
+from shelflm.models.cross_config import CrossEncoderConfig
+from shelflm.text.history import HistoryTextConfig
+
 # The ranking losses `shelflm.training.losses.build_ranking_loss` knows, by name.
 RANKING_LOSSES: tuple[str, ...] = ("full_softmax", "sampled_softmax", "bpr")
 TRAIN_ONLY = ("all", "adaptor")  # which weights train (TrainConfig.train_only)
@@ -170,3 +173,62 @@ class TrainConfig:
             raise ValueError(f"TrainConfig: epochs, batch_size, patience >= 1, lr > 0, loss "
                              f"weights and replay_events >= 0; "
                              f"got {self}")
+
+
+@dataclass
+class CrossTrainConfig:
+    """How the cross-encoder is fitted."""
+
+    __pydantic_config__ = ConfigDict(extra="forbid")
+
+    epochs: int = field(default=10, metadata={"help": "Passes over the training cases."})
+    batch_size: int = field(default=16, metadata={"help": "Cases per step."})
+    lr: float = field(default=5e-4, metadata={"help": "Learning rate of the LM part (LoRA)."})
+    head_lr: float = field(default=5e-3, metadata={"help": "Learning rate of the heads."})
+    rating_weight: float = field(default=0.1, metadata={
+        "help": "Weight of the rating head's MSE beside the like head's BCE (0: off)."})
+    dev_fraction: float = field(default=0.25, metadata={
+        "help": "Share of the training cases held out to pick the epoch (0: keep the last)."})
+    seed: int = field(default=0, metadata={"help": "Shuffling and initialisation."})
+
+    def __post_init__(self) -> None:
+        if self.epochs < 1 or self.batch_size < 1 or self.lr <= 0 or self.head_lr <= 0:
+            raise ValueError(f"CrossTrainConfig: sizes and rates must be positive, got {self}")
+        if not 0 <= self.dev_fraction < 1:
+            raise ValueError(f"CrossTrainConfig: dev_fraction must be in [0, 1), got "
+                             f"{self.dev_fraction}")
+
+
+def _ranker_model() -> CrossEncoderConfig:
+    # A reranker reads N pairs per request: short inputs (the last 5 titles) by default.
+    return CrossEncoderConfig(max_length=128, history=HistoryTextConfig(last_k=5))
+
+
+@dataclass
+class RankerConfig:
+    """`shelflm train --model cross-encoder`: a second stage over a retrieval artifact's top
+    N, learned on the split's validation cases (training/rerank.py)."""
+
+    __pydantic_config__ = ConfigDict(extra="forbid")
+
+    model: CrossEncoderConfig = field(default_factory=_ranker_model, metadata={
+        "help": "The cross-encoder (its prior is retrieval's standardised score)."})
+    training: CrossTrainConfig = field(default_factory=lambda: CrossTrainConfig(epochs=3),
+                                       metadata={"help": "How it is fitted."})
+    candidates: int = field(default=50, metadata={
+        "help": "Retrieval's top N that the negatives are drawn from (and that `shelflm "
+                "evaluate` reranks)."})
+    negatives: int = field(default=3, metadata={
+        "help": "Negatives per validation case, drawn from its top N."})
+    cases: int = field(default=2000, metadata={
+        "help": "Most validation cases trained on (a random draw; each makes 1 + "
+                "negatives pairs)."})
+
+    def __post_init__(self) -> None:
+        if isinstance(self.model, dict):
+            self.model = CrossEncoderConfig(**self.model)
+        if isinstance(self.training, dict):
+            self.training = CrossTrainConfig(**self.training)
+        if self.candidates < 2 or self.negatives < 1 or self.cases < 1:
+            raise ValueError(f"RankerConfig: candidates >= 2, negatives >= 1 and cases >= 1 "
+                             f"needed, got {self.candidates}, {self.negatives}, {self.cases}")

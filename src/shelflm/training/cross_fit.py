@@ -10,38 +10,12 @@ epoch's train and dev losses and, when cases are given, their BCE and MSE too.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import numpy as np
 import torch
-from pydantic import ConfigDict
 
-from shelflm.models.cross_encoder import CrossEncoder, like_logodds
+from shelflm.models.cross_encoder import CrossEncoder
 from shelflm.text.history import PairTexts
-
-
-@dataclass
-class CrossTrainConfig:
-    """How the cross-encoder is fitted."""
-
-    __pydantic_config__ = ConfigDict(extra="forbid")
-
-    epochs: int = field(default=10, metadata={"help": "Passes over the training cases."})
-    batch_size: int = field(default=16, metadata={"help": "Cases per step."})
-    lr: float = field(default=5e-4, metadata={"help": "Learning rate of the LM part (LoRA)."})
-    head_lr: float = field(default=5e-3, metadata={"help": "Learning rate of the heads."})
-    rating_weight: float = field(default=0.1, metadata={
-        "help": "Weight of the rating head's MSE beside the like head's BCE (0: off)."})
-    dev_fraction: float = field(default=0.25, metadata={
-        "help": "Share of the training cases held out to pick the epoch (0: keep the last)."})
-    seed: int = field(default=0, metadata={"help": "Shuffling and initialisation."})
-
-    def __post_init__(self) -> None:
-        if self.epochs < 1 or self.batch_size < 1 or self.lr <= 0 or self.head_lr <= 0:
-            raise ValueError(f"CrossTrainConfig: sizes and rates must be positive, got {self}")
-        if not 0 <= self.dev_fraction < 1:
-            raise ValueError(f"CrossTrainConfig: dev_fraction must be in [0, 1), got "
-                             f"{self.dev_fraction}")
+from shelflm.training.config import CrossTrainConfig
 
 
 def _forward(model: CrossEncoder, data: PairTexts, rows: np.ndarray
@@ -49,7 +23,7 @@ def _forward(model: CrossEncoder, data: PairTexts, rows: np.ndarray
     """(like logits, ratings, pairs cut to the budget) of the cases at `rows`."""
     batch, truncated = model.tokenize([data.histories[i] for i in rows],
                                       [data.candidates[i] for i in rows])
-    logits, ratings = model(batch, torch.from_numpy(like_logodds(data.history_liked[rows])))
+    logits, ratings = model(batch, torch.from_numpy(data.prior[rows]))
     return logits, ratings, truncated
 
 
@@ -58,7 +32,9 @@ def _losses(model: CrossEncoder, data: PairTexts, rows: np.ndarray
     logits, ratings, truncated = _forward(model, data, rows)
     bce = torch.nn.functional.binary_cross_entropy_with_logits(
         logits, torch.from_numpy(data.liked[rows]))
-    mse = torch.nn.functional.mse_loss(ratings, torch.from_numpy(data.rating[rows]))
+    rated = torch.from_numpy(~np.isnan(data.rating[rows]))
+    mse = (torch.nn.functional.mse_loss(ratings[rated], torch.from_numpy(data.rating[rows])[rated])
+           if rated.any() else ratings.sum() * 0)
     return bce, mse, truncated
 
 
@@ -72,7 +48,8 @@ def fit_cross(model: CrossEncoder, train: PairTexts, config: CrossTrainConfig,
     n_dev = int(round(len(train) * config.dev_fraction))
     dev, train = (train.take(order[:n_dev]), train.take(order[n_dev:])) if n_dev else (None, train)
     with torch.no_grad():
-        model.rating.bias.fill_(float(np.mean(train.rating)))
+        rated = train.rating[~np.isnan(train.rating)]
+        model.rating.bias.fill_(float(rated.mean()) if len(rated) else 0.0)
     heads = [p for n, p in model.named_parameters() if p.requires_grad and not n.startswith("lm.")]
     lm = [p for n, p in model.named_parameters() if p.requires_grad and n.startswith("lm.")]
     optim = torch.optim.AdamW([{"params": heads, "lr": config.head_lr},
@@ -118,11 +95,13 @@ def evaluate_losses(model: CrossEncoder, data: PairTexts) -> dict[str, float]:
 
 
 def pair_losses(data: PairTexts, probs: np.ndarray, ratings: np.ndarray) -> dict[str, float]:
-    """Mean BCE of like probabilities and MSE of ratings against the cases' labels."""
+    """Mean BCE of like probabilities and MSE of ratings (over the rated cases; NaN when
+    none is) against the cases' labels."""
     p = np.clip(probs.astype(np.float64), 1e-7, 1 - 1e-7)
     y = data.liked
-    return {"bce": float(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p))),
-            "mse": float(np.mean((ratings - data.rating) ** 2))}
+    rated = ~np.isnan(data.rating)
+    mse = float(np.mean((ratings[rated] - data.rating[rated]) ** 2)) if rated.any() else np.nan
+    return {"bce": float(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p))), "mse": mse}
 
 
 @torch.no_grad()
