@@ -174,6 +174,29 @@ class ApiConfig:
 
 
 @dataclass
+class RerankConfig:
+    """The optional second stage: a cross-encoder (`shelflm train --model cross-encoder`)
+    reorders the first `top_n` of a personal or session answer within a latency budget."""
+
+    __pydantic_config__ = _STRICT
+
+    artifact: Path | None = field(default=None, metadata={
+        "help": "the cross-encoder's artifact directory (None = no second stage)"})
+    top_n: int = field(default=20, metadata={"help": "how many retrieved items it reorders"})
+    budget_ms: float = field(default=250.0, metadata={
+        "help": "scoring stops before a chunk would end past this; the answer is then "
+                "retrieval's order, counted as over_budget in GET /metrics"})
+    chunk: int = field(default=10, metadata={"help": "pairs scored per ONNX call"})
+    threads: int = field(default=1, metadata={"help": "threads of its ONNX session"})
+
+    def __post_init__(self) -> None:
+        self.artifact = None if self.artifact is None else Path(self.artifact)
+        for name, high in (("top_n", 500), ("chunk", 500), ("threads", 64)):
+            _in_range(self, name, 1, high)
+        _in_range(self, "budget_ms", 0, low_open=True)
+
+
+@dataclass
 class ServingConfig:
     """Everything `shelflm serve` needs besides the artifact directory."""
 
@@ -187,6 +210,8 @@ class ServingConfig:
         "help": "Business rules applied after retrieval."})
     api: ApiConfig = field(default_factory=ApiConfig, metadata={
         "help": "HTTP limits, API keys and CORS."})
+    rerank: RerankConfig = field(default_factory=RerankConfig, metadata={
+        "help": "Optional cross-encoder second stage."})
     model_loader: str = field(default="shelflm.serving.runtime:load_artifact", metadata={
         "help": "'module:function' turning an artifact directory into a ServingModel"})
     user_cache_size: int = field(default=50_000, metadata={

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from shelflm.models.serving_model import ServingModel
-from shelflm.serving import retrieval
+from shelflm.serving import rerank, retrieval
 from shelflm.serving.catalog_updates import encode_items
 from shelflm.serving.config import ServingConfig
 from shelflm.serving.errors import RequestError, require_text
@@ -28,12 +28,12 @@ __all__ = ["Answer", "Engine", "Filters", "RequestError", "load_model"]
 
 
 class Engine:
-    """Thread-safe: every request holds one lock (the GIL serialises the work anyway).
+    """Thread-safe: every request holds one lock (the GIL serialises the work anyway), but
+    for the slow parts (encoding a query, the second stage) that run outside it.
 
     The store is the source of truth shared by every worker process: before answering,
     a request applies what was written since it last looked (one PRAGMA when nothing was),
-    so events, catalog changes and reloads made through any worker count at once.
-    """
+    so events, catalog changes and reloads made through any worker count at once."""
 
     def __init__(self, model: ServingModel, store: EventStore, config: ServingConfig | None = None,
                  artifact_dir: Path | None = None, reload_start: int | None = None) -> None:
@@ -48,6 +48,7 @@ class Engine:
                                       reload_start)
         self._state = build_state(model, store, self.config, artifact_dir)
         self._start_dir = artifact_dir  # its folder is the default models directory
+        self.reranker = rerank.make_reranker(self.config.rerank)  # None: no second stage
 
     @classmethod
     def from_artifact(cls, directory: str | Path, config: ServingConfig | None = None,
@@ -108,7 +109,8 @@ class Engine:
                     "user_cache": self._users.stats(), "worker_pid": os.getpid(),
                     "reload_generation": self._reloads.mark,
                     # Where an updated model comes from (shelflm update / refresh).
-                    "lineage": (getattr(st.model, "config", None) or {}).get("lineage")}
+                    "lineage": (getattr(st.model, "config", None) or {}).get("lineage"),
+                    "rerank": self.reranker and self.reranker.stats()}
 
     def check_ready(self) -> None:
         """Raise whatever the event store raises when it does not answer."""
@@ -122,9 +124,8 @@ class Engine:
     def recommend_if_changed(self, user_id: str, k: int, filters: Filters,
                              revision: tuple[int, int] | None) -> Answer | None:
         """recommend(), or None when `revision` (an earlier personal answer's) is still the
-        current one, so the same request would get the same answer: the cheap path for a
-        caller that keeps what it made of answers. A personal answer stays the same until the
-        user's history or the catalog changes."""
+        current one (the user's history and the catalog are unchanged), so the same request
+        would get the same answer: the cheap path for a caller that keeps what it made."""
         return self._recommend(user_id, k, filters, revision)
 
     def _recommend(self, user_id: str, k: int, filters: Filters,
@@ -136,9 +137,11 @@ class Engine:
             revision = None if user.vector is None else (self._catalog_generation, user.serial)
             if revision is not None and revision == known:
                 return None
-            answer = retrieval.personal(st, self.config.rules, user, k, filters, "personal")
+            answer = retrieval.personal(st, self.config.rules, user,
+                                        rerank.wanted(self.reranker, k), filters, "personal")
             answer.revision = revision
-            return answer
+            finish = rerank.stage(self.reranker, st.items, user.slots, answer, k)
+        return finish()  # the second stage (if any) runs outside the lock
 
     def _user(self, st: ServingState, user_id: str) -> UserState:
         """The user's inputs and vector: cached, or read from the store and computed once."""
@@ -161,7 +164,10 @@ class Engine:
         with self._lock:  # anonymous: nothing to cache under
             st, rules = self._sync(), self.config.rules
             user = retrieval.session_state(st, events, rules.exclude_event_types)
-            return retrieval.personal(st, rules, user, k, filters or Filters(), "session")
+            answer = retrieval.personal(st, rules, user, rerank.wanted(self.reranker, k),
+                                        filters or Filters(), "session")
+            finish = rerank.stage(self.reranker, st.items, user.slots, answer, k)
+        return finish()
 
     def similar(self, item_id: str, k: int = 10, filters: Filters | None = None) -> Answer:
         """Items nearest to `item_id` (the item itself left out)."""
@@ -175,8 +181,7 @@ class Engine:
     def search(self, query: str, k: int = 10, user_id: str | None = None,
                filters: Filters | None = None) -> Answer:
         """Items whose text matches a free-text question (text-space cosine); with a known
-        user, the oversampled text candidates are re-ranked by
-        w * cosine + (1 - w) * the user's cosine retrieval score, w = rules.query_weight."""
+        user, re-ranked by w * cosine + (1 - w) * the user's cosine, w = query_weight."""
         require_text("query", query)  # a blank query has no vector (RequestError, a 422)
         model = self._state.model
         q = np.asarray(model.encode_query(query), np.float32)  # encoding is slow: no lock
@@ -203,16 +208,13 @@ class Engine:
         return len(events)
 
     def _refresh_users(self, users: Sequence[str]) -> None:
-        """Compute the new state of users whose history just changed, so their next request
-        (which usually follows at once) runs neither the store reads nor the user tower; past
-        `refresh_on_ingest` users a batch (a bulk import) leaves the rest to their next
-        request."""
+        """Compute the new state of users whose history just changed (their next request
+        usually follows at once); past `refresh_on_ingest` users, the rest on their next."""
         if self.config.user_cache_size > 0:
             self._cache_users(list(users)[: self.config.refresh_on_ingest])
 
     def _cache_users(self, users: Iterable[str]) -> None:
-        """Compute and cache each user's state, one user per lock hold so requests
-        interleave (the last one given ends up most recently used)."""
+        """Compute and cache each user's state, one user per lock hold (requests interleave)."""
         for user in users:
             with self._lock:
                 self._user(self._sync(), user)
@@ -280,17 +282,15 @@ class Engine:
         return self._reloads.mark
 
     def warm_up(self) -> int:
-        """Load the text encoder now (ONNX export or session) so no shopper waits for it, and
-        fill the user cache with the `warm_users` most recently active users; returns how
-        many users were cached."""
+        """Load the text encoder now (no shopper waits for it) and cache the `warm_users` most
+        recently active users; returns how many were cached."""
         self._state.model.encode_query("warm up")
         users = self._warm_list()
         self._cache_users(users)
         return len(users)
 
     def _warm_list(self) -> list[str]:
-        """The `warm_users` (capped by the cache size) most recently active users, the most
-        recent last (so it ends up most recently used in the LRU)."""
+        """The `warm_users` (capped by the cache) most recently active users, the latest last."""
         limit = min(self.config.warm_users, self.config.user_cache_size)
         return self.store.recent_users(limit)[::-1] if limit else []
 

@@ -72,7 +72,8 @@ def create_app(engine: Engine, config: ApiConfig | None = None) -> FastAPI:
     app = FastAPI(title="shelflm", summary="Real-time recommendations from a language model",
                   version="0.1.0")
     metrics = ServingMetrics(lambda: engine.index_size, lambda: engine.model_version,
-                             lambda: engine.reload_generation)
+                             lambda: engine.reload_generation,
+                             lambda: engine.reranker and engine.reranker.stats())
     # Two request shapes per cached user, as many users as the engine keeps.
     answers = RenderedAnswers(engine, 2 * engine.config.user_cache_size,
                               engine.config.response_cache_mb << 20)

@@ -1,5 +1,6 @@
 """Prometheus metrics of the HTTP API: per-route request counts and latency, events ingested,
-index size and model version. Each app has its own registry, so tests can build many apps."""
+index size, model version and the second stage's outcomes. Each app has its own registry,
+so tests can build many apps."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ import time
 from collections.abc import Callable
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily
+from prometheus_client.registry import Collector
 
 # Buckets around the 15 ms target, so the p99 can be read off the histogram.
 _BUCKETS = (0.0005, 0.001, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.015, 0.025, 0.05, 0.1, 0.25,
@@ -17,8 +20,10 @@ class ServingMetrics:
     """The metric objects and the ASGI middleware that fills them."""
 
     def __init__(self, index_size: Callable[[], float], model_version: Callable[[], str],
-                 reload_generation: Callable[[], float] = lambda: 0) -> None:
+                 reload_generation: Callable[[], float] = lambda: 0,
+                 rerank: Callable[[], dict | None] = lambda: None) -> None:
         self.registry = CollectorRegistry()
+        self.registry.register(_RerankCollector(rerank))
         self.requests = Counter("shelflm_requests", "HTTP requests by route and status",
                                 ["method", "route", "status"], registry=self.registry)
         self.latency = Histogram("shelflm_request_seconds", "HTTP request latency by route",
@@ -65,3 +70,27 @@ class ServingMetrics:
                 metrics.latency.labels(method, path).observe(time.perf_counter() - start)
 
         return wrapped
+
+
+class _RerankCollector(Collector):
+    """The second stage's counters (serving/rerank.py Reranker.stats), read at each scrape;
+    nothing when no second stage is configured."""
+
+    def __init__(self, stats: Callable[[], dict | None]) -> None:
+        self.stats = stats
+
+    def collect(self):
+        stats = self.stats()
+        if not stats:
+            return
+        outcomes = CounterMetricFamily("shelflm_rerank", "second-stage rerankings by outcome "
+                                       "(over_budget and failed answers keep retrieval's order)",
+                                       labels=["outcome"])
+        for outcome in ("reranked", "over_budget", "failed"):
+            outcomes.add_metric([outcome], stats[outcome])
+        yield outcomes
+        yield CounterMetricFamily("shelflm_rerank_seconds", "time spent in the second stage",
+                                  value=stats["seconds"])
+        yield CounterMetricFamily("shelflm_rerank_pairs_cut", "pairs cut to the cross-"
+                                  "encoder's token budget (still scored)",
+                                  value=stats["pairs_cut"])
