@@ -30,7 +30,8 @@ def test_a_ranker_trains_over_an_artifact_and_evaluates_beside_it(
     assert trained.exit_code == 0, trained.output
     fit = json.loads(trained.stdout.splitlines()[-1])
     assert fit["pairs"] > 0 and fit["test_pairs"] > 0 and fit["test_bce"] > 0
-    assert (out / "model.onnx").is_file() and (out / "weights.safetensors").is_file()
+    assert (out / "model.int8.onnx").is_file() and (out / "weights.safetensors").is_file()
+    assert fit["onnx_max_diff"] < 1e-4 and fit["int8_max_diff"] < 0.1
     recorded = json.loads((out / "config.json").read_text())
     assert (out / recorded["retrieval"]).resolve() == trained_artifact.resolve()
     result = runner.invoke(app, ["evaluate", str(out), str(data)])

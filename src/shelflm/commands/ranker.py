@@ -54,8 +54,9 @@ def train_ranker(cfg: ShelfConfig, dataset: Dataset, split: Split, retrieval: Pa
                                  "name one (from `shelflm train`)", param_hint="--retrieval")
     first = _retrieval(retrieval, dataset, "--retrieval")
     # Deferred: the cross-encoder is torch.
-    from shelflm.models.cross_artifact import save_cross_encoder
-    from shelflm.training.cross_fit import evaluate_losses
+    from shelflm.models.cross_artifact import ONNX, ONNX_INT8, save_cross_encoder
+    from shelflm.models.cross_onnx import OnnxCrossEncoder
+    from shelflm.training.cross_fit import evaluate_losses, onnx_parity
     from shelflm.training.rerank import fit_ranker, ranker_pairs
 
     model, fit = fit_ranker(first, split.valid, dataset.catalog, cfg.ranker)
@@ -69,6 +70,10 @@ def train_ranker(cfg: ShelfConfig, dataset: Dataset, split: Split, retrieval: Pa
     link = os.path.relpath(retrieval.resolve(), out.resolve())
     save_cross_encoder(model, out, "title", {RETRIEVAL_KEY: link, **artifact_record(cfg)},
                        onnx=True)
+    sample = test.take(np.arange(min(64, len(test))))
+    for name, file in (("onnx", ONNX), ("int8", ONNX_INT8)):  # like probabilities vs PyTorch
+        metrics[f"{name}_max_diff"] = onnx_parity(model, OnnxCrossEncoder(out / file, model),
+                                                  sample)
     (out / "metrics.json").write_text(json.dumps(metrics | {"epochs": fit["epochs"]},
                                                  indent=2) + "\n")
     typer.echo(json.dumps({k: round(v, 4) if isinstance(v, float) else v

@@ -6,7 +6,7 @@
     weights.safetensors the weights that are not the base LM's: the heads, the prior weight
                         and the tuned part (LoRA matrices; every LM weight for 'full')
     model.onnx          (optional) the whole tuned model for onnxruntime (models/cross_onnx.py),
-                        what a server scores with
+                        what a server scores with; model.int8.onnx its int8 copy
 
 The base LM is named in the config relative to the artifact (or 'default', the bundled
 MiniLM), loaded fresh and wrapped as in training, then the saved weights are put back.
@@ -24,12 +24,13 @@ from shelflm.encoders.peft.base import base_model_reference
 from shelflm.models.artifact import CONFIG, read_config, write_config
 from shelflm.models.cross_config import CrossEncoderConfig
 from shelflm.models.cross_encoder import CrossEncoder
-from shelflm.models.cross_onnx import export_cross_encoder
+from shelflm.models.cross_onnx import export_cross_encoder, quantize_cross_encoder
 
 FORMAT = "shelflm-cross-encoder"
 FORMAT_VERSION = 1
 WEIGHTS = "weights.safetensors"
 ONNX = "model.onnx"
+ONNX_INT8 = "model.int8.onnx"
 
 
 def build_cross_encoder(config: CrossEncoderConfig, base_dir: Path | None = None
@@ -41,14 +42,15 @@ def build_cross_encoder(config: CrossEncoderConfig, base_dir: Path | None = None
 
 def save_cross_encoder(model: CrossEncoder, directory: str | Path, item_format: str,
                        records: dict | None = None, onnx: bool = False) -> Path:
-    """Write `model` as an artifact directory (`onnx`: with its ONNX export); returns it."""
+    """Write `model` as an artifact directory (`onnx`: with its ONNX exports); returns it."""
     out = Path(directory)
     out.mkdir(parents=True, exist_ok=True)
     (out / CONFIG).unlink(missing_ok=True)  # no artifact until the config is back
-    (out / ONNX).unlink(missing_ok=True)
+    for name in (ONNX, ONNX_INT8):
+        (out / name).unlink(missing_ok=True)
     save_file(model.own_state(), str(out / WEIGHTS))
     if onnx:
-        export_cross_encoder(model, out / ONNX)
+        quantize_cross_encoder(export_cross_encoder(model, out / ONNX), out / ONNX_INT8)
     base = base_model_reference(str(resolve_model_path(model.config.base_model)), out)
     config = {"format": FORMAT, "format_version": FORMAT_VERSION,
               "model": replace(model.config, base_model=base).to_dict(),

@@ -1,6 +1,7 @@
-"""The tuned cross-encoder on onnxruntime: export (LoRA merged into the LM first) and a
-scorer with the PyTorch model's interface, so `training.cross_fit.predict_cross` runs
-either (`onnx_parity` there checks that they agree).
+"""The tuned cross-encoder on onnxruntime: export (LoRA merged into the LM first), an int8
+copy (dynamic quantisation of the MatMul weights, per channel: about 3x faster on a CPU)
+and a scorer with the PyTorch model's interface, so `training.cross_fit.predict_cross`
+runs any of them (`onnx_parity` there checks that they agree).
 """
 
 from __future__ import annotations
@@ -50,6 +51,19 @@ def export_cross_encoder(model: CrossEncoder, target: str | Path) -> Path:
         torch.onnx.export(_Traceable(plain, names), args, str(raw), opset_version=OPSET,
                           input_names=[*names, "prior"], output_names=["logits", "ratings"],
                           dynamic_axes=axes, dynamo=False)
+    os.replace(raw, target)
+    return target
+
+
+def quantize_cross_encoder(source: str | Path, target: str | Path) -> Path:
+    """An int8 copy of the exported graph at `source`, written to `target` (temp, rename)."""
+    # Imported here: ~0.8 s of import that only making an int8 file needs.
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    target = Path(target)
+    raw = target.with_name(f".{os.getpid()}.{target.name}")
+    quantize_dynamic(str(source), str(raw), weight_type=QuantType.QInt8, per_channel=True,
+                     op_types_to_quantize=["MatMul"])
     os.replace(raw, target)
     return target
 

@@ -187,6 +187,8 @@ class RerankConfig:
         "help": "scoring stops before a chunk would end past this; the answer is then "
                 "retrieval's order, counted as over_budget in GET /metrics"})
     chunk: int = field(default=10, metadata={"help": "pairs scored per ONNX call"})
+    runtime: Literal["onnx", "onnx-int8"] = field(default="onnx-int8", metadata={
+        "help": "the artifact's ONNX graph or its int8 copy (about 3x faster)"})
     threads: int = field(default=1, metadata={"help": "threads of its ONNX session"})
 
     def __post_init__(self) -> None:
@@ -194,6 +196,7 @@ class RerankConfig:
         for name, high in (("top_n", 500), ("chunk", 500), ("threads", 64)):
             _in_range(self, name, 1, high)
         _in_range(self, "budget_ms", 0, low_open=True)
+        _one_of(self, "runtime", ("onnx", "onnx-int8"))
 
 
 @dataclass

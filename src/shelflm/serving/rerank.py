@@ -10,6 +10,8 @@ standardised over the N, as its prior, as in training (training/rerank.py).
 Scoring runs in chunks outside the engine's lock; before each chunk after the first, if
 the time spent plus the last chunk's time would pass the budget, it stops and the answer
 keeps retrieval's order (counted as over_budget). A scoring error does the same (failed).
+It scores on the artifact's ONNX graph ([serving.rerank] runtime: fp32 or its int8 copy);
+an artifact saved without one scores on PyTorch.
 """
 
 from __future__ import annotations
@@ -43,11 +45,11 @@ class Reranker:
 
     def __init__(self, config: RerankConfig, directory: Path) -> None:
         # Deferred: the engine imports this module, and it must load without torch.
-        from shelflm.models.cross_artifact import ONNX, read_cross_encoder
+        from shelflm.models.cross_artifact import ONNX, ONNX_INT8, read_cross_encoder
         from shelflm.models.cross_onnx import OnnxCrossEncoder
 
         model, _ = read_cross_encoder(directory)
-        onnx = directory / ONNX
+        onnx = directory / (ONNX_INT8 if config.runtime == "onnx-int8" else ONNX)
         self.scorer = OnnxCrossEncoder(onnx, model, config.threads) if onnx.is_file() else model
         self.config, self.history = config, model.config.history
         self._lock = threading.Lock()
