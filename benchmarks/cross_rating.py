@@ -6,7 +6,8 @@ it (liked = rating > 3, most recent first) paired with the movie's "title. Genre
 text; the like prior is the history's liked share. Per fold and seed, a fresh cross-encoder
 (MiniLM + LoRA) is fitted on `--cases` training-fold ratings drawn at random (loss = BCE +
 `--rating-weight` x MSE, the epoch picked on a dev share of those cases), then predicts
-every test-fold rating (ONNX, one thread), clipped to [1, 5].
+every test-fold rating (ONNX, one thread; --int8: its int8 copy, as served), clipped to
+[1, 5].
 
     .venv/bin/python benchmarks/cross_rating.py --seeds 0 1 2
     .venv/bin/python benchmarks/cross_rating.py --report
@@ -31,7 +32,11 @@ from shelflm.data.loaders.movielens_100k import load_movielens_100k  # noqa: E40
 from shelflm.evaluation.rating import kfold_indices, rmse  # noqa: E402
 from shelflm.models.cross_artifact import build_cross_encoder  # noqa: E402
 from shelflm.models.cross_config import CrossEncoderConfig  # noqa: E402
-from shelflm.models.cross_onnx import OnnxCrossEncoder, export_cross_encoder  # noqa: E402
+from shelflm.models.cross_onnx import (  # noqa: E402
+    OnnxCrossEncoder,
+    export_cross_encoder,
+    quantize_cross_encoder,
+)
 from shelflm.text.history import HistoryTextConfig, PairTexts, history_text  # noqa: E402
 from shelflm.training.config import CrossTrainConfig  # noqa: E402
 from shelflm.training.cross_fit import fit_cross, predict_cross  # noqa: E402
@@ -77,9 +82,12 @@ def run(fold: int, seed: int, args: argparse.Namespace) -> dict:
     report = fit_cross(model, fit_set, CrossTrainConfig(
         epochs=args.epochs, rating_weight=args.rating_weight, seed=seed))
     out = {"fold": fold, "seed": seed, "train_seconds": time.perf_counter() - start,
-           "best_epoch": report["best_epoch"], "cases": args.cases}
+           "best_epoch": report["best_epoch"], "cases": args.cases, "int8": args.int8}
     with tempfile.TemporaryDirectory() as tmp:
-        scorer = OnnxCrossEncoder(export_cross_encoder(model, Path(tmp) / "ce.onnx"), model)
+        graph = export_cross_encoder(model, Path(tmp) / "ce.onnx")
+        if args.int8:
+            graph = quantize_cross_encoder(graph, Path(tmp) / "ce.int8.onnx")
+        scorer = OnnxCrossEncoder(graph, model)
         start = time.perf_counter()
         _, predicted, _ = predict_cross(scorer, test_set)
         out["test_seconds"] = time.perf_counter() - start
@@ -122,6 +130,7 @@ def main() -> None:
     p.add_argument("--epochs", type=int, default=3)
     p.add_argument("--rating-weight", type=float, default=1.0)
     p.add_argument("--last-k", type=int, default=10)
+    p.add_argument("--int8", action="store_true", help="score on the int8 graph (as served)")
     p.add_argument("--report", action="store_true")
     args = p.parse_args()
     if not args.report:

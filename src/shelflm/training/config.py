@@ -221,8 +221,8 @@ class RankerConfig:
     negatives: int = field(default=3, metadata={
         "help": "Negatives per validation case, drawn from its top N."})
     cases: int = field(default=2000, metadata={
-        "help": "Most validation cases trained on (a random draw; each makes 1 + "
-                "negatives pairs)."})
+        "help": "Most validation cases trained on, of those whose target is in retrieval's "
+                "top N (a random draw; each makes 1 + negatives pairs)."})
 
     def __post_init__(self) -> None:
         if isinstance(self.model, dict):

@@ -2,8 +2,9 @@
 the reranked model as an evaluation `Recommender` (the same full-ranking protocol as all).
 
 The cross-encoder learns on the validation stage of a split, which the retrieval model
-never trained on: per case, the history's text with the validation target (label 1) and
-`negatives` others drawn from retrieval's top N for that history (label 0). Each pair
+never trained on: per case whose target is in retrieval's top N for its history, the
+history's text with the target (label 1) and `negatives` others drawn from that top N
+(label 0). Each pair
 brings retrieval's score standardised over the case's top N as its prior log-odds, so the
 untrained reranker (its text head at zero) keeps retrieval's order exactly and training
 learns what the text adds; the epoch kept is the one with the lowest BCE on a dev share
@@ -101,14 +102,20 @@ def training_pairs(cases: EvalCases, scores: np.ndarray, keys: np.ndarray,
 
 def ranker_pairs(retrieval: Recommender, cases: EvalCases, catalog: Catalog,
                  config: RankerConfig, rng: np.random.Generator) -> tuple[PairTexts, float]:
-    """(training_pairs of at most `config.cases` of `cases`, drawn by `rng`; the share of
-    those cases whose target is in retrieval's top N)."""
-    if len(cases) > config.cases:
-        cases = cases.take(np.sort(rng.choice(len(cases), config.cases, replace=False)))
+    """(training_pairs of the cases whose target is in retrieval's top N, at most
+    `config.cases` of them drawn by `rng`; the share of `cases` with the target in it).
+
+    A target outside the top N is never among the candidates a reranker sees; trained on
+    such targets (their low retrieval score against the list's high ones) it would learn
+    to turn retrieval's order upside down."""
     scores, keys, _ = shortlists(retrieval, cases, config.candidates)
+    listed = np.flatnonzero((keys == np.asarray(cases.targets)[:, None]).any(1))
+    picked = listed if len(listed) <= config.cases else np.sort(
+        rng.choice(listed, config.cases, replace=False))
     titles, categories = catalog_texts(catalog)
-    pairs = training_pairs(cases, scores, keys, titles, categories, config, rng)
-    return pairs, float((keys == np.asarray(cases.targets)[:, None]).any(1).mean())
+    pairs = training_pairs(cases.take(picked), scores[picked], keys[picked], titles,
+                           categories, config, rng)
+    return pairs, len(listed) / max(len(cases), 1)
 
 
 def fit_ranker(retrieval: Recommender, valid: EvalCases, catalog: Catalog,
