@@ -43,6 +43,14 @@ def test_several_workers_need_the_shared_sqlite_store(app: typer.Typer, tmp_path
     assert "SQLite" in re.sub(r"[\s│╭╮╰╯─]+", " ", result.output)
 
 
+def test_a_second_stage_that_is_no_ranker_is_refused(app: typer.Typer, tmp_path: Path) -> None:
+    cfg = tmp_path / "serve.toml"
+    cfg.write_text(f"[rerank]\nartifact = '{tmp_path}'\n")  # a folder, but no ranker in it
+    result = CliRunner().invoke(app, ["serve", str(tmp_path), "--config", str(cfg)])
+    assert result.exit_code == 2
+    assert "not a ranker" in re.sub(r"[\s│╭╮╰╯─]+", " ", result.output)
+
+
 def test_serving_only_file_sets_the_runtime_fields(tmp_path: Path) -> None:
     from shelflm.settings import load_serving_config
 

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import typer
 
+from shelflm.commands.ranker import is_ranker
 from shelflm.serving.config import ApiConfig, ServingConfig, StoreConfig
 from shelflm.settings import load_serving_config
 
@@ -146,6 +147,10 @@ def check_serving(cfg: ServingConfig, host: str, workers: int) -> None:
     if workers > 1 and cfg.store.backend == "memory":
         raise typer.BadParameter("each worker would hold its own events: use the SQLite "
                                  "store with several workers", param_hint="--memory-store")
+    ranker = cfg.rerank.artifact
+    if ranker is not None and not is_ranker(ranker):
+        raise typer.BadParameter(f"{ranker}: not a ranker of `shelflm train --model "
+                                 "cross-encoder`", param_hint="[rerank]")
     if not cfg.api.open_writes:
         return
     if cfg.api.api_keys:
