@@ -7,6 +7,7 @@ runs any of them (`onnx_parity` there checks that they agree).
 from __future__ import annotations
 
 import copy
+import logging
 import os
 import warnings
 from pathlib import Path
@@ -62,8 +63,12 @@ def quantize_cross_encoder(source: str | Path, target: str | Path) -> Path:
 
     target = Path(target)
     raw = target.with_name(f".{os.getpid()}.{target.name}")
-    quantize_dynamic(str(source), str(raw), weight_type=QuantType.QInt8, per_channel=True,
-                     op_types_to_quantize=["MatMul"])
+    logging.disable(logging.WARNING)  # its advice to pre-process goes to the root logger
+    try:
+        quantize_dynamic(str(source), str(raw), weight_type=QuantType.QInt8, per_channel=True,
+                         op_types_to_quantize=["MatMul"])
+    finally:
+        logging.disable(logging.NOTSET)
     os.replace(raw, target)
     return target
 

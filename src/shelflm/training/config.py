@@ -200,8 +200,10 @@ class CrossTrainConfig:
 
 
 def _ranker_model() -> CrossEncoderConfig:
-    # A reranker reads N pairs per request: short inputs (the last 5 titles) by default.
-    return CrossEncoderConfig(max_length=128, history=HistoryTextConfig(last_k=5))
+    # A reranker reads N pairs per request: short inputs (the last 5 titles, the
+    # candidate's first 120 characters) by default.
+    return CrossEncoderConfig(max_length=128, candidate_chars=120,
+                              history=HistoryTextConfig(last_k=5))
 
 
 @dataclass
