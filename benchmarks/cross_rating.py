@@ -6,10 +6,10 @@ it (liked = rating > 3, most recent first) paired with the movie's "title. Genre
 text; the like prior is the history's liked share. Per fold and seed, a fresh cross-encoder
 (MiniLM + LoRA) is fitted on `--cases` training-fold ratings drawn at random (loss = BCE +
 `--rating-weight` x MSE, the epoch picked on a dev share of those cases), then predicts
-every test-fold rating (ONNX, one thread; --int8: its int8 copy, as served), clipped to
-[1, 5].
+every test-fold rating (or a --test-limit draw of them; ONNX, one thread; --int8: its
+int8 copy, as served), clipped to [1, 5].
 
-    .venv/bin/python benchmarks/cross_rating.py --seeds 0 1 2
+    .venv/bin/python benchmarks/cross_rating.py --seeds 0 --cases 1000 --int8 --test-limit 5000
     .venv/bin/python benchmarks/cross_rating.py --report
 """
 
@@ -71,6 +71,8 @@ def run(fold: int, seed: int, args: argparse.Namespace) -> dict:
     parts = kfold_indices(len(data), 5, 0)
     test = parts[fold]
     train = np.setdiff1d(np.arange(len(data)), test)
+    if args.test_limit and len(test) > args.test_limit:  # a seeded draw of the test fold
+        test = np.sort(np.random.default_rng(fold).choice(test, args.test_limit, replace=False))
     rng = np.random.default_rng(seed)
     drawn = np.sort(rng.choice(train, args.cases, replace=False))
     history = HistoryTextConfig(last_k=args.last_k)
@@ -82,7 +84,8 @@ def run(fold: int, seed: int, args: argparse.Namespace) -> dict:
     report = fit_cross(model, fit_set, CrossTrainConfig(
         epochs=args.epochs, rating_weight=args.rating_weight, seed=seed))
     out = {"fold": fold, "seed": seed, "train_seconds": time.perf_counter() - start,
-           "best_epoch": report["best_epoch"], "cases": args.cases, "int8": args.int8}
+           "best_epoch": report["best_epoch"], "cases": args.cases, "int8": args.int8,
+           "test_ratings": len(test)}
     with tempfile.TemporaryDirectory() as tmp:
         graph = export_cross_encoder(model, Path(tmp) / "ce.onnx")
         if args.int8:
@@ -130,6 +133,8 @@ def main() -> None:
     p.add_argument("--epochs", type=int, default=3)
     p.add_argument("--rating-weight", type=float, default=1.0)
     p.add_argument("--last-k", type=int, default=10)
+    p.add_argument("--test-limit", type=int, default=None,
+                   help="score a random draw of this many test-fold ratings (seeded by fold)")
     p.add_argument("--int8", action="store_true", help="score on the int8 graph (as served)")
     p.add_argument("--report", action="store_true")
     args = p.parse_args()

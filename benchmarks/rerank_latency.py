@@ -29,10 +29,11 @@ from shelflm.serving.engine import Engine  # noqa: E402
 from shelflm.serving.store import Event  # noqa: E402
 
 
-def engine(retrieval: Path, ranker: Path | None, n: int, budget_ms: float,
+def engine(retrieval: Path, ranker: Path | None, n: int, budget_ms: float, runtime: str,
            events: list[Event]) -> Engine:
     config = ServingConfig(store=StoreConfig(backend="memory"), warm_users=0,
-                           rerank=RerankConfig(artifact=ranker, top_n=n, budget_ms=budget_ms))
+                           rerank=RerankConfig(artifact=ranker, top_n=n, budget_ms=budget_ms,
+                                               runtime=runtime))
     out = Engine.from_artifact(retrieval, config)
     out.ingest(events)
     return out
@@ -59,6 +60,7 @@ def main() -> None:
     p.add_argument("--users", type=int, default=200)
     p.add_argument("--requests", type=int, default=300)
     p.add_argument("--budget-ms", type=float, default=10_000.0)
+    p.add_argument("--runtime", default="onnx-int8", choices=["onnx", "onnx-int8"])
     p.add_argument("--tag", default="rerank-latency")
     args = p.parse_args()
     os.environ.setdefault("OMP_NUM_THREADS", "1")
@@ -70,7 +72,8 @@ def main() -> None:
               zip(frame["user_id"], frame["item_id"], frame["timestamp"], strict=True)]
     rows = {}
     for n in [0, *args.n]:
-        eng = engine(args.retrieval, args.ranker if n else None, n or 1, args.budget_ms, events)
+        eng = engine(args.retrieval, args.ranker if n else None, n or 1, args.budget_ms,
+                     args.runtime, events)
         ms = timings(eng, users, args.requests, 0)
         rows[n] = {"p50_ms": float(np.median(ms)), "p99_ms": float(np.percentile(ms, 99)),
                    "rerank": eng.info()["rerank"]}
