@@ -74,7 +74,7 @@ def run(dataset: str, seed: int, config: RankerConfig, test_cases: int | None) -
 
 def report() -> None:
     """Mean ± std over seeds of every saved rerank run."""
-    rows = [r for p in sorted((RUNS / "results").glob("rerank-*.json"))
+    rows = [r for p in sorted((RUNS / "results").glob("rerank-*-s*.json"))
             for r in json.loads(p.read_text())["runs"]]
     print("| data | seeds | test cases | retrieval NDCG@10 all / cold / warm | reranked "
           "all / cold / warm | valid targets in top N | train s |")
