@@ -8,10 +8,11 @@ import numpy as np
 import pandas as pd
 import torch
 
+from shelflm.data.pair_cases import standardised
 from shelflm.data.schema import Catalog
 from shelflm.data.splits import EvalCases
 from shelflm.training.config import RankerConfig
-from shelflm.training.rerank import RerankRecommender, ranker_pairs, standardised
+from shelflm.training.rerank import RerankRecommender, ranker_pairs
 
 SCORES = np.array([[6, 5, 4, 3, 2, 1], [1, 2, 3, 4, 5, 6], [6, 5, 4, 3, 2, 1]], np.float32)
 

@@ -45,6 +45,14 @@ def like_logodds(history_liked: np.ndarray) -> np.ndarray:
     return np.log(share / (1 - share)).astype(np.float32)
 
 
+def standardised(scores: np.ndarray) -> np.ndarray:
+    """Each row's scores as z-scores over the row (a constant row: zeros): retrieval's
+    scores of a case's top N as the reranker's prior log-odds."""
+    mean = scores.mean(1, keepdims=True)
+    std = scores.std(1, keepdims=True)
+    return ((scores - mean) / np.where(std > 0, std, 1)).astype(np.float32)
+
+
 def pair_cases(dataset: Dataset, history: int = 10, like_above: float = 3.0,
                user_order: Sequence[str] | None = None) -> PairCases:
     """Every (n events, next event) case of every user with more than n events; users in

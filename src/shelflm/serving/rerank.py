@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from shelflm.data.pair_cases import standardised
 from shelflm.serving.config import RerankConfig
 from shelflm.serving.items import ItemTable
 from shelflm.serving.ranking import Answer
@@ -92,9 +93,8 @@ class Reranker:
         # Deferred: loaded already (by __init__), but this module must import without it.
         import torch
 
-        std = scores.std()
-        prior = ((scores - scores.mean()) / (std if std > 0 else 1)).astype(np.float32)
-        budget, step, out, last = self.config.budget_ms / 1000, self.config.chunk, [], 0.0
+        prior = standardised(scores[None])[0]
+        budget, step, out, last, cuts = self.config.budget_ms / 1000, self.config.chunk, [], 0., 0
         for lo in range(0, len(prior), step):
             if out and time.perf_counter() - start + last > budget:
                 return None
@@ -104,8 +104,10 @@ class Reranker:
             with torch.inference_mode():
                 logits, _ = self.scorer(batch, torch.from_numpy(prior[lo:lo + step]))
             out.append(torch.sigmoid(logits).numpy())
-            self.pairs_cut += cut
+            cuts += cut
             last = time.perf_counter() - began
+        with self._lock:  # requests score side by side: the count is shared
+            self.pairs_cut += cuts
         return np.concatenate(out)
 
     def _count(self, outcome: str, start: float) -> None:

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
+from shelflm.data.pair_cases import standardised
 from shelflm.data.schema import Catalog
 from shelflm.evaluation.protocol import Recommender
 from shelflm.models.cross_artifact import build_cross_encoder
@@ -62,13 +63,6 @@ def shortlists(retrieval: Recommender, cases: EvalCases, n: int, batch: int = 51
     return scores, keys, standardised(np.take_along_axis(scores, keys, 1))
 
 
-def standardised(scores: np.ndarray) -> np.ndarray:
-    """Each row's scores as z-scores over the row (a constant row: zeros)."""
-    mean = scores.mean(1, keepdims=True)
-    std = scores.std(1, keepdims=True)
-    return ((scores - mean) / np.where(std > 0, std, 1)).astype(np.float32)
-
-
 def history_texts(histories: Sequence[np.ndarray], titles: Sequence[str],
                   categories: Sequence[str], config: HistoryTextConfig) -> list[str]:
     """Each history (item rows, oldest first) as the reranker's first segment."""
@@ -77,13 +71,11 @@ def history_texts(histories: Sequence[np.ndarray], titles: Sequence[str],
             for h in (np.asarray(h, np.int64) for h in histories)]
 
 
-def training_pairs(cases: EvalCases, scores: np.ndarray, keys: np.ndarray,
+def training_pairs(cases: EvalCases, keys: np.ndarray, prior_of: np.ndarray,
                    titles: Sequence[str], categories: Sequence[str], config: RankerConfig,
                    rng: np.random.Generator) -> PairTexts:
-    """Per case the target (label 1) and `config.negatives` of its top N (label 0), each
-    with its retrieval score standardised over the case's top N as the prior."""
-    stats = np.take_along_axis(scores, keys, 1)
-    mean, std = stats.mean(1), np.where(stats.std(1) > 0, stats.std(1), 1)
+    """Per case the target (label 1, in its top N) and `config.negatives` others of its top N
+    (label 0), each with its prior from `prior_of` (shortlists' standardised scores)."""
     texts = history_texts(cases.histories, titles, categories, config.model.history)
     hist, cand, prior, liked = [], [], [], []
     targets = np.asarray(cases.targets)
@@ -93,7 +85,7 @@ def training_pairs(cases: EvalCases, scores: np.ndarray, keys: np.ndarray,
         for item, label in ((target, 1.0), *((int(i), 0.0) for i in picked)):
             hist.append(texts[j])
             cand.append(titles[item])
-            prior.append((scores[j, item] - mean[j]) / std[j])
+            prior.append(prior_of[j, int(np.flatnonzero(keys[j] == item)[0])])
             liked.append(label)
     n = len(cand)
     return PairTexts(hist, cand, np.asarray(prior, np.float32), np.asarray(liked, np.float32),
@@ -108,12 +100,12 @@ def ranker_pairs(retrieval: Recommender, cases: EvalCases, catalog: Catalog,
     A target outside the top N is never among the candidates a reranker sees; trained on
     such targets (their low retrieval score against the list's high ones) it would learn
     to turn retrieval's order upside down."""
-    scores, keys, _ = shortlists(retrieval, cases, config.candidates)
+    _, keys, prior = shortlists(retrieval, cases, config.candidates)
     listed = np.flatnonzero((keys == np.asarray(cases.targets)[:, None]).any(1))
     picked = listed if len(listed) <= config.cases else np.sort(
         rng.choice(listed, config.cases, replace=False))
     titles, categories = catalog_texts(catalog)
-    pairs = training_pairs(cases.take(picked), scores[picked], keys[picked], titles,
+    pairs = training_pairs(cases.take(picked), keys[picked], prior[picked], titles,
                            categories, config, rng)
     return pairs, len(listed) / max(len(cases), 1)
 
