@@ -11,6 +11,7 @@ it configures (help text in each field's metadata["help"]):
     [training]  shelflm.training.config.TrainConfig ([training.adversarial], [...augment])
     [serving]   shelflm.serving.config.ServingConfig
     [ranker]    shelflm.training.config.RankerConfig ([ranker.model], [ranker.training])
+    [risk]      shelflm.models.risk_config.RiskConfig
 
 Loaded by `load_shelf_config(path)` from TOML (or an artifact's config.json) plus
 SHELFLM_<SECTION>__<FIELD> environment overrides, validated by pydantic; `to_toml` writes it
@@ -42,6 +43,7 @@ from shelflm.data.splits import ColdStartItemSplit, LeaveOneOutSplit, Splitter, 
 from shelflm.encoders.config import EncoderConfig
 from shelflm.encoders.peft.config import tuner_config_class
 from shelflm.models.config import ShelfModelConfig
+from shelflm.models.risk_config import RiskConfig
 from shelflm.serving.config import ServingConfig
 from shelflm.text.templates import PRESETS, ItemTemplate
 from shelflm.training.config import RankerConfig, TrainConfig
@@ -78,10 +80,15 @@ class DataConfig:
         "help": "A global time cut."})
     cold_start: ColdStartItemSplit = field(default_factory=ColdStartItemSplit, metadata={
         "help": "Leave-one-out with a share of items held out of train (cold items)."})
+    exclude_users: Path | None = field(default=None, metadata={"help": (
+        "A CSV whose user_id column lists users whose events are left out (`shelflm risk "
+        "score` output: only its flagged rows; `shelflm risk list`: the quarantined).")})
 
     def __post_init__(self) -> None:
         if self.path is not None:
             self.path = Path(self.path)
+        if self.exclude_users is not None:
+            self.exclude_users = Path(self.exclude_users)
         self.also = [Path(p) for p in self.also]
         if self.format is not None and self.format not in FORMATS:
             raise ValueError(f"format: unknown format {self.format!r}; known: "
@@ -176,6 +183,8 @@ class ShelfConfig:
     ranker: RankerConfig = field(default_factory=RankerConfig, metadata={
         "help": "`shelflm train --model cross-encoder`: the second stage over a retrieval "
                 "artifact's top N."})
+    risk: RiskConfig = field(default_factory=RiskConfig, metadata={
+        "help": "`shelflm risk`: scoring users' risk, calibrated on the training shoppers."})
 
     def __post_init__(self) -> None:
         if self.tuning is not None and not self.model.items.use_text:
