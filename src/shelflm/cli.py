@@ -18,6 +18,7 @@ from shelflm.commands import (  # noqa: E402
     ensemble,
     evaluate,
     refresh,
+    risk,
     serve,
     train,
     update,
@@ -33,7 +34,7 @@ app = typer.Typer(
     rich_markup_mode=None,
 )
 for command in (config, data, demo, serve, train, update, refresh, evaluate, compare,
-                ensemble):
+                ensemble, risk):
     command.register(app)
 
 if __name__ == "__main__":

@@ -32,6 +32,9 @@ STATUSES = {
     ("get", "/health/live"): {400, 405, 413},
     ("get", "/health/ready"): {400, 405, 413, 503},
     ("get", "/metrics"): {400, 405, 413},
+    ("get", "/users/{user_id}/risk"): {400, 401, 403, 404, 405, 413, 422},
+    ("get", "/admin/quarantine"): {400, 401, 403, 405, 413, 422},
+    ("post", "/admin/users/{user_id}/release"): {400, 401, 403, 404, 405, 413, 422},
 }
 
 
@@ -81,7 +84,8 @@ def test_the_api_key_is_a_security_scheme_on_the_routes_that_need_it(spec: dict,
     keyed = {(m, p) for p, ops in writes_only["paths"].items() for m, op in ops.items()
              if op.get("security")}
     assert keyed == {("post", "/events"), ("put", "/items"), ("delete", "/items/{item_id}"),
-                     ("post", "/admin/reload")}
+                     ("post", "/admin/reload"), ("get", "/users/{user_id}/risk"),
+                     ("get", "/admin/quarantine"), ("post", "/admin/users/{user_id}/release")}
 
 
 def test_answers_have_the_documented_shape(client: TestClient) -> None:

@@ -37,7 +37,7 @@ KEY = "s3cret-key"
 EXAMPLES = int(os.environ.get("SHELFLM_SCHEMATHESIS_EXAMPLES", "80"))
 # 422s that only the data decides, each by the words of its message.
 DATA_DEPENDENT = ("unknown item id", BLANK, "artifact_dir", "duplicate item id",
-                  "greater than max_price")
+                  "greater than max_price", "unknown user id")
 CASES: list[str] = []  # each case run, by operation (the report's count)
 
 pytestmark = pytest.mark.slow

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from shelflm.serving.store import Event, EventStore, ItemChange
+from shelflm.serving.store import Event, EventStore, ItemChange, RiskChange
 from shelflm.serving.store.memory_store import MemoryEventStore
 from shelflm.serving.store.sqlite_store import SqliteEventStore
 
@@ -163,3 +163,21 @@ def test_sqlite_opens_a_store_whose_item_log_has_a_history_column(tmp_path: Path
         rows = conn.execute("SELECT history IS NULL FROM item_log ORDER BY version").fetchall()
     conn.close()
     assert rows == [(0,), (1,)]
+
+
+def test_user_events_and_the_risk_log(store: EventStore) -> None:
+    store.append([Event("u", f"i{k % 3}", "view", k) for k in range(7)]
+                 + [Event("v", "i0", "view", 9)])
+    assert [e.timestamp for e in store.user_events("u", 3)] == [4, 5, 6]  # the last, in order
+    assert store.user_events("nobody", 5) == []
+    mark, _ = store.events_since(0)
+    assert store.user_item_counts("u", mark) == {"i0": 3, "i1": 2, "i2": 2}
+    assert store.risk_changes_since(0) == []
+    last = store.log_risk([RiskChange("u", "quarantined", 0.99, "[]"),
+                           RiskChange("u", "released")])
+    changes = store.risk_changes_since(0)
+    assert [(c.user_id, c.state, c.version) for c in changes] == [
+        ("u", "quarantined", last - 1), ("u", "released", last)]
+    assert changes[0].score == 0.99 and store.risk_changes_since(last) == []
+    with pytest.raises(ValueError, match="state"):
+        RiskChange("u", "banned")

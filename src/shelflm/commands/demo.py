@@ -26,6 +26,7 @@ import typer
 from shelflm.commands.background import BackgroundCommand, run_foreground
 from shelflm.commands.data import print_stats
 from shelflm.commands.options import config_option, load_run_config
+from shelflm.commands.risk import fit_new_artifact_risk
 from shelflm.commands.serve import ARTIFACT_SERVING_FILE
 from shelflm.commands.serve import serve as run_server
 from shelflm.data.project_format import write_project_dataset
@@ -126,9 +127,11 @@ def _train_ours(dataset: object, cfg: ShelfConfig, budget_s: float, out: Path) -
 
     cfg = replace(cfg, training=replace(cfg.training, time_budget_s=budget_s))
     rec = build_model("shelflm", dataset, cfg)
-    rec.fit(cfg.data.splitter().split(dataset))
+    split = cfg.data.splitter().split(dataset)
+    rec.fit(split)
     save_artifact(rec, out, dataset.catalog, rec.text_settings, records=artifact_record(cfg))
     typer.echo(f"artifact: {out}")
+    fit_new_artifact_risk(out, split.train, cfg.risk)
     return out
 
 

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from shelflm.data.errors import DataError
+from shelflm.data.exclusions import read_excluded_users, without_users
 from shelflm.data.loaders import load_dataset
 from shelflm.data.shops import combine_shops
 from shelflm.settings import ShelfConfig, TextConfig, load_shelf_config
@@ -58,9 +59,12 @@ def with_flags(config: ShelfConfig, data: Path | None = None, template: str | No
                hidden: int | None = None, epochs: int | None = None,
                cold: float | None = None, seed: int | None = None,
                time_budget_s: float | None = None,
-               also: list[Path] | None = None) -> ShelfConfig:
+               also: list[Path] | None = None,
+               exclude_users: Path | None = None) -> ShelfConfig:
     """`config` with the CLI flags that were given laid over it (flags win over the file)."""
     config = _data_section(config, data, cold, seed, also)
+    if exclude_users is not None:
+        config = replace(config, data=replace(config.data, exclude_users=exclude_users))
     update: dict[str, object] = {}
     if template is not None:
         update["text"] = TextConfig(template=template)
@@ -101,7 +105,20 @@ def load_data(config: ShelfConfig) -> tuple[ShelfConfig, Dataset, Split]:
                 [config.data.path, *config.data.also]))
     except (DataError, ValueError) as exc:  # the message names the file, line and field
         raise typer.BadParameter(str(exc), param_hint="DATA") from exc
+    dataset = excluding(dataset, config.data.exclude_users)
     return config, dataset, config.data.splitter().split(dataset)
+
+
+def excluding(dataset: Dataset, path: Path | None) -> Dataset:
+    """`dataset` without the events of the users listed in `path` ([data] exclude_users)."""
+    if path is None:
+        return dataset
+    try:
+        out, dropped = without_users(dataset, read_excluded_users(path))
+    except DataError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--exclude-users") from exc
+    typer.echo(f"excluded {dropped:,} events of the users in {path}", err=True)
+    return out
 
 
 def _named_shops(shops: list[Dataset], paths: list[Path]) -> list[Dataset]:

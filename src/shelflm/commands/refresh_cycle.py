@@ -16,6 +16,7 @@ from shelflm.data.splits import EvalCases, LeaveOneOutSplit
 from shelflm.evaluation.protocol import RankingEvaluator
 from shelflm.evaluation.served import ServedRecommender
 from shelflm.models.artifact import read_artifact, save_artifact
+from shelflm.serving.risk import Quarantine
 from shelflm.serving.runtime import load_artifact
 from shelflm.serving.store import EventStore
 from shelflm.settings import artifact_record, load_shelf_config
@@ -60,8 +61,13 @@ def window(store: EventStore, live_catalog: Catalog, plan: RefreshPlan,
     if upserts:
         catalog = grown_catalog(live_catalog, Catalog.from_frame(
             pd.DataFrame(list(upserts.values())), "items added while serving"))
+    quarantine = Quarantine()
+    quarantine.follow(store)  # risk control: the quarantined users' events train nothing
+    kept = [e for e in events if e.user_id not in quarantine.users]
+    if len(kept) < len(events):
+        log.warning("refresh: %d events of quarantined users left out", len(events) - len(kept))
     frame = pd.DataFrame([(e.user_id, e.item_id, e.event, e.timestamp, e.value)
-                          for e in events],
+                          for e in kept],
                          columns=["user_id", "item_id", "event", "timestamp", "value"])
     known = frame["item_id"].isin(catalog.ids)
     if not known.all():

@@ -10,6 +10,7 @@ import typer
 
 from shelflm.commands.options import config_option, load_data, load_run_config, registered
 from shelflm.commands.ranker import train_ranker
+from shelflm.commands.risk import fit_new_artifact_risk
 from shelflm.settings import ShelfConfig, artifact_record
 
 CROSS_ENCODER = "cross-encoder"
@@ -47,6 +48,9 @@ def train(
     train_only: str | None = typer.Option(
         None, help="'adaptor': train only the text head (and IDs), the user tower stays as "
         "initialised [training.train_only; default all]."),
+    exclude_users: Path | None = typer.Option(
+        None, help="CSV of users whose events are left out: `shelflm risk score` output (its "
+        "flagged rows) or `shelflm risk list` [data.exclude_users]."),
 ) -> None:
     """Train a model with early stopping, print test metrics, save the artifact directory.
 
@@ -54,14 +58,13 @@ def train(
     environment variables, then the flags; the artifact's config.json records the result.
     """
     cfg = load_run_config(config, data=data[0] if data else None, also=(data or [])[1:],
-                          template=template, hidden=hidden, epochs=epochs, cold=cold, seed=seed)
+                          template=template, hidden=hidden, epochs=epochs, cold=cold, seed=seed,
+                          exclude_users=exclude_users)
     if model == CROSS_ENCODER:
         return train_ranker(*load_data(cfg), retrieval, out)
     spec = registered(model)
     # Deferred: they load torch (see shelflm.commands: `serve --help` must not).
-    from shelflm.models.artifact import save_artifact
     from shelflm.training.compare import fit_and_evaluate
-    from shelflm.training.continual import dataset_exemplars
     from shelflm.training.registry import build_model
 
     if init_from is not None or train_only is not None:
@@ -75,10 +78,20 @@ def train(
     metrics = fit_and_evaluate(rec, split)
     _echo_trainable(rec)
     if spec.artifact:
-        save_artifact(rec, out, dataset.catalog, rec.text_settings, artifact_record(cfg),
-                      exemplars=dataset_exemplars(dataset, cfg))
+        _save(rec, out, cfg, dataset, split)
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
     typer.echo(json.dumps({k: round(v, 4) for k, v in metrics.items()}))
+
+
+def _save(rec: object, out: Path, cfg: ShelfConfig, dataset: object, split: object) -> None:
+    """The artifact, with the exemplars `update` replays and the risk model of its shoppers."""
+    # Deferred: they load torch (see shelflm.commands).
+    from shelflm.models.artifact import save_artifact
+    from shelflm.training.continual import dataset_exemplars
+
+    save_artifact(rec, out, dataset.catalog, rec.text_settings, artifact_record(cfg),
+                  exemplars=dataset_exemplars(dataset, cfg))
+    fit_new_artifact_risk(out, split.train, cfg.risk)
 
 
 def _echo_trainable(rec: object) -> None:

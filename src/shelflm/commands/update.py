@@ -10,7 +10,7 @@ from pathlib import Path
 
 import typer
 
-from shelflm.commands.options import config_option, load_run_config
+from shelflm.commands.options import config_option, excluding, load_run_config
 from shelflm.data.errors import DataError
 from shelflm.data.loaders import load_dataset
 from shelflm.settings import ShelfConfig, artifact_record
@@ -32,6 +32,9 @@ def update(
     distill: float = typer.Option(1.0, min=0.0, help="Weight of the KL towards ARTIFACT's "
                                   "next-item distribution (0: none) [training.distill_weight]."),
     replay: bool = typer.Option(True, help="Train on ARTIFACT's exemplars too."),
+    exclude_users: Path | None = typer.Option(
+        None, help="CSV of users whose events are left out (`shelflm risk score` output: its "
+        "flagged rows; `shelflm risk list`) [data.exclude_users]."),
 ) -> None:
     """Train from ARTIFACT on NEW_DATA's events plus its exemplars, print test metrics (on
     the update's split: the new events and the replayed ones), save the new artifact."""
@@ -50,6 +53,7 @@ def update(
         new = load_dataset(cfg.data.path, format=cfg.data.format)
     except (DataError, ValueError) as exc:  # the message names the file, line and field
         raise typer.BadParameter(str(exc), param_hint="NEW_DATA") from exc
+    new = excluding(new, exclude_users or cfg.data.exclude_users)
     # Deferred to the run itself: training and artifacts load torch (see shelflm.commands).
     from shelflm.models.artifact import read_artifact, save_artifact
     from shelflm.training.continual import dataset_exemplars, fit_update

@@ -9,35 +9,15 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
-
-from pydantic import ConfigDict
+from typing import Literal
 
 from shelflm.config import config_adapter
 from shelflm.data.schema import EVENT_TYPES
+from shelflm.serving.config_checks import _STRICT, _in_range, _one_of
+from shelflm.serving.stage_config import RerankConfig, RiskGuardConfig
+
 
 # Unknown keys in a config file are errors, not silently ignored.
-_STRICT = ConfigDict(extra="forbid")
-
-
-def _in_range(config: Any, name: str, low: float | None = None, high: float | None = None,
-                low_open: bool = False) -> None:
-    """Raise ValueError naming `name` unless low <= value <= high (low < value if low_open)."""
-    value = getattr(config, name)
-    too_low = low is not None and (value <= low if low_open else value < low)
-    if too_low or (high is not None and value > high):
-        bounds = [f"> {low}" if low_open else f">= {low}"] if low is not None else []
-        bounds += [f"<= {high}"] if high is not None else []
-        raise ValueError(f"{name}: must be {' and '.join(bounds)}, got {value!r}")
-
-
-def _one_of(config: Any, name: str, choices: tuple[str, ...]) -> None:
-    """Raise ValueError naming `name` unless its value is one of `choices`."""
-    value = getattr(config, name)
-    if value not in choices:
-        raise ValueError(f"{name}: {value!r} is not one of {choices}")
-
-
 @dataclass
 class IndexConfig:
     """Which faiss index holds the item vectors and how HNSW is tuned."""
@@ -174,32 +154,6 @@ class ApiConfig:
 
 
 @dataclass
-class RerankConfig:
-    """The optional second stage: a cross-encoder (`shelflm train --model cross-encoder`)
-    reorders the first `top_n` of a personal or session answer within a latency budget."""
-
-    __pydantic_config__ = _STRICT
-
-    artifact: Path | None = field(default=None, metadata={
-        "help": "the cross-encoder's artifact directory (None = no second stage)"})
-    top_n: int = field(default=20, metadata={"help": "how many retrieved items it reorders"})
-    budget_ms: float = field(default=250.0, metadata={
-        "help": "scoring stops before a chunk would end past this; the answer is then "
-                "retrieval's order, counted as over_budget in GET /metrics"})
-    chunk: int = field(default=10, metadata={"help": "pairs scored per ONNX call"})
-    runtime: Literal["onnx", "onnx-int8"] = field(default="onnx-int8", metadata={
-        "help": "the artifact's ONNX graph or its int8 copy (about 3x faster)"})
-    threads: int = field(default=1, metadata={"help": "threads of its ONNX session"})
-
-    def __post_init__(self) -> None:
-        self.artifact = None if self.artifact is None else Path(self.artifact)
-        for name, high in (("top_n", 500), ("chunk", 500), ("threads", 64)):
-            _in_range(self, name, 1, high)
-        _in_range(self, "budget_ms", 0, low_open=True)
-        _one_of(self, "runtime", ("onnx", "onnx-int8"))
-
-
-@dataclass
 class ServingConfig:
     """Everything `shelflm serve` needs besides the artifact directory."""
 
@@ -215,6 +169,8 @@ class ServingConfig:
         "help": "HTTP limits, API keys and CORS."})
     rerank: RerankConfig = field(default_factory=RerankConfig, metadata={
         "help": "Optional cross-encoder second stage."})
+    risk: RiskGuardConfig = field(default_factory=RiskGuardConfig, metadata={
+        "help": "Risk scoring of users and quarantine of the risky ones' events."})
     model_loader: str = field(default="shelflm.serving.runtime:load_artifact", metadata={
         "help": "'module:function' turning an artifact directory into a ServingModel"})
     user_cache_size: int = field(default=50_000, metadata={

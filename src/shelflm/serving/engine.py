@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import threading
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import cast
@@ -20,6 +21,7 @@ from shelflm.serving.errors import RequestError, require_text
 from shelflm.serving.item_log import apply_item_changes
 from shelflm.serving.ranking import Answer, Filters
 from shelflm.serving.reloads import Prepared, ReloadFollower, models_root
+from shelflm.serving.risk_desk import RiskDesk
 from shelflm.serving.state import ServingState, build_state, load_model
 from shelflm.serving.store import Event, EventStore, ItemChange, make_store
 from shelflm.serving.user_cache import UserCache, UserState
@@ -49,6 +51,7 @@ class Engine:
         self._state = build_state(model, store, self.config, artifact_dir)
         self._start_dir = artifact_dir  # its folder is the default models directory
         self.reranker = rerank.make_reranker(self.config.rerank)  # None: no second stage
+        self.risk = RiskDesk(store, self._lock, self._sync, self._locked_catch_up)
 
     @classmethod
     def from_artifact(cls, directory: str | Path, config: ServingConfig | None = None,
@@ -71,16 +74,17 @@ class Engine:
         st.event_mark, pairs = self.store.events_since(st.event_mark)
         if pairs:
             self._users.invalidate({user for user, _ in pairs})
-            slot_of, popularity = st.items.slot_of, st.items.popularity
-            for _, item in pairs:
-                s = slot_of.get(item)
-                if s is not None:
-                    popularity[s] += 1
+            st.count(pairs)
+        st.quarantine.follow(self.store, st.items, st.event_mark)
         changes = self.store.item_changes_since(st.item_mark)
         if changes:
             apply_item_changes(st.model, st.items, st.index, changes)
             self._applied(st, changes[-1].version)
         self._reloads.check()  # another worker reloaded? load it aside
+
+    def _locked_catch_up(self) -> None:
+        with self._lock:
+            self._catch_up(self._state)
 
     def _applied(self, st: ServingState, version: int) -> None:
         """Bookkeeping after catalog changes up to log `version` were applied to `st`."""
@@ -89,13 +93,8 @@ class Engine:
         self._catalog_generation += 1  # every cached answer is stale
 
     # -- reading ----------------------------------------------------------------------
-    @property
-    def model_version(self) -> str:
-        return self._state.model.version
-
-    @property
-    def index_size(self) -> int:
-        return len(self._state.index)
+    model_version = property(lambda self: self._state.model.version)
+    index_size = property(lambda self: len(self._state.index))
 
     def info(self) -> dict:
         """Model version, artifact directory, index kind and sizes, user-cache counters."""
@@ -110,7 +109,8 @@ class Engine:
                     "reload_generation": self._reloads.mark,
                     # Where an updated model comes from (shelflm update / refresh).
                     "lineage": (getattr(st.model, "config", None) or {}).get("lineage"),
-                    "rerank": self.reranker and self.reranker.stats()}
+                    "rerank": self.reranker and self.reranker.stats(),
+                    "risk": self.risk.stats()}
 
     def check_ready(self) -> None:
         """Raise whatever the event store raises when it does not answer."""
@@ -202,9 +202,10 @@ class Engine:
                 if items.slot(ev.item_id) < 0:
                     raise RequestError.unknown_id(f"events[{i}].item_id", ev.item_id)
         self.store.append(events)
-        with self._lock:  # the users' cached vectors go now: the next request sees the events
-            self._catch_up(self._state)
-        self._refresh_users(dict.fromkeys(e.user_id for e in events))
+        self._locked_catch_up()  # the users' cached vectors go now: the next request sees them
+        users = Counter(e.user_id for e in events)
+        self.risk.check(users)  # quarantined before the users' answers are refreshed
+        self._refresh_users(list(users))
         return len(events)
 
     def _refresh_users(self, users: Sequence[str]) -> None:
@@ -244,8 +245,7 @@ class Engine:
             live = list(dict.fromkeys(i for i in ids if items.slot(i) >= 0))
         if live:
             self.store.log_items([ItemChange(i, deleted=True) for i in live])
-            with self._lock:
-                self._catch_up(self._state)
+            self._locked_catch_up()
         return len(live)
 
     def reload(self, directory: str | Path) -> str:
@@ -285,8 +285,7 @@ class Engine:
         """Load the text encoder now (no shopper waits for it) and cache the `warm_users` most
         recently active users; returns how many were cached."""
         self._state.model.encode_query("warm up")
-        users = self._warm_list()
-        self._cache_users(users)
+        self._cache_users(users := self._warm_list())
         return len(users)
 
     def _warm_list(self) -> list[str]:

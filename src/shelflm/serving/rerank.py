@@ -25,9 +25,9 @@ from pathlib import Path
 import numpy as np
 
 from shelflm.data.pair_cases import standardised
-from shelflm.serving.config import RerankConfig
 from shelflm.serving.items import ItemTable
 from shelflm.serving.ranking import Answer
+from shelflm.serving.stage_config import RerankConfig
 from shelflm.text.history import history_text
 
 OUTCOMES = ("reranked", "over_budget", "failed")

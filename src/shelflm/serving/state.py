@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +17,7 @@ from shelflm.serving.config import ServingConfig
 from shelflm.serving.index import VectorIndex, make_index
 from shelflm.serving.item_log import apply_item_changes
 from shelflm.serving.items import ItemTable
+from shelflm.serving.risk import Quarantine, RiskGuard, make_guard
 from shelflm.serving.store import EventStore
 from shelflm.serving.text_blend import TextBlended
 
@@ -29,9 +30,20 @@ class ServingState:
     items: ItemTable
     index: VectorIndex
     artifact_dir: Path | None
+    risk: RiskGuard | None = None  # the risk model of [serving.risk], None when off
+    quarantine: Quarantine = field(default_factory=Quarantine)
     event_mark: int = 0  # last store event applied (popularity, user-cache invalidation)
     item_mark: int = 0  # last catalog change applied from the store's item log
     _base: np.ndarray | None = None  # alive & in stock, rebuilt after a catalog change
+
+    def count(self, pairs: list[tuple[str, str]]) -> None:
+        """Add stored (user, item) events to popularity, but the quarantined users'."""
+        slot_of, popularity, held = self.items.slot_of, self.items.popularity, \
+            self.quarantine.users
+        for user, item in pairs:
+            s = slot_of.get(item)
+            if s is not None and user not in held:
+                popularity[s] += 1
 
     def base_mask(self) -> np.ndarray:
         """Live, in-stock slots (shared: copy before changing it)."""
@@ -61,8 +73,9 @@ def on_catalog(model: ServingModel, path: Path) -> ServingModel:
 
 def build_state(model: ServingModel, store: EventStore, config: ServingConfig,
                 artifact_dir: Path | None) -> ServingState:
-    """Index the model's items, count popularity from the stored events and replay the item
-    log (items added or deleted while serving, by any worker)."""
+    """Index the model's items, count popularity from the stored events (but the quarantined
+    users'), replay the item log (items added or deleted while serving, by any worker) and
+    load the risk model."""
     # Optional runtime switches of a ServingModel (load_artifact's has both).
     if hasattr(model, "use_text_encoder"):
         model.use_text_encoder(config.text_encoder, config.onnx_cache_dir,
@@ -83,7 +96,11 @@ def build_state(model: ServingModel, store: EventStore, config: ServingConfig,
     for item, n in counts.items():
         if item in items.slot_of:
             items.popularity[items.slot_of[item]] = n
-    state = ServingState(model, items, index, artifact_dir, event_mark=mark)
+    state = ServingState(model, items, index, artifact_dir, make_guard(config.risk, artifact_dir),
+                         event_mark=mark)
+    # After the snapshot: a user quarantined in between is taken out of it here (read in the
+    # other order, their events would be taken out twice).
+    state.quarantine.follow(store, items, mark)
     changes = store.item_changes_since(0)
     if changes:
         apply_item_changes(model, items, index, changes)

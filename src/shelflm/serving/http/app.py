@@ -13,19 +13,26 @@ import time
 from typing import Annotated
 
 from fastapi import Depends, FastAPI, Query
-from fastapi import Path as PathParam
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import PlainTextResponse, Response
 
 from shelflm.serving.config import ApiConfig, ServingConfig
 from shelflm.serving.engine import Answer, Engine
 from shelflm.serving.errors import RequestError
-from shelflm.serving.http.errors import documented, install_error_handlers, json_response
+from shelflm.serving.http.errors import (
+    ANY,
+    BODY,
+    KEYED,
+    ItemId,
+    UserId,
+    documented,
+    install_error_handlers,
+    json_response,
+)
 from shelflm.serving.http.hot_path import HOT_PATH, hot_path
 from shelflm.serving.http.limits import body_limits
 from shelflm.serving.http.metrics import ServingMetrics
 from shelflm.serving.http.requests import (
-    ID_MAX,
     RecommendQuery,
     ReloadRequest,
     RouteModels,
@@ -45,6 +52,7 @@ from shelflm.serving.http.responses import (
     answers_with,
     render_answer,
 )
+from shelflm.serving.http.risk_routes import risk_routes
 from shelflm.serving.http.security import key_dependency
 from shelflm.serving.store import Event
 
@@ -52,13 +60,6 @@ CONFIG_ENV = "SHELFLM_SERVE_CONFIG"  # JSON of ServingConfig, set by `shelflm se
 ARTIFACT_ENV = "SHELFLM_SERVE_ARTIFACT"
 RELOAD_START_ENV = "SHELFLM_SERVE_RELOAD_START"  # the store's reload generation at launch
 
-# Annotated, not a default: FastAPI binds one shared Path() default to the first name it meets.
-UserId = Annotated[str, PathParam(min_length=1, max_length=ID_MAX, pattern="^[^/]+$")]
-ItemId = Annotated[str, PathParam(min_length=1, max_length=ID_MAX, pattern="^[^/]+$")]
-# Statuses any route can answer besides its own: a bad Content-Length or body (400), another
-# method (405), a body past max_body_bytes (413); KEYED: what the X-API-Key check answers (422:
-# a header past 256 characters); BODY: what a route reading a JSON body answers.
-ANY, KEYED, BODY = (400, 405, 413), (401, 403, 422), (415, 422)
 ANSWER = answers_with(AnswerBody, "the ranked items")
 
 
@@ -73,7 +74,8 @@ def create_app(engine: Engine, config: ApiConfig | None = None) -> FastAPI:
                   version="0.1.0")
     metrics = ServingMetrics(lambda: engine.index_size, lambda: engine.model_version,
                              lambda: engine.reload_generation,
-                             lambda: engine.reranker and engine.reranker.stats())
+                             lambda: engine.reranker and engine.reranker.stats(),
+                             engine.risk.stats)
     # Two request shapes per cached user, as many users as the engine keeps.
     answers = RenderedAnswers(engine, 2 * engine.config.user_cache_size,
                               engine.config.response_cache_mb << 20)
@@ -91,6 +93,7 @@ def create_app(engine: Engine, config: ApiConfig | None = None) -> FastAPI:
 
     _read_routes(app, engine, reads, models, recommend_response)
     _write_routes(app, engine, models, write, metrics)
+    risk_routes(app, engine, write)
     _health_routes(app, engine, metrics)
 
     hot_route = next(r for r in app.routes if getattr(r, "path", "") == HOT_PATH)

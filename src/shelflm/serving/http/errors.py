@@ -7,14 +7,17 @@ from __future__ import annotations
 
 import json
 from email.message import Message
+from typing import Annotated
 
 from fastapi import FastAPI, Request
+from fastapi import Path as PathParam
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from shelflm.serving.errors import RequestError
+from shelflm.serving.http.requests import ID_MAX
 
 STATUS = {"invalid": 422, "not_found": 404, "too_large": 413}  # RequestError.kind -> HTTP
 
@@ -142,3 +145,12 @@ def install_error_handlers(app: FastAPI) -> None:
     async def http_error(_: Request, exc: StarletteHTTPException) -> Response:
         # 405 carries Allow (the methods this path serves), as Starlette puts it on exc.
         return error_response(exc.status_code, None, str(exc.detail), exc.headers)
+
+
+# Annotated, not a default: FastAPI binds one shared Path() default to the first name it meets.
+UserId = Annotated[str, PathParam(min_length=1, max_length=ID_MAX, pattern="^[^/]+$")]
+ItemId = Annotated[str, PathParam(min_length=1, max_length=ID_MAX, pattern="^[^/]+$")]
+# Statuses any route can answer besides its own: a bad Content-Length or body (400), another
+# method (405), a body past max_body_bytes (413); KEYED: what the X-API-Key check answers (422:
+# a header past 256 characters); BODY: what a route reading a JSON body answers.
+ANY, KEYED, BODY = (400, 405, 413), (401, 403, 422), (415, 422)

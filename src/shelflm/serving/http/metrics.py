@@ -1,6 +1,6 @@
 """Prometheus metrics of the HTTP API: per-route request counts and latency, events ingested,
-index size, model version and the second stage's outcomes. Each app has its own registry,
-so tests can build many apps."""
+index size, model version, the second stage's outcomes and risk control's counts. Each app
+has its own registry, so tests can build many apps."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
-from prometheus_client.core import CounterMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 # Buckets around the 15 ms target, so the p99 can be read off the histogram.
@@ -21,9 +21,11 @@ class ServingMetrics:
 
     def __init__(self, index_size: Callable[[], float], model_version: Callable[[], str],
                  reload_generation: Callable[[], float] = lambda: 0,
-                 rerank: Callable[[], dict | None] = lambda: None) -> None:
+                 rerank: Callable[[], dict | None] = lambda: None,
+                 risk: Callable[[], dict | None] = lambda: None) -> None:
         self.registry = CollectorRegistry()
         self.registry.register(_RerankCollector(rerank))
+        self.registry.register(_RiskCollector(risk))
         self.requests = Counter("shelflm_requests", "HTTP requests by route and status",
                                 ["method", "route", "status"], registry=self.registry)
         self.latency = Histogram("shelflm_request_seconds", "HTTP request latency by route",
@@ -72,17 +74,25 @@ class ServingMetrics:
         return wrapped
 
 
-class _RerankCollector(Collector):
-    """The second stage's counters (serving/rerank.py Reranker.stats), read at each scrape;
-    nothing when no second stage is configured."""
+class _StatsCollector(Collector):
+    """Metric families made from a stats dict read at each scrape; none when it is None."""
 
     def __init__(self, stats: Callable[[], dict | None]) -> None:
         self.stats = stats
 
     def collect(self):
         stats = self.stats()
-        if not stats:
-            return
+        if stats:
+            yield from self.families(stats)
+
+    def families(self, stats: dict):
+        raise NotImplementedError
+
+
+class _RerankCollector(_StatsCollector):
+    """The second stage's counters (serving/rerank.py Reranker.stats)."""
+
+    def families(self, stats: dict):
         outcomes = CounterMetricFamily("shelflm_rerank", "second-stage rerankings by outcome "
                                        "(over_budget and failed answers keep retrieval's order)",
                                        labels=["outcome"])
@@ -94,3 +104,15 @@ class _RerankCollector(Collector):
         yield CounterMetricFamily("shelflm_rerank_pairs_cut", "pairs cut to the cross-"
                                   "encoder's token budget (still scored)",
                                   value=stats["pairs_cut"])
+
+
+class _RiskCollector(_StatsCollector):
+    """Risk control's counters (serving/risk_desk.py RiskDesk.stats)."""
+
+    def families(self, stats: dict):
+        yield CounterMetricFamily("shelflm_risk_scored", "users scored as their events "
+                                  "arrived (this worker)", value=stats["scored"])
+        yield CounterMetricFamily("shelflm_risk_flagged", "scorings at or above the "
+                                  "threshold (this worker)", value=stats["flagged"])
+        yield GaugeMetricFamily("shelflm_risk_quarantined_users", "users whose events are "
+                                "quarantined now (every worker's)", value=stats["quarantined"])

@@ -41,6 +41,26 @@ class ItemChange:
     version: int = 0  # position in the log, set by the store
 
 
+@dataclass(frozen=True)
+class RiskChange:
+    """One logged change of a user's risk state: "quarantined" (their events stop counting
+    for other shoppers and for training) or "released" (they count again, and the user is
+    not quarantined automatically any more). Every worker replays the log."""
+
+    user_id: str
+    state: str  # "quarantined" | "released"
+    score: float | None = None
+    reasons: str = ""  # JSON of the reasons at the time
+    version: int = 0  # position in the log, set by the store
+
+    def __post_init__(self) -> None:
+        if self.state not in RISK_STATES:
+            raise ValueError(f"state: {self.state!r} is not one of {RISK_STATES}")
+
+
+RISK_STATES = ("quarantined", "released")
+
+
 def compress_recent(sequence: list[Event], new: Iterable[Event], length: int) -> list[Event]:
     """Append `new` to a recent sequence, folding an immediate repeat of the same item and
     event into one (a shopper reloading a page says nothing new), keeping the last `length`."""
@@ -94,6 +114,18 @@ class EventStore(Protocol):
 
     def item_changes_since(self, version: int) -> list[ItemChange]:
         """Catalog changes logged after `version`, oldest first (with their versions)."""
+
+    def user_events(self, user_id: str, limit: int) -> list[Event]:
+        """The user's last `limit` events over the whole log, oldest first (uncompressed)."""
+
+    def user_item_counts(self, user_id: str, mark: int) -> dict[str, int]:
+        """Events per item of one user, over the events up to `mark` (events_since's)."""
+
+    def log_risk(self, changes: Sequence[RiskChange]) -> int:
+        """Append risk changes durably, in order; returns the version of the last one."""
+
+    def risk_changes_since(self, version: int) -> list[RiskChange]:
+        """Risk changes logged after `version`, oldest first (with their versions)."""
 
     def log_reload(self, artifact_dir: str) -> int:
         """Record durably that the workers should serve `artifact_dir`; returns the reload's

@@ -7,7 +7,7 @@ from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import replace
 
-from shelflm.serving.store import Event, ItemChange, compress_recent
+from shelflm.serving.store import Event, ItemChange, RiskChange, compress_recent
 
 
 class MemoryEventStore:
@@ -21,6 +21,7 @@ class MemoryEventStore:
         self._by_user: dict[str, list[Event]] = defaultdict(list)
         self._items: list[ItemChange] = []
         self._reloads: list[str] = []
+        self._risk: list[RiskChange] = []
         self._seen_writes = self._writes = 0
 
     def append(self, events: Sequence[Event]) -> None:
@@ -87,16 +88,39 @@ class MemoryEventStore:
 
     def log_items(self, changes: Sequence[ItemChange]) -> int:
         """Append catalog changes; returns the last one's version."""
+        return self._append_log(self._items, changes)
+
+    def _append_log(self, log: list, changes: Sequence) -> int:
+        """Append `changes` to a versioned log, numbering them from 1; the last version."""
         with self._lock:
             for c in changes:
-                self._items.append(replace(c, version=len(self._items) + 1))
+                log.append(replace(c, version=len(log) + 1))
             self._writes += 1
-            return len(self._items)
+            return len(log)
 
     def item_changes_since(self, version: int) -> list[ItemChange]:
         """Catalog changes after `version` (versions count from 1)."""
         with self._lock:
             return self._items[version:]
+
+    def user_events(self, user_id: str, limit: int) -> list[Event]:
+        """The user's last `limit` events, oldest first."""
+        with self._lock:
+            return list(self._by_user.get(user_id, [])[-limit:]) if limit > 0 else []
+
+    def user_item_counts(self, user_id: str, mark: int) -> dict[str, int]:
+        """Events per item of one user among the first `mark` events."""
+        with self._lock:
+            return dict(Counter(e.item_id for e in self._events[:mark] if e.user_id == user_id))
+
+    def log_risk(self, changes: Sequence[RiskChange]) -> int:
+        """Append risk changes; returns the last one's version."""
+        return self._append_log(self._risk, changes)
+
+    def risk_changes_since(self, version: int) -> list[RiskChange]:
+        """Risk changes after `version` (versions count from 1)."""
+        with self._lock:
+            return self._risk[version:]
 
     def log_reload(self, artifact_dir: str) -> int:
         """Record a reload (one process: only its own engine ever reads it)."""

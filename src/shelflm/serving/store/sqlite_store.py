@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from shelflm.serving.store import Event, ItemChange, compress_recent
+from shelflm.serving.store import Event, ItemChange, RiskChange, compress_recent
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (
@@ -29,6 +29,9 @@ CREATE TABLE IF NOT EXISTS recent (user_id TEXT PRIMARY KEY, seq TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS item_log (
     version INTEGER PRIMARY KEY AUTOINCREMENT, item_id TEXT NOT NULL, deleted INTEGER NOT NULL,
     row TEXT NOT NULL, model_version TEXT NOT NULL, vector BLOB, text BLOB);
+CREATE TABLE IF NOT EXISTS risk_log (
+    version INTEGER PRIMARY KEY AUTOINCREMENT, user_id TEXT NOT NULL, state TEXT NOT NULL,
+    score REAL, reasons TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS reloads (
     generation INTEGER PRIMARY KEY AUTOINCREMENT, artifact_dir TEXT NOT NULL);
 """
@@ -191,13 +194,19 @@ class SqliteEventStore:
             return int(self._rows("SELECT COALESCE(MAX(version), 0) FROM item_log")[0][0])
         rows = [(c.item_id, int(c.deleted), json.dumps(c.row), c.model_version,
                  _blob(c.vector), _blob(c.text)) for c in changes]
+        return self._append_log("INSERT INTO item_log (item_id, deleted, row, model_version, "
+                                "vector, text) VALUES (?,?,?,?,?,?)", rows, "item_log")
+
+    def _append_log(self, insert: str, rows: list[tuple], table: str) -> int:
+        """Insert `rows` into a versioned log table in one transaction (BEGIN IMMEDIATE: no
+        other writer interleaves); durable when this returns. Returns the last version."""
         with self._lock:
             w = self._writer
             w.execute("BEGIN IMMEDIATE")
             try:
-                w.executemany("INSERT INTO item_log (item_id, deleted, row, model_version, "
-                              "vector, text) VALUES (?,?,?,?,?,?)", rows)
-                last = int(w.execute("SELECT MAX(version) FROM item_log").fetchone()[0])
+                w.executemany(insert, rows)
+                last = int(w.execute(f"SELECT COALESCE(MAX(version), 0) FROM {table}")
+                           .fetchone()[0])
                 w.execute("COMMIT")
             except BaseException:
                 w.execute("ROLLBACK")
@@ -212,6 +221,30 @@ class SqliteEventStore:
         return [ItemChange(item, bool(deleted), json.loads(row), model, _array(vec),
                            _array(text), int(v))
                 for v, item, deleted, row, model, vec, text in rows]
+
+    def user_events(self, user_id: str, limit: int) -> list[Event]:
+        """The user's last `limit` events, oldest first."""
+        rows = self._rows("SELECT item_id, event, ts, value FROM events WHERE user_id=? "
+                          "ORDER BY id DESC LIMIT ?", (user_id, max(limit, 0)))
+        return [Event(user_id, i, e, int(t), float(v)) for i, e, t, v in reversed(rows)]
+
+    def user_item_counts(self, user_id: str, mark: int) -> dict[str, int]:
+        """Events per item of one user with id <= `mark`."""
+        rows = self._rows("SELECT item_id, COUNT(*) FROM events WHERE user_id=? AND id <= ? "
+                          "GROUP BY item_id", (user_id, mark))
+        return {item: int(n) for item, n in rows}
+
+    def log_risk(self, changes: Sequence[RiskChange]) -> int:
+        """Append risk changes in one transaction; durable when this returns."""
+        rows = [(c.user_id, c.state, c.score, c.reasons) for c in changes]
+        return self._append_log("INSERT INTO risk_log (user_id, state, score, reasons) "
+                                "VALUES (?,?,?,?)", rows, "risk_log")
+
+    def risk_changes_since(self, version: int) -> list[RiskChange]:
+        """Risk changes with version > `version`, oldest first."""
+        rows = self._rows("SELECT version, user_id, state, score, reasons FROM risk_log "
+                          "WHERE version > ? ORDER BY version", (version,))
+        return [RiskChange(u, st, score, reasons, int(v)) for v, u, st, score, reasons in rows]
 
     def log_reload(self, artifact_dir: str) -> int:
         """Record a reload in its own transaction; durable when this returns."""
