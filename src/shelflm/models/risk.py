@@ -56,6 +56,7 @@ class Calibration:
     reference_vectors: np.ndarray  # (r, d) unit user vectors of real shoppers
     labelled: np.ndarray | None = None  # (m, F) features of labelled users
     labels: np.ndarray | None = None  # (m,) 1 = bad, 0 = good
+    raw: np.ndarray | None = None  # (n,) the detector's scores of `features`, sorted
 
 
 class RiskModel:
@@ -74,7 +75,10 @@ class RiskModel:
         self._live = x.std(axis=0) > 0  # a feature no shopper varies on tells nothing
         self._detector = _detector(config)
         self._detector.fit(self._scaled(x)[:, self._live])
-        self._raw = np.sort(self._outlying(x))
+        # The calibration shoppers' scores, each made as any user's is (stored: a load
+        # would otherwise score them all again).
+        raw = calibration.raw if calibration.raw is not None else self._outlying(x)
+        self._raw = calibration.raw = np.sort(raw)
         self._sorted = np.sort(x, axis=0)
         self._classifier = self._fit_classifier()
 
@@ -86,9 +90,14 @@ class RiskModel:
         return (x - self._centre) / self._scale
 
     def _outlying(self, x: np.ndarray) -> np.ndarray:
-        """The detector's anomaly score: higher is more unusual."""
-        with self._lock:  # pyod's ECOD keeps its last scoring's tables on itself
-            return self._detector.decision_function(self._scaled(x)[:, self._live])
+        """The detector's anomaly score of each row: higher is more unusual. One row at a
+        time: pyod's ECOD scores new rows on the tails of the training rows AND the rows it
+        is given, so a batch of 100 bots would hide each other; alone, every user is
+        judged against the shoppers only, in a batch exactly as when served."""
+        rows = self._scaled(x)[:, self._live]
+        with self._lock:  # ECOD also keeps its last scoring's tables on itself
+            return np.array([float(self._detector.decision_function(r[None])[0])
+                             for r in rows])
 
     def _fit_classifier(self):  # -> LogisticRegression | None
         c = self.calibration
@@ -154,7 +163,7 @@ class RiskModel:
         root.mkdir(parents=True, exist_ok=True)
         c, ref = self.calibration, self.reference
         arrays = {"features": c.features, "reference_vectors": c.reference_vectors,
-                  "hour_profile": ref.hour_profile}
+                  "hour_profile": ref.hour_profile, "raw": c.raw}
         if c.labels is not None and c.labelled is not None:
             arrays |= {"labelled": c.labelled, "labels": c.labels.astype(np.float64)}
         save_file({k: np.ascontiguousarray(v) for k, v in arrays.items()}, root / ARRAYS)
@@ -184,7 +193,8 @@ class RiskModel:
         labels = arrays.get("labels")
         calibration = Calibration(arrays["features"], arrays["reference_vectors"],
                                   arrays.get("labelled"),
-                                  None if labels is None else labels.astype(int))
+                                  None if labels is None else labels.astype(int),
+                                  arrays.get("raw"))
         return cls(config or RiskConfig(**meta["config"]), reference, calibration,
                    meta["features"], meta.get("model_version", ""))
 
