@@ -4,6 +4,8 @@ single-item upsert, and exact vs HNSW vector search.
     .venv/bin/python benchmarks/serving.py --duration 60            # the issue's protocol
     .venv/bin/python benchmarks/serving.py --duration 5 --rates 250  # a quick dev run
     .venv/bin/python benchmarks/serving.py --artifact runs/artifacts/beauty --workers 2
+    .venv/bin/python benchmarks/serving.py --artifact runs/artifacts/beauty-risk \
+        --risk '{"quarantine": false}'    # risk scoring on (an artifact with a risk/ folder)
 
 --artifact DIR serves a trained artifact (load_artifact; ONNX text encoder and user tower
 by default, see --text-encoder/--user-tower); without it an artifact of the tests' hashing
@@ -119,7 +121,12 @@ def start_server(artifact: Path, db: Path, loader: str, workers: int,
 
     port = free_port()
     config = db.with_name("serve.toml")  # top-level ServingConfig fields, as `serve` reads them
-    config.write_text("".join(f"{k} = {json.dumps(v)}\n" for k, v in settings.items()))
+    tables = {k: v for k, v in settings.items() if isinstance(v, dict)}  # [risk] ...
+    config.write_text("".join(f"{k} = {json.dumps(v)}\n" for k, v in settings.items()
+                              if k not in tables)
+                      + "".join(f"[{name}]\n" + "".join(f"{k} = {json.dumps(v)}\n"
+                                                         for k, v in t.items())
+                                for name, t in tables.items()))
     cmd = [sys.executable, "-m", "shelflm.commands.serve", str(artifact), "--port", str(port),
            "--events-db", str(db), "--loader", loader, "--api-key", KEY,
            "--workers", str(workers), "--config", str(config)]
@@ -330,6 +337,8 @@ def main() -> None:
     ap.add_argument("--flows", type=float, default=50, help="shopper flows per second (post "
                     "a view, then ask for recommendations) during an extra level at the top "
                     "rate (0 = skip it)")
+    ap.add_argument("--risk", default=None, help="[serving.risk] as JSON, e.g. "
+                    "'{\"enabled\": false}' or '{\"every\": 1, \"quarantine\": false}'")
     ap.add_argument("--out", type=Path, help="write the results as JSON here")
     args = ap.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -356,7 +365,8 @@ def main() -> None:
     settings = {k: v for k, v in [("text_encoder", args.text_encoder),
                                         ("user_tower", args.user_tower),
                                         ("user_cache_size", args.user_cache_size),
-                                        ("warm_users", args.warm_users)]
+                                        ("warm_users", args.warm_users),
+                                        ("risk", args.risk and json.loads(args.risk))]
                 if v is not None}
     results["workers"], results["settings"] = args.workers, settings
     t = time.perf_counter()

@@ -16,6 +16,7 @@ from shelflm.data.loaders import load_dataset
 from shelflm.models.risk_config import RiskConfig
 from shelflm.serving.config import StoreConfig
 from shelflm.serving.risk import RISK_DIR, Quarantine
+from shelflm.settings import ARTIFACT_KEY
 
 app = typer.Typer(help="Risk control: score shoppers, flag the risky, release false alarms.",
                   no_args_is_help=True)
@@ -47,6 +48,7 @@ def _view(artifact: Path):  # -> (ServingModel, ModelView)
     from shelflm.serving.runtime import load_artifact
 
     model = load_artifact(artifact)
+    model.use_user_tower("onnx")  # as served: ~10x faster a call than PyTorch on one core
     return model, ModelView.of(model)
 
 
@@ -82,7 +84,7 @@ def fit(data: Path = typer.Argument(..., help="The shop's training events (any f
                                            "good): a supervised detector as well."),
         threshold: float | None = typer.Option(None, help="[risk.threshold]")) -> None:
     """Fit and calibrate ARTIFACT's risk model on DATA's shoppers (into ARTIFACT/risk)."""
-    cfg = load_run_config(config or artifact)
+    cfg = load_run_config(config or (artifact if _records_run(artifact) else None))
     try:
         risk = replace(cfg.risk, **({} if threshold is None else {"threshold": threshold}))
     except ValueError as exc:
@@ -93,6 +95,12 @@ def fit(data: Path = typer.Argument(..., help="The shop's training events (any f
     except ValueError as exc:  # too few users to calibrate on, labels of nobody in DATA
         raise typer.BadParameter(str(exc), param_hint="DATA") from exc
     typer.echo(f"risk model: {folder} (threshold {risk.threshold})")
+
+
+def _records_run(artifact: Path) -> bool:
+    """Whether the artifact's config.json records its run config (older ones do not)."""
+    path = artifact / "config.json"
+    return path.is_file() and ARTIFACT_KEY in json.loads(path.read_text())
 
 
 def _labels(path: Path | None):  # -> pd.Series | None
