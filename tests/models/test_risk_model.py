@@ -104,3 +104,12 @@ def test_a_users_score_does_not_depend_on_who_else_is_scored(shop: tuple,
     (alone,) = score_users(fitted, burst_bot("bot3", ids, 63), view)
     assert alone.flagged and together["bot3"] == alone.score
     assert all(score >= fitted.config.threshold for score in together.values())
+
+
+def test_loading_with_another_detector_calibrates_it_anew(shop: tuple, fitted: RiskModel,
+                                                          tmp_path: Path) -> None:
+    _, view, ids, _ = shop
+    other = RiskModel.load(fitted.save(tmp_path / "risk"),
+                           RiskConfig(detector="iforest", trees=50))
+    (bot,) = score_users(other, burst_bot("bot", ids), view)
+    assert other.config.detector == "iforest" and bot.score > 0.9

@@ -137,7 +137,7 @@ def test_a_configured_risk_model_that_is_missing_is_an_error(risky_artifact: Pat
 
 def test_a_trickling_user_is_scored_from_min_events_then_every_n(risky_artifact: Path,
                                                                  tmp_path: Path) -> None:
-    engine = _engine(risky_artifact, tmp_path / "events.db", every=3)
+    engine = _engine(risky_artifact, tmp_path / "events.db", every=3, quarantine=False)
     scored = []
     for k, event in enumerate(_events(shoppers(IDS, 1, seed=2))[:8]):
         engine.ingest([event])

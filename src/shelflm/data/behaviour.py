@@ -73,12 +73,18 @@ def _hours(ts: np.ndarray) -> np.ndarray:
     return (ts // 3600) % 24
 
 
-def _entropy(counts: pd.DataFrame) -> pd.Series:
-    """Normalised Shannon entropy of each row of a count table (0: one bucket)."""
-    p = counts.to_numpy(np.float64)
-    p = p / np.maximum(p.sum(axis=1, keepdims=True), 1)
+def _table(codes: np.ndarray, buckets: np.ndarray, users: int, width: int) -> np.ndarray:
+    """(users, width) counts of each user's events per bucket (a crosstab, without pandas'
+    fixed cost, which dominated scoring one live user)."""
+    flat = codes.astype(np.int64) * width + buckets
+    return np.bincount(flat, minlength=users * width).reshape(users, width).astype(np.float64)
+
+
+def _entropy(counts: np.ndarray, buckets: int) -> np.ndarray:
+    """Shannon entropy of each row of a count table over `buckets` buckets, in [0, 1]."""
+    p = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
     h = -(np.where(p > 0, p * np.log(np.where(p > 0, p, 1)), 0)).sum(axis=1)
-    return pd.Series(h / np.log(max(counts.shape[1], 2)), index=counts.index)
+    return h / np.log(max(buckets, 2))
 
 
 def _per_minute_peak(users: np.ndarray, ts: np.ndarray) -> np.ndarray:
@@ -87,9 +93,12 @@ def _per_minute_peak(users: np.ndarray, ts: np.ndarray) -> np.ndarray:
     return np.searchsorted(key, key + 60, side="left") - np.arange(len(key))
 
 
-def behaviour_features(events: pd.DataFrame, ref: BehaviourReference) -> pd.DataFrame:
+def behaviour_features(events: pd.DataFrame, ref: BehaviourReference,
+                       in_reference: bool = False) -> pd.DataFrame:
     """One row per user of `events` (user_id, item_id, timestamp, event, value), one column
-    per BEHAVIOUR_FEATURES name, in that order."""
+    per BEHAVIOUR_FEATURES name, in that order. `in_reference`: the users' events are part of
+    `ref` (calibration), so each user's own events are taken out of the item statistics they
+    are compared with, as they are for any new user."""
     frame = events[["user_id", "item_id", "timestamp", "event", "value"]].copy()
     frame["user_id"] = frame["user_id"].astype(str)
     frame["item_id"] = frame["item_id"].astype(str)
@@ -107,10 +116,10 @@ def behaviour_features(events: pd.DataFrame, ref: BehaviourReference) -> pd.Data
     mu, sd = gaps.groupby(codes).mean(), gaps.groupby(codes).std(ddof=0)
     out["burstiness"] = ((sd - mu) / (sd + mu).replace(0, np.nan)).fillna(0).values
     out["gap_median"] = np.log1p(gaps.groupby(codes).median().fillna(0).values)
-    _item_features(out, frame, codes, ref)
-    hours = pd.crosstab(codes, _hours(ts)).reindex(columns=range(24), fill_value=0)
-    out["hour_entropy"] = _entropy(hours).values
-    share = hours.to_numpy(np.float64) / n[:, None]
+    _item_features(out, frame, codes, ref, in_reference)
+    hours = _table(codes, _hours(ts), len(users), 24)
+    out["hour_entropy"] = _entropy(hours, 24)
+    share = hours / n[:, None]
     out["hour_typicality"] = np.minimum(share, ref.hour_profile[None, :]).sum(axis=1)
     session = np.cumsum(first | (gap > SESSION_GAP_S))
     lengths = pd.Series(1, index=session).groupby(level=0).size()
@@ -123,12 +132,27 @@ def behaviour_features(events: pd.DataFrame, ref: BehaviourReference) -> pd.Data
     return out[list(BEHAVIOUR_FEATURES)].astype(np.float64)
 
 
-def _item_features(out: pd.DataFrame, frame: pd.DataFrame, codes: np.ndarray,
-                   ref: BehaviourReference) -> None:
-    """The features that compare a user's items with the shop's (popularity, values)."""
+def _item_stats(frame: pd.DataFrame, codes: np.ndarray, ref: BehaviourReference,
+                in_reference: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Per event: its item's event count and mean value in `ref` (without the user's own
+    events when `in_reference`)."""
     items = frame["item_id"]
     count = items.map(ref.item_count).fillna(0).to_numpy(np.float64)
     mean = items.map(ref.item_mean).fillna(ref.global_mean).to_numpy(np.float64)
+    if in_reference:
+        own = frame["value"].astype(np.float64).groupby([codes, items.to_numpy()])
+        own_n, own_sum = own.transform("size").to_numpy(), own.transform("sum").to_numpy()
+        total = mean * count - own_sum
+        count = np.maximum(count - own_n, 0)
+        mean = np.where(count > 0, total / np.maximum(count, 1), ref.global_mean)
+    return count, mean
+
+
+def _item_features(out: pd.DataFrame, frame: pd.DataFrame, codes: np.ndarray,
+                   ref: BehaviourReference, in_reference: bool) -> None:
+    """The features that compare a user's items with the shop's (popularity, values)."""
+    items = frame["item_id"]
+    count, mean = _item_stats(frame, codes, ref, in_reference)
     value = frame["value"].to_numpy(np.float64)
     lo, hi = ref.value_range
     by = pd.DataFrame({
@@ -142,7 +166,6 @@ def _item_features(out: pd.DataFrame, frame: pd.DataFrame, codes: np.ndarray,
     distinct = items.groupby(codes).nunique().to_numpy()
     out["distinct_share"] = distinct / out["log_events"].map(np.expm1).round().to_numpy()
     out["coverage"] = distinct / max(ref.catalog_size, 1)
-    top = items.map(ref.top_category).fillna("")
-    cats = pd.crosstab(codes, top.to_numpy())
-    spread = _entropy(cats).to_numpy() * np.log(max(cats.shape[1], 2))
-    out["category_entropy"] = spread / np.log(max(ref.num_categories, 2))
+    top, _ = pd.factorize(items.map(ref.top_category).fillna(""))
+    cats = _table(codes, top, len(out), int(top.max()) + 1 if len(top) else 1)
+    out["category_entropy"] = _entropy(cats, ref.num_categories)

@@ -191,12 +191,19 @@ class RiskModel:
         reference = BehaviourReference(**{**ref, "value_range": tuple(ref["value_range"]),
                                           "hour_profile": arrays["hour_profile"]})
         labels = arrays.get("labels")
+        saved = RiskConfig(**meta["config"])
+        # The stored calibration scores are the saved detector's: another one scores anew.
+        same = config is None or _detector_key(config) == _detector_key(saved)
         calibration = Calibration(arrays["features"], arrays["reference_vectors"],
                                   arrays.get("labelled"),
                                   None if labels is None else labels.astype(int),
-                                  arrays.get("raw"))
-        return cls(config or RiskConfig(**meta["config"]), reference, calibration,
+                                  arrays.get("raw") if same else None)
+        return cls(config or saved, reference, calibration,
                    meta["features"], meta.get("model_version", ""))
+
+
+def _detector_key(config: RiskConfig) -> tuple:
+    return config.detector, config.trees, config.seed
 
 
 def _detector(config: RiskConfig):  # -> a pyod detector

@@ -106,7 +106,8 @@ def user_features(events: pd.DataFrame, ref: BehaviourReference, view: ModelView
     (zero rows: none)) of the users of `events`, each read over their last `window` events.
     `reference_vectors` None: the users are the reference themselves (calibration)."""
     frame = recent_window(events, config.window)
-    features = behaviour_features(frame, ref)
+    own = reference_vectors is None  # calibration: these users made `ref` themselves
+    features = behaviour_features(frame, ref, in_reference=own)
     counts = frame.groupby("user_id").size()
     dim = view.vectors.shape[1] if view is not None else 0
     units = np.zeros((len(features), dim), np.float32)
@@ -121,7 +122,6 @@ def user_features(events: pd.DataFrame, ref: BehaviourReference, view: ModelView
         signals[row] = surprise, trend
         if unit is not None:
             units[row] = unit
-    own = reference_vectors is None
     reference = units[np.any(units, axis=1)] if own else reference_vectors
     features["surprise"], features["surprise_trend"] = signals[:, 0], signals[:, 1]
     features["vector_distance"] = vector_distance(units, reference, config.neighbours, own)
