@@ -133,3 +133,24 @@ def write_result(name: str, payload: dict) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(payload, indent=2, default=_plain))
     return path
+
+
+_RISK_DETECTOR: list[str] = []  # the --detector of a risk benchmark, when one is given
+
+
+def use_risk_detector(name: str | None) -> None:
+    """Score with [risk] detector `name` (None: RiskConfig's default)."""
+    _RISK_DETECTOR[:] = [name] if name else []
+
+
+def risk_config() -> object:
+    """The default RiskConfig, with the chosen detector."""
+    # Deferred: only the risk benchmarks need it.
+    from shelflm.models.risk_config import RiskConfig
+
+    return RiskConfig(detector=_RISK_DETECTOR[0]) if _RISK_DETECTOR else RiskConfig()
+
+
+def risk_tag() -> str:
+    """The result-name suffix of the chosen detector ("" for the default)."""
+    return f"-{_RISK_DETECTOR[0]}" if _RISK_DETECTOR else ""
