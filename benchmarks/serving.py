@@ -121,7 +121,7 @@ def start_server(artifact: Path, db: Path, loader: str, workers: int,
 
     port = free_port()
     config = db.with_name("serve.toml")  # top-level ServingConfig fields, as `serve` reads them
-    tables = {k: v for k, v in settings.items() if isinstance(v, dict)}  # [risk] ...
+    tables = {k: v for k, v in settings.items() if isinstance(v, dict)}  # [risk_control]
     config.write_text("".join(f"{k} = {json.dumps(v)}\n" for k, v in settings.items()
                               if k not in tables)
                       + "".join(f"[{name}]\n" + "".join(f"{k} = {json.dumps(v)}\n"
@@ -337,7 +337,7 @@ def main() -> None:
     ap.add_argument("--flows", type=float, default=50, help="shopper flows per second (post "
                     "a view, then ask for recommendations) during an extra level at the top "
                     "rate (0 = skip it)")
-    ap.add_argument("--risk", default=None, help="[serving.risk] as JSON, e.g. "
+    ap.add_argument("--risk", default=None, help="[serving.risk_control] as JSON, e.g. "
                     "'{\"enabled\": false}' or '{\"every\": 1, \"quarantine\": false}'")
     ap.add_argument("--out", type=Path, help="write the results as JSON here")
     args = ap.parse_args()
@@ -366,7 +366,7 @@ def main() -> None:
                                         ("user_tower", args.user_tower),
                                         ("user_cache_size", args.user_cache_size),
                                         ("warm_users", args.warm_users),
-                                        ("risk", args.risk and json.loads(args.risk))]
+                                        ("risk_control", args.risk and json.loads(args.risk))]
                 if v is not None}
     results["workers"], results["settings"] = args.workers, settings
     t = time.perf_counter()

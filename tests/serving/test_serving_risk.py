@@ -38,7 +38,7 @@ def risky_artifact(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _engine(folder: Path, db: Path, **risk) -> Engine:
-    config = ServingConfig(store=StoreConfig(path=db), risk=RiskGuardConfig(**risk))
+    config = ServingConfig(store=StoreConfig(path=db), risk_control=RiskGuardConfig(**risk))
     return Engine(HashingModel(tiny_catalog(), dim=64), make_store(config.store), config,
                   folder)
 
@@ -131,7 +131,7 @@ def test_without_a_risk_model_nothing_is_scored(tmp_path: Path) -> None:
 
 def test_a_configured_risk_model_that_is_missing_is_an_error(risky_artifact: Path,
                                                              tmp_path: Path) -> None:
-    with pytest.raises(ValueError, match=r"\[serving.risk\] model"):
+    with pytest.raises(ValueError, match=r"\[serving.risk_control\] model"):
         _engine(risky_artifact, tmp_path / "events.db", model=tmp_path / "nowhere")
 
 
@@ -144,3 +144,13 @@ def test_a_trickling_user_is_scored_from_min_events_then_every_n(risky_artifact:
         scored.append(engine.risk.stats()["scored"])
         assert k >= 4 or engine.risk.stats()["scored"] == 0  # under min_events: not judged
     assert scored == [0, 0, 0, 0, 1, 1, 1, 2]
+
+
+def test_a_serving_only_file_sets_risk_control(tmp_path: Path) -> None:
+    from shelflm.settings import load_serving_config
+
+    path = tmp_path / "serve.toml"
+    path.write_text("user_cache_size = 10\n[risk_control]\nenabled = false\nevery = 3\n")
+    config = load_serving_config(path)
+    assert not config.risk_control.enabled and config.risk_control.every == 3
+    assert config.user_cache_size == 10

@@ -1,12 +1,13 @@
 """The risk model: a score per user in [0, 1] with the reasons behind it.
 
 Each user is described by behaviour features (shelflm.data.behaviour) and by what the
-behaviour model says of them (risk_signals); an unsupervised detector from pyod over them
-finds the unusual (ECOD by default: each feature's empirical tail probabilities, summed, so a
-user extreme on many features stands out; or an isolation forest), and the score is
-calibrated on the training shoppers: the share of them who look less unusual. With labels
-(known bad and good users), a logistic regression over the same features and the detector's
-score gives the probability instead.
+behaviour model says of them (risk_signals); unsupervised detectors from pyod over them
+find the unusual: by default ECOD (each feature's empirical tail probabilities, summed: a
+user extreme on one feature or many) and KNN (distance to the nearest calibration shoppers:
+an unusual combination of ordinary values), a user taking the higher of their two ranks.
+The score is calibrated on the training shoppers: the share of them who look less unusual.
+With labels (known bad and good users), a logistic regression over the same features and
+the detectors' score gives the probability instead.
 
 Saved as a folder (risk.json + risk.safetensors; no pickle): the fitted detectors are not
 stored but refitted, deterministically (seeded), from the stored calibration matrix on load.
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import json
 import threading
+import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -56,7 +58,7 @@ class Calibration:
     reference_vectors: np.ndarray  # (r, d) unit user vectors of real shoppers
     labelled: np.ndarray | None = None  # (m, F) features of labelled users
     labels: np.ndarray | None = None  # (m,) 1 = bad, 0 = good
-    raw: np.ndarray | None = None  # (n,) the detector's scores of `features`, sorted
+    raw: np.ndarray | None = None  # (n, detectors) each detector's scores of `features`
 
 
 class RiskModel:
@@ -73,12 +75,15 @@ class RiskModel:
         self._scale = np.where(spread > 0, spread, np.maximum(x.std(axis=0), 1e-9))
         self._lock = threading.Lock()
         self._live = x.std(axis=0) > 0  # a feature no shopper varies on tells nothing
-        self._detector = _detector(config)
-        self._detector.fit(self._scaled(x)[:, self._live])
+        self._detectors = [_detector(name, config) for name in config.detector.split("+")]
+        for detector in self._detectors:
+            detector.fit(self._scaled(x)[:, self._live])
         # The calibration shoppers' scores, each made as any user's is (stored: a load
         # would otherwise score them all again).
-        raw = calibration.raw if calibration.raw is not None else self._outlying(x)
-        self._raw = calibration.raw = np.sort(raw)
+        raw = calibration.raw if calibration.raw is not None else self._each(x)
+        calibration.raw = raw = raw.reshape(len(x), len(self._detectors))
+        self._sorted_each = np.sort(raw, axis=0)
+        self._raw = np.sort(self._combined(raw))
         self._sorted = np.sort(x, axis=0)
         self._classifier = self._fit_classifier()
 
@@ -89,15 +94,31 @@ class RiskModel:
     def _scaled(self, x: np.ndarray) -> np.ndarray:
         return (x - self._centre) / self._scale
 
-    def _outlying(self, x: np.ndarray) -> np.ndarray:
-        """The detector's anomaly score of each row: higher is more unusual. One row at a
-        time: pyod's ECOD scores new rows on the tails of the training rows AND the rows it
-        is given, so a batch of 100 bots would hide each other; alone, every user is
-        judged against the shoppers only, in a batch exactly as when served."""
+    def _each(self, x: np.ndarray) -> np.ndarray:
+        """(n, detectors) each detector's anomaly score of each row (higher: more unusual).
+        One row at a time: pyod's ECOD scores new rows on the tails of the training rows AND
+        the rows it is given, so a batch of 100 bots would hide each other; alone, every
+        user is judged against the shoppers only, in a batch exactly as when served."""
         rows = self._scaled(x)[:, self._live]
-        with self._lock:  # ECOD also keeps its last scoring's tables on itself
-            return np.array([float(self._detector.decision_function(r[None])[0])
-                             for r in rows])
+        with self._lock, warnings.catch_warnings():  # ECOD keeps its last tables on itself
+            # ECOD's skewness of a nearly constant feature warns of precision loss at every
+            # user scored; its sign (all ECOD uses) is right.
+            warnings.simplefilter("ignore", RuntimeWarning)
+            return np.array([[float(d.decision_function(r[None])[0]) for d in self._detectors]
+                             for r in rows]).reshape(len(rows), len(self._detectors))
+
+    def _combined(self, each: np.ndarray) -> np.ndarray:
+        """One score per row: the detector's own, or with several, the highest of their
+        ranks among the calibration shoppers (unusual to any one of them is unusual)."""
+        if each.shape[1] == 1:
+            return each[:, 0]
+        n = len(self._sorted_each)
+        return np.max([np.searchsorted(self._sorted_each[:, j], each[:, j], side="right") / n
+                       for j in range(each.shape[1])], axis=0)
+
+    def _outlying(self, x: np.ndarray) -> np.ndarray:
+        """The anomaly score of each row (higher: more unusual), before calibration."""
+        return self._combined(self._each(x))
 
     def _fit_classifier(self):  # -> LogisticRegression | None
         c = self.calibration
@@ -203,12 +224,17 @@ class RiskModel:
 
 
 def _detector_key(config: RiskConfig) -> tuple:
-    return config.detector, config.trees, config.seed
+    return config.detector, config.trees, config.seed, config.neighbours
 
 
-def _detector(config: RiskConfig):  # -> a pyod detector
-    """The unsupervised detector [risk] detector names (pyod; loaded only where risk is)."""
-    if config.detector == "iforest":
+def _detector(name: str, config: RiskConfig):  # -> a pyod detector
+    """One unsupervised detector of [risk] detector (pyod; loaded only where risk is)."""
+    if name == "knn":
+        # Deferred as below.
+        from pyod.models.knn import KNN
+
+        return KNN(n_neighbors=config.neighbours)
+    if name == "iforest":
         # Deferred: pyod (and numba under it) loads only where risk is scored.
         from pyod.models.iforest import IForest
 

@@ -8,6 +8,8 @@ from typing import Literal
 
 from pydantic import ConfigDict
 
+DETECTORS = ("ecod+knn", "ecod", "knn", "iforest")
+
 
 @dataclass
 class RiskConfig:
@@ -32,9 +34,13 @@ class RiskConfig:
         "Most training shoppers (a seeded draw) the detector is fitted and calibrated on and "
         "whose vectors are kept as the reference of real behaviour. Scoring one user costs "
         "in proportion (ECOD reads every one's tails: about 5 ms at 2,000).")})
-    detector: Literal["ecod", "iforest"] = field(default="ecod", metadata={"help": (
-        "The unsupervised detector (pyod): ecod (parameter-free empirical tail "
-        "probabilities) or iforest (an isolation forest of `trees` trees).")})
+    detector: Literal["ecod+knn", "ecod", "knn", "iforest"] = field(
+        default="ecod+knn", metadata={"help": (
+            "The unsupervised detector (pyod): ecod (parameter-free empirical tail "
+            "probabilities: one extreme feature or several), knn (distance to the "
+            "`neighbours`-th nearest calibration shopper, features scaled by their spread: "
+            "an unusual combination), iforest (an isolation forest of `trees` trees), or "
+            "ecod+knn: each user's higher rank of the two, calibrated again.")})
     trees: int = field(default=200, metadata={"help": "Trees of the isolation forest."})
     seed: int = field(default=0, metadata={"help": "Seed of the draw and of the forest."})
 
@@ -45,8 +51,8 @@ class RiskConfig:
                self.trees) < 1 or self.positions < 0:
             raise ValueError(f"RiskConfig: min_events, window, neighbours, reference_users and "
                              f"trees must be >= 1 and positions >= 0, got {self}")
-        if self.detector not in ("ecod", "iforest"):
-            raise ValueError(f"RiskConfig: detector must be ecod or iforest, got "
+        if self.detector not in DETECTORS:
+            raise ValueError(f"RiskConfig: detector must be one of {DETECTORS}, got "
                              f"{self.detector!r}")
         if self.min_events > self.window:
             raise ValueError(f"RiskConfig: min_events ({self.min_events}) must not exceed "

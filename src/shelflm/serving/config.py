@@ -169,8 +169,10 @@ class ServingConfig:
         "help": "HTTP limits, API keys and CORS."})
     rerank: RerankConfig = field(default_factory=RerankConfig, metadata={
         "help": "Optional cross-encoder second stage."})
-    risk: RiskGuardConfig = field(default_factory=RiskGuardConfig, metadata={
-        "help": "Risk scoring of users and quarantine of the risky ones' events."})
+    risk_control: RiskGuardConfig = field(default_factory=RiskGuardConfig, metadata={
+        "help": "Risk scoring of users and quarantine of the risky ones' events (not "
+                "[risk], the run's section: a serving-only file holding [risk] would read as "
+                "a whole-run file)."})
     model_loader: str = field(default="shelflm.serving.runtime:load_artifact", metadata={
         "help": "'module:function' turning an artifact directory into a ServingModel"})
     user_cache_size: int = field(default=50_000, metadata={

@@ -1,5 +1,5 @@
-"""Risk control while serving ([serving.risk]): users are scored by the artifact's risk model
-(shelflm.models.risk) as their events arrive, over their stored events and the served
+"""Risk control while serving ([serving.risk_control]): users are scored by the artifact's
+risk model (shelflm.models.risk) as their events arrive, over their stored events and the served
 model's vectors; the flagged are quarantined through the store's risk log, so every worker
 stops counting their events for other shoppers. Their events are kept, never deleted:
 releasing a user (a false alarm) counts them again.
@@ -99,7 +99,7 @@ class RiskGuard:
 
 
 def make_guard(config: RiskGuardConfig, artifact_dir: Path | None) -> RiskGuard | None:
-    """The configured risk model: [serving.risk] model, else the artifact's risk/ folder
+    """The configured risk model: [serving.risk_control] model, else the artifact's risk/ folder
     when it has one; None when off or absent."""
     if not config.enabled:
         return None
@@ -109,7 +109,7 @@ def make_guard(config: RiskGuardConfig, artifact_dir: Path | None) -> RiskGuard 
     try:
         return RiskGuard(config, directory)
     except (OSError, ValueError) as exc:
-        raise ValueError(f"[serving.risk] model: {exc}") from exc
+        raise ValueError(f"[serving.risk_control] model: {exc}") from exc
 
 
 def quarantine_change(score: dict) -> RiskChange:

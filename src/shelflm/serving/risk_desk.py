@@ -57,8 +57,8 @@ class RiskDesk:
 
     def check(self, users: dict[str, int]) -> list[str]:
         """Score the users who just sent events ({user: how many}; not the quarantined or
-        released ones) when due; quarantine the flagged when [serving.risk] quarantine is on.
-        Returns those flagged."""
+        released ones) when due; quarantine the flagged when [serving.risk_control]
+        quarantine is on. Returns those flagged."""
         flagged = []
         for user, new in users.items():
             with self._lock:

@@ -30,7 +30,7 @@ class ServingState:
     items: ItemTable
     index: VectorIndex
     artifact_dir: Path | None
-    risk: RiskGuard | None = None  # the risk model of [serving.risk], None when off
+    risk: RiskGuard | None = None  # [serving.risk_control]'s model, None when off
     quarantine: Quarantine = field(default_factory=Quarantine)
     event_mark: int = 0  # last store event applied (popularity, user-cache invalidation)
     item_mark: int = 0  # last catalog change applied from the store's item log
@@ -96,8 +96,8 @@ def build_state(model: ServingModel, store: EventStore, config: ServingConfig,
     for item, n in counts.items():
         if item in items.slot_of:
             items.popularity[items.slot_of[item]] = n
-    state = ServingState(model, items, index, artifact_dir, make_guard(config.risk, artifact_dir),
-                         event_mark=mark)
+    guard = make_guard(config.risk_control, artifact_dir)
+    state = ServingState(model, items, index, artifact_dir, guard, event_mark=mark)
     # After the snapshot: a user quarantined in between is taken out of it here (read in the
     # other order, their events would be taken out twice).
     state.quarantine.follow(store, items, mark)
