@@ -44,8 +44,9 @@ from common import (  # noqa: E402
     write_result,
 )
 from shelflm.data.loaders import load_dataset  # noqa: E402
+from shelflm.data.schema import INTERACTION_COLUMNS  # noqa: E402
 from shelflm.models.artifact import save_artifact  # noqa: E402
-from shelflm.models.risk import RiskModel  # noqa: E402
+from shelflm.models.risk import RiskModel, score_users  # noqa: E402
 from shelflm.models.risk_signals import ModelView, user_features  # noqa: E402
 from shelflm.serving.risk import RiskGuard  # noqa: E402
 from shelflm.serving.runtime import load_artifact  # noqa: E402
@@ -54,7 +55,7 @@ from shelflm.serving.store import Event  # noqa: E402
 from shelflm.settings import ShelfConfig  # noqa: E402
 from shelflm.training.compare import fit_and_evaluate  # noqa: E402
 from shelflm.training.registry import build_model  # noqa: E402
-from shelflm.training.risk import EVENT_COLUMNS, fit_risk, score_users  # noqa: E402
+from shelflm.training.risk import fit_risk  # noqa: E402
 
 RETAIL = SHARED_DATA / "online-retail-sample"
 KINDS = {"burst": 34, "card": 33, "scraper": 33}
@@ -63,7 +64,8 @@ K = 100
 
 def halves(events: pd.DataFrame, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Events of a seeded half of the users, and of the other half (str columns)."""
-    events = events[EVENT_COLUMNS].astype({"user_id": str, "item_id": str, "event": str})
+    events = events[list(INTERACTION_COLUMNS)].astype({"user_id": str, "item_id": str,
+                                                       "event": str})
     users = np.sort(events["user_id"].unique())
     train = set(np.random.default_rng(seed).permutation(users)[: len(users) // 2])
     mask = events["user_id"].isin(train)
@@ -118,7 +120,7 @@ def inject(shop: dict, seed: int, camouflage: bool) -> pd.DataFrame:
             if camouflage:
                 bot["timestamp"] = bot["timestamp"] // 60 * 60
             frames.append(bot.assign(user_id=f"bot-{kind}-{i:02d}"))
-    return pd.concat(frames, ignore_index=True)[EVENT_COLUMNS]
+    return pd.concat(frames, ignore_index=True)[list(INTERACTION_COLUMNS)]
 
 
 def in_top(score: np.ndarray, mask: np.ndarray, k: int = K) -> float:

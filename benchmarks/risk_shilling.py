@@ -52,13 +52,15 @@ from common import (  # noqa: E402
     use_risk_detector,
     write_result,
 )
+from shelflm.data.schema import INTERACTION_COLUMNS  # noqa: E402
 from shelflm.models.artifact import save_artifact  # noqa: E402
+from shelflm.models.risk import score_users  # noqa: E402
 from shelflm.models.risk_signals import ModelView, user_features  # noqa: E402
 from shelflm.serving.runtime import load_artifact  # noqa: E402
 from shelflm.settings import ShelfConfig  # noqa: E402
 from shelflm.training.compare import fit_and_evaluate  # noqa: E402
 from shelflm.training.registry import build_model  # noqa: E402
-from shelflm.training.risk import EVENT_COLUMNS, fit_risk, score_users  # noqa: E402
+from shelflm.training.risk import fit_risk  # noqa: E402
 
 ATTACK_SIZES, FILLER_SIZES = (0.01, 0.05, 0.10), (0.01, 0.03, 0.05, 0.10)
 IMPACT_CELL = (0.05, 0.03)
@@ -90,7 +92,7 @@ def product_state() -> dict:
 
 
 def plain(events: pd.DataFrame) -> pd.DataFrame:
-    return events[EVENT_COLUMNS].assign(user_id=events["user_id"].astype(str),
+    return events[list(INTERACTION_COLUMNS)].assign(user_id=events["user_id"].astype(str),
                                         item_id=events["item_id"].astype(str),
                                         event=events["event"].astype(str))
 

@@ -12,10 +12,10 @@ import pytest
 from hashing_model import HashingModel
 from risk_shop import burst_bot, shoppers
 from serving.conftest import tiny_catalog
-from shelflm.models.risk import RiskModel
+from shelflm.models.risk import RiskModel, score_users
 from shelflm.models.risk_config import RiskConfig
 from shelflm.models.risk_signals import ModelView
-from shelflm.training.risk import fit_risk, score_users
+from shelflm.training.risk import fit_risk
 
 
 @pytest.fixture(scope="module")

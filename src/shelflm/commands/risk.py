@@ -129,8 +129,7 @@ def score(data: Path = typer.Argument(..., help="Events of the users to score (a
         raise typer.BadParameter(f"{artifact}: has no risk model; fit one with `shelflm risk "
                                  "fit DATA --artifact ARTIFACT`", param_hint="--artifact")
     # Deferred like _view.
-    from shelflm.models.risk import RiskModel
-    from shelflm.training.risk import score_users
+    from shelflm.models.risk import RiskModel, score_users
 
     _, view = _view(artifact)
     scores = score_users(RiskModel.load(folder), _load(data).interactions.events, view,

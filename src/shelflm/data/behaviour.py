@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from shelflm.data.schema import CATEGORY_SEPARATOR, Catalog
+from shelflm.data.schema import CATEGORY_SEPARATOR, INTERACTION_COLUMNS, Catalog
 
 SESSION_GAP_S = 1800  # a pause this long (seconds) starts a new session
 BEHAVIOUR_FEATURES: dict[str, str] = {
@@ -99,7 +99,7 @@ def behaviour_features(events: pd.DataFrame, ref: BehaviourReference,
     per BEHAVIOUR_FEATURES name, in that order. `in_reference`: the users' events are part of
     `ref` (calibration), so each user's own events are taken out of the item statistics they
     are compared with, as they are for any new user."""
-    frame = events[["user_id", "item_id", "timestamp", "event", "value"]].copy()
+    frame = events[list(INTERACTION_COLUMNS)].copy()
     frame["user_id"] = frame["user_id"].astype(str)
     frame["item_id"] = frame["item_id"].astype(str)
     frame = frame.sort_values(["user_id", "timestamp"], kind="stable").reset_index(drop=True)

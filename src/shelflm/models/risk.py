@@ -26,8 +26,9 @@ import pandas as pd
 from safetensors.numpy import load_file, save_file
 
 from shelflm.data.behaviour import BEHAVIOUR_FEATURES, BehaviourReference
+from shelflm.data.schema import INTERACTION_COLUMNS
 from shelflm.models.risk_config import RiskConfig
-from shelflm.models.risk_signals import MODEL_FEATURES
+from shelflm.models.risk_signals import MODEL_FEATURES, ModelView, user_features
 
 FORMAT, FORMAT_VERSION = "shelflm-risk", 1
 CONFIG, ARRAYS = "risk.json", "risk.safetensors"
@@ -243,6 +244,16 @@ def _detector(name: str, config: RiskConfig):  # -> a pyod detector
     from pyod.models.ecod import ECOD
 
     return ECOD()
+
+
+def score_users(model: RiskModel, events: pd.DataFrame, view: ModelView | None,
+                threshold: float | None = None) -> list[RiskScore]:
+    """A RiskScore per user of `events`, each over their last `window` events: the one
+    scoring path of batches (`shelflm risk score`) and of live users (serving)."""
+    features, counts, _ = user_features(events[list(INTERACTION_COLUMNS)], model.reference,
+                                        view, model.config,
+                                        model.calibration.reference_vectors)
+    return model.scores(features, counts, threshold)
 
 
 def feature_descriptions() -> dict[str, str]:

@@ -1,11 +1,11 @@
 """Risk control while serving ([serving.risk_control]): users are scored by the artifact's
-risk model (shelflm.models.risk) as their events arrive, over their stored events and the served
-model's vectors; the flagged are quarantined through the store's risk log, so every worker
+risk model (shelflm.models.risk) as their events arrive, over their stored events and the
+served model's vectors; the flagged are quarantined through the store's risk log, so every worker
 stops counting their events for other shoppers. Their events are kept, never deleted:
 releasing a user (a false alarm) counts them again.
 
-The engine applies the log (`apply`): a newly quarantined user's events already counted in
-popularity are taken back out, and a released user's are added back."""
+The engine applies the log (`Quarantine.follow`): a newly quarantined user's events already
+counted in popularity are taken back out, and a released user's are added back."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from shelflm.data.schema import INTERACTION_COLUMNS
 from shelflm.serving.errors import RequestError
 from shelflm.serving.items import ItemTable
 from shelflm.serving.stage_config import RiskGuardConfig
@@ -76,15 +77,11 @@ class RiskGuard:
     def score(self, user_id: str, events: list, view: object) -> dict:
         """The user's RiskScore as a dict, from their stored events (oldest first)."""
         # Deferred like the model above.
-        from shelflm.models.risk_signals import user_features
+        from shelflm.models.risk import score_users
 
         frame = pd.DataFrame([(e.user_id, e.item_id, e.timestamp, e.event, e.value)
-                              for e in events],
-                             columns=["user_id", "item_id", "timestamp", "event", "value"])
-        m = self.model
-        features, counts, _ = user_features(frame, m.reference, view, m.config,
-                                            m.calibration.reference_vectors)
-        out = m.scores(features, counts, self.threshold)[0]
+                              for e in events], columns=list(INTERACTION_COLUMNS))
+        out = score_users(self.model, frame, view, self.threshold)[0]
         with self._lock:
             self.scored += 1
             self.flagged += out.flagged

@@ -61,16 +61,16 @@ class RiskDesk:
         quarantine is on. Returns those flagged."""
         flagged = []
         for user, new in users.items():
-            with self._lock:
+            with self._lock:  # one look at the state per user: guard, quarantine, view
                 st = self._state()
-                q = st.quarantine
-                if st.risk is None or user in q.users or user in q.released:
+                guard, q = st.risk, st.quarantine
+                if guard is None or user in q.users or user in q.released:
                     continue
-                every = st.risk.config.every
-            if not self._due(user, new, every):
+                view = _view(st)
+            if not self._due(user, new, guard.config.every):
                 continue
-            guard, view, events = self._read(user)
-            if guard is None or len(events) < guard.model.config.min_events:
+            events = self.store.user_events(user, guard.model.config.window)
+            if len(events) < guard.model.config.min_events:
                 with self._pending_lock:  # too few to judge: look again at the next event
                     self._pending.pop(user, None)
                 continue

@@ -1,4 +1,4 @@
-"""Fitting the risk model on a shop's training events and scoring users in batch."""
+"""Fitting the risk model on a shop's training events (scoring: models/risk.py)."""
 
 from __future__ import annotations
 
@@ -6,12 +6,10 @@ import numpy as np
 import pandas as pd
 
 from shelflm.data.behaviour import BehaviourReference
-from shelflm.data.schema import Catalog
-from shelflm.models.risk import Calibration, RiskModel, RiskScore
+from shelflm.data.schema import INTERACTION_COLUMNS, Catalog
+from shelflm.models.risk import Calibration, RiskModel
 from shelflm.models.risk_config import RiskConfig
 from shelflm.models.risk_signals import ModelView, user_features
-
-EVENT_COLUMNS = ["user_id", "item_id", "timestamp", "event", "value"]
 
 
 def fit_risk(events: pd.DataFrame, catalog: Catalog, view: ModelView | None,
@@ -20,7 +18,7 @@ def fit_risk(events: pd.DataFrame, catalog: Catalog, view: ModelView | None,
     """Calibrate on up to `reference_users` shoppers of `events` (a seeded draw of those with
     at least `min_events`); `labels` (user id -> 1 bad / 0 good), where given, also train the
     supervised detector on the labelled users' features."""
-    events = events[EVENT_COLUMNS]
+    events = events[list(INTERACTION_COLUMNS)]
     reference = BehaviourReference.from_events(events, catalog)
     counts = events["user_id"].astype(str).value_counts()
     users = np.sort(counts.index[counts >= config.min_events].to_numpy())
@@ -50,11 +48,3 @@ def _labelled(events: pd.DataFrame, labels: pd.Series, reference: BehaviourRefer
     features, _, _ = user_features(mine, reference, view, config,
                                    calibration.reference_vectors)
     return features.to_numpy(np.float64), labels.reindex(features.index).to_numpy(int)
-
-
-def score_users(model: RiskModel, events: pd.DataFrame, view: ModelView | None,
-                threshold: float | None = None) -> list[RiskScore]:
-    """A RiskScore per user of `events`, each over their last `window` events."""
-    features, counts, _ = user_features(events[EVENT_COLUMNS], model.reference, view,
-                                        model.config, model.calibration.reference_vectors)
-    return model.scores(features, counts, threshold)
