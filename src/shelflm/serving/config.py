@@ -14,7 +14,7 @@ from typing import Literal
 from shelflm.config import config_adapter
 from shelflm.data.schema import EVENT_TYPES
 from shelflm.serving.config_checks import _STRICT, _in_range, _one_of
-from shelflm.serving.stage_config import RerankConfig, RiskGuardConfig
+from shelflm.serving.stage_config import AssistConfig, RerankConfig, RiskGuardConfig
 
 
 # Unknown keys in a config file are errors, not silently ignored.
@@ -173,6 +173,8 @@ class ServingConfig:
         "help": "Risk scoring of users and quarantine of the risky ones' events (not "
                 "[risk], the run's section: a serving-only file holding [risk] would read as "
                 "a whole-run file)."})
+    assist: AssistConfig = field(default_factory=AssistConfig, metadata={
+        "help": "The shopping assistant (POST /assist): weights and conversation memory."})
     model_loader: str = field(default="shelflm.serving.runtime:load_artifact", metadata={
         "help": "'module:function' turning an artifact directory into a ServingModel"})
     user_cache_size: int = field(default=50_000, metadata={

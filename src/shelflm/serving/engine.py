@@ -15,6 +15,7 @@ import pandas as pd
 
 from shelflm.models.serving_model import ServingModel
 from shelflm.serving import rerank, retrieval
+from shelflm.serving.assist_desk import AssistDesk
 from shelflm.serving.catalog_updates import encode_items
 from shelflm.serving.config import ServingConfig
 from shelflm.serving.errors import RequestError, require_text
@@ -52,6 +53,8 @@ class Engine:
         self._start_dir = artifact_dir  # its folder is the default models directory
         self.reranker = rerank.make_reranker(self.config.rerank)  # None: no second stage
         self.risk = RiskDesk(store, self._lock, self._sync, self._locked_catch_up)
+        self.assistant = AssistDesk(self.config, self._lock, self._sync, self._user,
+                                    lambda: self._state)
 
     @classmethod
     def from_artifact(cls, directory: str | Path, config: ServingConfig | None = None,
@@ -107,10 +110,9 @@ class Engine:
                     "user_tower": getattr(st.model, "user_tower", "n/a"),
                     "user_cache": self._users.stats(), "worker_pid": os.getpid(),
                     "reload_generation": self._reloads.mark,
-                    # Where an updated model comes from (shelflm update / refresh).
                     "lineage": (getattr(st.model, "config", None) or {}).get("lineage"),
                     "rerank": self.reranker and self.reranker.stats(),
-                    "risk": self.risk.stats()}
+                    "risk": self.risk.stats(), "assist": self.assistant.stats()}
 
     def check_ready(self) -> None:
         """Raise whatever the event store raises when it does not answer."""
@@ -190,8 +192,7 @@ class Engine:
             if st.model is not model:  # a reload landed meanwhile: encode with the new model
                 q = np.asarray(st.model.encode_query(query), np.float32)
             user = self._user(st, user_id) if user_id else None
-            return retrieval.text_search(st, self.config.rules, q, k, filters or Filters(),
-                                         user)
+            return retrieval.text_search(st, self.config.rules, q, k, filters or Filters(), user)
 
     # -- writing ----------------------------------------------------------------------
     def ingest(self, events: Sequence[Event]) -> int:

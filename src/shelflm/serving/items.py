@@ -38,6 +38,7 @@ class ItemTable:
         self.slot_of: dict[str, int] = {}
         self.titles: list[str] = []
         self.categories: list[str] = []
+        self.brands: list[str] = []  # the assistant's "not that brand"
         self.leaf = np.empty(0, object)
         self.vectors = np.empty((0, dim), np.float32)
         self.text = np.empty((0, d_text), np.float32)  # unit LM vectors: free-text search
@@ -93,6 +94,7 @@ class ItemTable:
                 self.ids.append(ids[i])
             self.titles.extend([""] * grow)
             self.categories.extend([""] * grow)
+            self.brands.extend([""] * grow)
             self.leaf = np.concatenate([self.leaf, np.full(grow, "", object)])
             if adopt:
                 # Plain ndarray views: memmap's subclass hooks cost on every hot-path op.
@@ -111,10 +113,13 @@ class ItemTable:
         titles = frame["title"].fillna("").astype(str).tolist()
         cats = frame["category"].fillna("").astype(str).tolist()
         attrs = frame["attributes"].fillna("").astype(str).tolist()
+        brands = frame["brand"].fillna("").astype(str).tolist() if "brand" in frame else None
         for i, s in enumerate(slots.tolist()):
             self.titles[s], self.categories[s] = titles[i], cats[i]
             self.leaf[s] = cats[i].split(CATEGORY_SEPARATOR)[-1] if cats[i] else ""
             self.in_stock[s] = _in_stock(attrs[i])
+            if brands is not None:
+                self.brands[s] = brands[i]
         self.price[slots] = pd.to_numeric(frame["price"], errors="coerce").to_numpy(np.float64)
         if not adopt:  # writing adopted maps onto themselves would copy every page
             self.vectors[slots] = vectors

@@ -62,3 +62,36 @@ class RiskGuardConfig:
         _in_range(self, "every", 1)
         if self.threshold is not None:
             _in_range(self, "threshold", 0.0, 1.0, low_open=True)
+
+
+@dataclass
+class AssistConfig:
+    """The shopping assistant (POST /assist): how a conversation's turns, exact terms and the
+    shopper's own items are weighed (serving/assist_scoring.py), and how long it is kept."""
+
+    __pydantic_config__ = _STRICT
+
+    lexical_weight: float = field(default=0.2, metadata={
+        "help": "weight of the BM25 match (scaled to [0, 1] per turn) added to the cosine"})
+    decay: float = field(default=0.5, metadata={
+        "help": "each older turn's weight is this times the next one's (0: the last wish "
+                "alone; 1: every wish alike)"})
+    context_weight: float = field(default=0.2, metadata={
+        "help": "share of the score from the shopper's recent items (user_id or events) "
+                "or the item asked about"})
+    context_items: int = field(default=10, metadata={
+        "help": "how many of the shopper's most recent items make their context"})
+    ttl_s: float = field(default=1800.0, metadata={
+        "help": "a conversation idle this long is forgotten"})
+    max_turns: int = field(default=10, metadata={"help": "turns kept per conversation"})
+    max_conversations: int = field(default=100_000, metadata={
+        "help": "conversations kept in memory (memory store only; least recent dropped)"})
+    max_message_chars: int = field(default=2000, metadata={
+        "help": "a longer message is refused (422)"})
+
+    def __post_init__(self) -> None:
+        for name in ("lexical_weight", "decay", "context_weight"):
+            _in_range(self, name, 0.0, 1.0 if name != "lexical_weight" else 10.0)
+        for name in ("context_items", "max_turns", "max_conversations", "max_message_chars"):
+            _in_range(self, name, 1)
+        _in_range(self, "ttl_s", 0, low_open=True)

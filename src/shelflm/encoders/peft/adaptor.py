@@ -87,6 +87,10 @@ class AdaptorTuner(ItemTuner):
     def _encode_items(self, idx: torch.Tensor) -> torch.Tensor:
         return self._head(self.item_base_vectors[idx])
 
+    def encode_vectors(self, vectors: torch.Tensor) -> torch.Tensor:
+        """The head on frozen LM vectors computed elsewhere (unit rows, as `frozen` makes)."""
+        return self._head(vectors.to(self.item_base_vectors.device))
+
     def encode_texts(self, texts: list[str]) -> torch.Tensor:
         """Vectors of texts outside the catalog: frozen LM (no grad) then the trainable head."""
         if not texts:

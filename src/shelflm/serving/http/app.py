@@ -19,6 +19,7 @@ from fastapi.responses import PlainTextResponse, Response
 from shelflm.serving.config import ApiConfig, ServingConfig
 from shelflm.serving.engine import Answer, Engine
 from shelflm.serving.errors import RequestError
+from shelflm.serving.http.assist_routes import assist_routes
 from shelflm.serving.http.errors import (
     ANY,
     BODY,
@@ -94,6 +95,7 @@ def create_app(engine: Engine, config: ApiConfig | None = None) -> FastAPI:
     _read_routes(app, engine, reads, models, recommend_response)
     _write_routes(app, engine, models, write, metrics)
     risk_routes(app, engine, write)
+    assist_routes(app, engine, reads, config)
     _health_routes(app, engine, metrics)
 
     hot_route = next(r for r in app.routes if getattr(r, "path", "") == HOT_PATH)
