@@ -11,6 +11,7 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 import typer  # noqa: E402
 
 from shelflm.commands import (  # noqa: E402
+    assist,
     compare,
     config,
     data,
@@ -34,7 +35,7 @@ app = typer.Typer(
     rich_markup_mode=None,
 )
 for command in (config, data, demo, serve, train, update, refresh, evaluate, compare,
-                ensemble, risk):
+                ensemble, risk, assist):
     command.register(app)
 
 if __name__ == "__main__":

@@ -112,7 +112,10 @@ class AssistDesk:
         said = " ".join(wishes[-1:])
         items = [self._item(st, r, said, rows, anchor, c, text) for r in ranked.items]
         if not items:
-            notes.append("no product satisfies all of: " + _constraints_text(c))
+            priced = not np.isnan(st.items.price[st.items.alive]).all()
+            bounded = c["min_price"] is not None or c["max_price"] is not None
+            notes.append("no product of this shop has a price recorded" if bounded and not priced
+                         else "no product satisfies all of: " + _constraints_text(c))
         cid = query.conversation_id or uuid.uuid4().hex
         seen = {"wishes": wishes, **c, "personalised": personal}
         record = {"message": query.message[:500], "wish": parsed.wish, **c,
