@@ -121,3 +121,11 @@ def test_over_http_a_conversation_goes_on_and_bad_input_is_never_a_5xx(
     assert client.post("/assist", json={"message": "hi", "k": 10_000}).status_code == 422
     events = {"message": "boots", "events": [{"item_id": "zz", "event": "view"}]}
     assert client.post("/assist", json=events).status_code == 422
+
+
+def test_refinements_past_the_kept_turns_keep_the_wish(engine: Engine) -> None:
+    engine.assistant.conversations.max_turns = 2
+    cid = engine.assistant.turn(AssistQuery("hiking boots", k=2)).conversation_id
+    for message in ("not that brand", "more expensive", "not that brand"):
+        answer = engine.assistant.turn(AssistQuery(message, conversation_id=cid, k=2))
+    assert answer.understood["wishes"] == ["hiking boots"] and answer.turn == 4

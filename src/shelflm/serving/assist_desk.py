@@ -59,7 +59,9 @@ class AssistDesk:
         prior = self._prior(query.conversation_id)
         parsed = parse_message(query.message)
         last = prior[-1] if prior else None
-        wishes = [t["wish"] for t in prior if t.get("wish")] + [parsed.wish] * bool(parsed.wish)
+        # Every turn keeps the wishes so far: refinements past max_turns do not lose them.
+        wishes = [*(last or {}).get("wishes", []), *[parsed.wish] * bool(parsed.wish)]
+        wishes = wishes[-self.config.max_turns:]
         st = self._current()
         vectors = [self._vector(st, w) for w in wishes]  # the language model: not locked
         self._catalog_text(st)  # BM25 (re)built outside the lock too
@@ -118,7 +120,7 @@ class AssistDesk:
                          else "no product satisfies all of: " + _constraints_text(c))
         cid = query.conversation_id or uuid.uuid4().hex
         seen = {"wishes": wishes, **c, "personalised": personal}
-        record = {"message": query.message[:500], "wish": parsed.wish, **c,
+        record = {"message": query.message[:500], "wishes": wishes, **c,
                   "shown": [i.item_id for i in items], "shown_brands": [i.brand for i in items],
                   "shown_prices": [i.price for i in items]}
         note = "; ".join(notes) or None

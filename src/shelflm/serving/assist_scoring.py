@@ -49,12 +49,14 @@ def conversation_scores(text: np.ndarray, turns: Sequence[Turn], *, decay: float
         raise ValueError("decay and context_weight must be in [0, 1]")
     weights = np.array([decay ** age for age in range(len(turns) - 1, -1, -1)], np.float32)
     weights = weights / weights.sum()
-    query = sum(w * t.query for w, t in zip(weights, turns, strict=True))
+    share = context_weight if context is not None else 0.0
+    query = sum(w * t.query for w, t in zip(weights, turns, strict=True)) * (1 - share)
+    if share:
+        query = query + share * context  # one product with the catalog: it is the cost
     scores = text @ np.asarray(query, np.float32)
     if lexical_weight:
         for w, turn in zip(weights, turns, strict=True):
             if turn.bm25 is not None:
-                scores = scores + np.float32(w * lexical_weight) * scaled(turn.bm25)
-    if context is not None and context_weight > 0:
-        scores = (1 - context_weight) * scores + context_weight * (text @ context)
+                lexical = np.float32(w * lexical_weight * (1 - share))
+                scores = scores + lexical * scaled(turn.bm25)
     return scores.astype(np.float32)

@@ -3,11 +3,12 @@ text check every free-text input shares."""
 
 from __future__ import annotations
 
+import re
 from typing import Literal
 
 import pandas as pd
 
-from shelflm.text.normalize import clean_column
+from shelflm.text.normalize import clean_column, clean_text
 
 ErrorKind = Literal["invalid", "not_found", "too_large"]
 
@@ -43,6 +44,6 @@ def blank_texts(values: pd.Series) -> pd.Series:
 
 
 def require_text(field: str, text: str) -> None:
-    """RequestError on `field` when `text` shows nothing (see blank_texts)."""
-    if blank_texts(pd.Series([text], dtype="string")).iloc[0]:
+    """RequestError on `field` when `text` shows nothing (as blank_texts reads a column)."""
+    if not re.sub(_INVISIBLE, "", clean_text(text)).strip():
         raise RequestError(field, BLANK)
