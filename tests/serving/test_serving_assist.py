@@ -129,3 +129,12 @@ def test_refinements_past_the_kept_turns_keep_the_wish(engine: Engine) -> None:
     for message in ("not that brand", "more expensive", "not that brand"):
         answer = engine.assistant.turn(AssistQuery(message, conversation_id=cid, k=2))
     assert answer.understood["wishes"] == ["hiking boots"] and answer.turn == 4
+
+
+def test_a_product_added_now_is_found_by_its_exact_model_number(engine: Engine) -> None:
+    engine.assistant.turn(AssistQuery("boots"))  # BM25 built for the catalog before
+    new = pd.DataFrame([{"item_id": "n1", "title": "headlamp HL-9000", "brand": "Glow",
+                         "category": "Outdoor > Camping", "price": 40.0}])
+    engine.upsert_items(new)
+    answer = engine.assistant.turn(AssistQuery("hl9000", k=1))
+    assert ids(answer) == ["n1"] and "matches 'hl9000'" in answer.items[0].reasons

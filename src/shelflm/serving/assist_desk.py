@@ -63,12 +63,12 @@ class AssistDesk:
         wishes = [*(last or {}).get("wishes", []), *[parsed.wish] * bool(parsed.wish)]
         wishes = wishes[-self.config.max_turns:]
         st = self._current()
-        vectors = [self._vector(st, w) for w in wishes]  # the language model: not locked
+        vectors = [self.vector(st, w) for w in wishes]  # the language model: not locked
         self._catalog_text(st)  # BM25 (re)built outside the lock too
         with self._lock:
             st = self._sync()
             text = self._catalog_text(st)  # cached, unless the catalog changed just now
-            vectors = [self._vector(st, w) for w in wishes]  # cached, unless a reload landed
+            vectors = [self.vector(st, w) for w in wishes]  # cached, unless a reload landed
             answer, record = self._answer(st, query, parsed, last, wishes, vectors, text)
         answer.turn = self.conversations.append(answer.conversation_id, record)
         return answer
@@ -170,7 +170,7 @@ class AssistDesk:
                          "personal")
         return user.slots, set(user.bought), bool(len(user.slots))
 
-    def _vector(self, st: ServingState, wish: str) -> np.ndarray:
+    def vector(self, st: ServingState, wish: str) -> np.ndarray:
         """The wish's query vector for `st`'s model (the tuned tower when the artifact has
         one), from a small LRU cache: a conversation re-reads its earlier wishes."""
         key = (st.model.version, wish)
