@@ -18,6 +18,7 @@ from shelflm.encoders.encode import encode
 from shelflm.models.artifact import save_artifact
 from shelflm.models.config import ItemTowerConfig, SequenceEncoderConfig, ShelfModelConfig
 from shelflm.models.item_text import TextSettings
+from shelflm.models.modality_config import ModalityConfig
 from shelflm.training.config import TrainConfig
 from shelflm.training.recommender import ShelfRecommender
 from toy_shop import toy_leave_one_out
@@ -51,9 +52,11 @@ def train_tiny(directory: Path, titles: list[str] = TITLES,
                categories: list[str] = CATEGORIES, events: pd.DataFrame | None = None,
                train: TrainConfig | None = None, name: str = "tiny",
                text: TextSettings | None = None,
-               items_config: ItemTowerConfig | None = None) -> TinyTrained:
+               items_config: ItemTowerConfig | None = None,
+               modality_inputs: dict[str, np.ndarray] | None = None) -> TinyTrained:
     """Fit a 16-wide ShelfModel on `events` (default: group_shoppers()) over items i0..i{n-1}
-    with the given titles and categories, item COLD_ITEM held out, and save it at `directory`."""
+    with the given titles and categories, item COLD_ITEM held out, and save it at `directory`
+    (`modality_inputs`: the raw inputs of `items_config.modalities`, row i = item i)."""
     torch.set_num_threads(1)
     settings = text or TextSettings(item_format="{title}")
     items = pd.DataFrame({"item_id": [f"i{k}" for k in range(len(titles))], "title": titles,
@@ -65,6 +68,27 @@ def train_tiny(directory: Path, titles: list[str] = TITLES,
                               items_config or ItemTowerConfig(hidden=16, id_dropout=0.3))
     train = train or TrainConfig(epochs=3, batch_size=16, progress=False, id_lr_scale=1.0)
     rec = ShelfRecommender(config, train, encode(list(titles), settings.encoder))
+    rec.modality_inputs = modality_inputs
     rec.fit(split)
     return TinyTrained(rec, split, dataset,
                        save_artifact(rec, directory, dataset.catalog, settings))
+
+
+# An image-like vector that tells the shopper groups apart, and the shelf (category) name as
+# a second text: the extra modalities of the multimodal tiny model.
+TINY_MODALITIES = (ModalityConfig(name="image", kind="vector", width=4),
+                   ModalityConfig(name="shelf", kind="text", source="category", width=384))
+NO_IMAGE_ITEM = 3
+
+
+def train_tiny_multimodal(directory: Path) -> tuple[TinyTrained, np.ndarray]:
+    """The tiny model trained with TINY_MODALITIES, and its (12, 4) image vectors (item
+    NO_IMAGE_ITEM has none: a NaN row)."""
+    rng = np.random.default_rng(0)
+    groups = np.repeat(np.eye(3, 4), 4, axis=0)  # the shopper groups of group_shoppers
+    image = (groups + 0.1 * rng.normal(size=(12, 4))).astype(np.float32)
+    image[NO_IMAGE_ITEM] = np.nan
+    items = ItemTowerConfig(hidden=16, id_dropout=0.3, modalities=TINY_MODALITIES)
+    trained = train_tiny(directory, items_config=items, modality_inputs={
+        "image": image, "shelf": encode(CATEGORIES)})
+    return trained, image

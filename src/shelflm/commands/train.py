@@ -11,9 +11,16 @@ import typer
 from shelflm.commands.options import config_option, load_data, load_run_config, registered
 from shelflm.commands.ranker import train_ranker
 from shelflm.commands.risk import fit_new_artifact_risk
+from shelflm.models.modality_config import parse_modality
 from shelflm.settings import ShelfConfig, artifact_record
 
 CROSS_ENCODER = "cross-encoder"
+MODALITY_OPTION = typer.Option(
+    None, "--modality", help="An extra item input fused by a learned gate, repeatable: "
+    "NAME=vector:FILE (item id -> vector: .csv/.tsv, .npz with ids+vectors, .jsonl), "
+    "NAME=text:FIELD (a column or attributes key, e.g. tags, encoded by the LM on its own) "
+    "or NAME=numeric:FIELD,FIELD (e.g. price,rating; price as log1p) "
+    "[model.items.modalities; default none].")
 
 
 def register(app: typer.Typer) -> None:
@@ -51,6 +58,7 @@ def train(
     exclude_users: Path | None = typer.Option(
         None, help="CSV of users whose events are left out: `shelflm risk score` output (its "
         "flagged rows) or `shelflm risk list` [data.exclude_users]."),
+    modality: list[str] | None = MODALITY_OPTION,
 ) -> None:
     """Train a model with early stopping, print test metrics, save the artifact directory.
 
@@ -67,9 +75,7 @@ def train(
     from shelflm.training.compare import fit_and_evaluate
     from shelflm.training.registry import build_model
 
-    if init_from is not None or train_only is not None:
-        cfg = _with_transfer(cfg, init_from, train_only)
-    cfg, dataset, split = load_data(cfg)
+    cfg, dataset, split = load_data(_with_flags(cfg, init_from, train_only, modality or []))
     out.mkdir(parents=True, exist_ok=True)
     # The log goes under --out unless the config names one; the recorded config keeps the
     # user's choice, so repeating a run from its artifact does not overwrite the old log.
@@ -99,6 +105,26 @@ def _echo_trainable(rec: object) -> None:
     if total:
         typer.echo(f"trainable weights: {trainable:,} of {total:,} "
                    f"({100 * trainable / total:.1f}%)")
+
+
+def _with_flags(cfg: ShelfConfig, init_from: Path | None, train_only: str | None,
+                modality: list[str]) -> ShelfConfig:
+    """The flags that change sections read from the config: transfer and modalities."""
+    if init_from is not None or train_only is not None:
+        cfg = _with_transfer(cfg, init_from, train_only)
+    return _with_modalities(cfg, modality)
+
+
+def _with_modalities(cfg: ShelfConfig, specs: list[str]) -> ShelfConfig:
+    """[model.items] modalities from the --modality flags (they replace the config's)."""
+    if not specs:
+        return cfg
+    try:
+        modalities = tuple(parse_modality(spec) for spec in specs)
+        items = replace(cfg.model.items, modalities=modalities)
+        return replace(cfg, model=replace(cfg.model, items=items))
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--modality") from exc
 
 
 def _with_transfer(cfg: ShelfConfig, init_from: Path | None,

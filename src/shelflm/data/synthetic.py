@@ -165,6 +165,16 @@ def generate_shop(config: SyntheticShopConfig | None = None) -> Dataset:
                    Interactions.from_frame(frame, "synthetic events"))
 
 
+def hidden_item_factors(config: SyntheticShopConfig | None = None) -> dict[str, np.ndarray]:
+    """Per catalog row of `generate_shop(config)`: the generator's hidden item factors, its
+    leaf category index, price tier (0-2) and popularity weight (benchmarks derive side
+    information from them, e.g. an image-like vector)."""
+    cfg = config or SyntheticShopConfig()
+    # generate_shop draws the catalog first from the seed's generator: the same draws here.
+    _, leaf, tier, popularity = _make_catalog(cfg, parse_leaves(), np.random.default_rng(cfg.seed))
+    return {"leaf": leaf, "tier": tier, "popularity": popularity}
+
+
 def _span(cfg: SyntheticShopConfig) -> int:
     return cfg.days * _DAY - 4 * 3600  # leave room for a session's last events
 

@@ -12,6 +12,9 @@ Layout (as ../shared/DESIGN.md asks; no pickle anywhere, so a model file cannot 
                              "text_vectors" (unit LM vectors: the search space); row i = catalog
                              row i
     catalog.parquet          the catalog snapshot the vectors belong to
+    modalities.safetensors   with extra modalities (config.json "modalities": name, kind,
+                             width): each one's raw inputs per catalog row, NaN = missing, so
+                             `on_catalog` and re-encoding keep an item's image vector
     exemplars.parquet        optional: events of chosen training sequences (user_id, item_id,
                              timestamp, event, value), replayed by `shelflm update`
     adapter/                 the tuner's own files, when the LM was fine-tuned
@@ -49,6 +52,7 @@ FORMAT_VERSION = 2  # 2: no "history_vectors" (version 1 stored a copy of "item_
 CONFIG, WEIGHTS, VECTORS, CATALOG, ADAPTER, EXEMPLARS = (
     "config.json", "model.safetensors", "item_vectors.safetensors", "catalog.parquet", "adapter",
     "exemplars.parquet")
+MODALITIES = "modalities.safetensors"
 
 
 class FittedRecommender(Protocol):
@@ -76,6 +80,8 @@ class Artifact:
     item_vectors: np.ndarray  # (num_items, dim) retrieval space and user-tower inputs
     text_vectors: np.ndarray | None  # (num_items, d_text) unit LM vectors; None: not saved
     version: str  # 12 hex digits of sha256(config.json + model.safetensors)
+    # {name: (num_items, width)} raw modality inputs (NaN = missing); None: text only.
+    modality_inputs: dict[str, np.ndarray] | None = None
 
     @property
     def dim(self) -> int:
@@ -121,6 +127,9 @@ def save_artifact(
     save_numpy({"item_vectors": table, "text_vectors": _text_vectors(rec, catalog, text)},
                str(out / VECTORS))
     catalog.items.to_parquet(out / CATALOG, index=False)
+    modalities = _save_modalities(model, out)
+    if modalities:
+        config["modalities"] = modalities
     (out / EXEMPLARS).unlink(missing_ok=True)  # a former artifact's, in a reused directory
     if exemplars is not None:
         exemplars.assign(event=exemplars["event"].astype(str)).to_parquet(out / EXEMPLARS,
@@ -138,6 +147,21 @@ def write_config(out: Path, config: dict) -> None:
     tmp = out / f".{CONFIG}.{os.getpid()}"
     tmp.write_text(json.dumps(config, indent=2) + "\n")
     tmp.replace(out / CONFIG)
+
+
+def _save_modalities(model: ShelfModel, out: Path) -> list[dict]:
+    """modalities.safetensors (the tower's raw inputs per catalog row) and config.json's
+    summary of them; nothing for a text-only model."""
+    (out / MODALITIES).unlink(missing_ok=True)  # a former artifact's, in a reused directory
+    tower = model.item_tower
+    if tower.fusion is None:
+        return []
+    # Contiguous copies: safetensors writes an array's memory as it lies.
+    save_numpy({name: np.ascontiguousarray(getattr(tower, f"modality_{name}").detach().numpy(),
+                                           np.float32)
+                for name in tower.fusion.configs}, str(out / MODALITIES))
+    return [{"name": m.name, "kind": m.kind, "width": m.width}
+            for m in tower.fusion.configs.values()]
 
 
 def _text_vectors(rec: FittedRecommender, catalog: Catalog, text: TextSettings) -> np.ndarray:
@@ -172,7 +196,8 @@ def read_artifact(directory: str | Path) -> Artifact:
     root = Path(directory)
     raw, config = read_config(root)
     weights = (root / WEIGHTS).read_bytes()
-    model = _read_model(root, config)
+    inputs = _read_modalities(root, config)
+    model = _read_model(root, config, inputs)
     vectors = map_vectors(root / VECTORS)
     catalog = Catalog.from_frame(pd.read_parquet(root / CATALOG), CATALOG)
     n = int(config["num_items"])
@@ -181,17 +206,38 @@ def read_artifact(directory: str | Path) -> Artifact:
                          f"{vectors['item_vectors'].shape} and config ({n}) disagree")
     version = hashlib.sha256(raw + weights).hexdigest()[:12]
     return Artifact(root, config, model, TextSettings.from_dict(config["text"]), catalog,
-                    vectors["item_vectors"], vectors.get("text_vectors"), version)
+                    vectors["item_vectors"], vectors.get("text_vectors"), version, inputs)
 
 
-def _read_model(root: Path, config: dict) -> ShelfModel:
+def _read_modalities(root: Path, config: dict) -> dict[str, np.ndarray] | None:
+    """modalities.safetensors' inputs, checked against the recorded modalities (None: an
+    artifact without any, as every one before them)."""
+    recorded = config["model"]["items"].get("modalities") or []
+    if not recorded:
+        return None
+    n, path = int(config["num_items"]), root / MODALITIES
+    if not path.is_file():
+        raise ValueError(f"{root}: config.json records modalities but {MODALITIES} is missing")
+    saved = map_vectors(path)
+    inputs = {}
+    for m in recorded:
+        x = saved.get(m["name"])
+        if x is None or x.shape != (n, int(m["width"])):
+            raise ValueError(f"{root}: {MODALITIES} has no ({n}, {m['width']}) {m['name']!r}")
+        inputs[m["name"]] = np.array(x, np.float32)
+    return inputs
+
+
+def _read_model(root: Path, config: dict,
+                inputs: dict[str, np.ndarray] | None = None) -> ShelfModel:
     """The ShelfModel of config.json's "model" with model.safetensors' weights, eval mode."""
     model_config = ShelfModelConfig(**config["model"])
     n = int(config["num_items"])
     placeholder = np.zeros((n, int(config["text_dim"])), np.float32) if config["text_dim"] else None
     model_config.items.whiten = False  # whitening comes from the saved buffers below
     tuner = load_tuner(root / ADAPTER) if config.get("tuner") else None
-    model = ShelfModel(model_config, ItemTower(model_config.items, n, placeholder, tuner=tuner))
+    model = ShelfModel(model_config, ItemTower(model_config.items, n, placeholder, tuner=tuner,
+                                               modality_inputs=inputs))
     missing, unexpected = model.load_state_dict(load_torch(str(root / WEIGHTS)), strict=False)
     missing = [k for k in missing if not k.startswith("item_tower.tuner.")]
     if missing or unexpected:
@@ -218,6 +264,7 @@ def describe_artifact(directory: str | Path) -> dict:
         "encoder": {k: getattr(text.encoder, k)
                     for k in ("model", "pooling", "normalize", "max_length")},
         "tuner": config.get("tuner"),
+        "modalities": config.get("modalities", []),
         "saved": saved.isoformat(timespec="seconds"),
     }
 

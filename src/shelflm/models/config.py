@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass, field
 from pydantic import ConfigDict
 
 from shelflm.data.schema import EVENT_TYPES
+from shelflm.models.modality_config import ModalityConfig
 
 
 @dataclass
@@ -87,8 +88,18 @@ class ItemTowerConfig:
         "help": "With graph > 0: keys of an item's `attributes` JSON that list related item "
                 "ids (e.g. [\"complements\", \"substitutes\"]); each key is one more relation, "
                 "and a new product's links count as soon as it is added."})
+    modalities: tuple[ModalityConfig, ...] = field(default=(), metadata={
+        "help": "Extra item inputs besides the text (ModalityConfig each: name, kind = "
+                "vector | text | numeric, source, fields), each fused with the text part by "
+                "a learned gate; an item without one gets nothing from it (none = text only)."})
 
     def __post_init__(self) -> None:
+        # An artifact's config.json holds them as plain dicts.
+        self.modalities = tuple(ModalityConfig(**m) if isinstance(m, dict) else m
+                                for m in self.modalities)
+        names = [m.name for m in self.modalities]
+        if len(set(names)) != len(names):
+            raise ValueError(f"ItemTowerConfig: modality names must be distinct, got {names}")
         if self.hidden <= 0:
             raise ValueError(f"ItemTowerConfig: hidden must be positive, got {self.hidden}")
         if not 0.0 <= self.graph < 1.0 or self.graph_cooccurrence < 0:

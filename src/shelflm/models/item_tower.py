@@ -9,6 +9,8 @@ The ID part is dropped at random while training (ID dropout), so the text path a
 produces useful vectors: a cold item (no training interactions) is scored from text only.
 The LM vectors are computed once by the frozen model and cached, so a training step runs
 only the small head (the cheap CPU path of ../shared/DESIGN.md).
+With `modalities` (images, numbers, a second text) the text part is joined by each
+modality's gated part (models/modality_fusion.py); without, the vectors are as before.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import torch
 from torch import nn
 
 from shelflm.models.config import ItemTowerConfig
+from shelflm.models.modality_fusion import GatedFusion
 
 
 class WhitenedLinearHead(nn.Module):
@@ -95,6 +98,7 @@ class ItemTower(nn.Module):
         text_vectors: np.ndarray | torch.Tensor | None = None,
         has_id: np.ndarray | torch.Tensor | None = None,
         tuner: nn.Module | None = None,
+        modality_inputs: dict[str, np.ndarray] | None = None,
     ) -> None:
         super().__init__()
         self.config = config
@@ -136,6 +140,36 @@ class ItemTower(nn.Module):
             if known.shape != (num_items,):
                 raise ValueError(f"ItemTower: has_id must have shape ({num_items},)")
             self.register_buffer("has_id", known)
+        self.fusion = self._fusion(modality_inputs) if config.modalities else None
+
+    def _fusion(self, inputs: dict[str, np.ndarray] | None) -> GatedFusion:
+        """The gated fusion of `config.modalities` over the catalog's raw inputs (None: a
+        placeholder where no item has any, as when an artifact is read back)."""
+        if not self.config.use_text:
+            raise ValueError("ItemTower: modalities join the text part; set use_text=True")
+        fusion = GatedFusion(self.config.modalities, self.config.hidden)
+        given = {} if inputs is None else inputs
+        tensors = {}
+        for name, m in fusion.configs.items():
+            x = (torch.as_tensor(np.asarray(given[name]), dtype=torch.float32) if name in given
+                 else torch.full((self.num_items, m.width), float("nan")))
+            if x.shape != (self.num_items, m.width):
+                raise ValueError(f"ItemTower: modality {name} inputs have shape "
+                                 f"{tuple(x.shape)}, expected ({self.num_items}, {m.width})")
+            # Not saved in model.safetensors: the artifact keeps them in modalities.safetensors.
+            self.register_buffer(f"modality_{name}", x, persistent=False)
+            tensors[name] = x
+        if inputs is not None:
+            fusion.fit_statistics(tensors)
+        return fusion
+
+    def _fused(self, text: torch.Tensor, item_idx: torch.Tensor | None) -> torch.Tensor:
+        """The text part joined by the catalog rows' modalities (unchanged without any)."""
+        if self.fusion is None:
+            return text
+        rows = slice(None) if item_idx is None else item_idx
+        return self.fusion(text, {name: getattr(self, f"modality_{name}")[rows]
+                                  for name in self.fusion.configs})
 
     @property
     def text_dim(self) -> int:
@@ -159,7 +193,7 @@ class ItemTower(nn.Module):
         """
         out = torch.zeros(self.num_items, self.config.hidden, device=self._device())
         if self.config.use_text:
-            out = out + self._text_rows(None)
+            out = out + self._fused(self._text_rows(None), None)
         elif text_only:
             raise ValueError("ItemTower: text_only vectors need a text path (use_text=True)")
         if self.config.use_id and not text_only:
@@ -191,7 +225,7 @@ class ItemTower(nn.Module):
         """(...) item indices -> (..., hidden) vectors, computing only those rows."""
         out = torch.zeros(*item_idx.shape, self.config.hidden, device=self._device())
         if self.config.use_text:
-            out = out + self._text_rows(item_idx)
+            out = out + self._fused(self._text_rows(item_idx), item_idx)
         if self.config.use_id:
             keep = self.has_id[item_idx]
             if self.training and self.config.use_text and self.config.id_dropout > 0:
@@ -199,18 +233,29 @@ class ItemTower(nn.Module):
             out = out + self.id_embedding(item_idx) * keep.unsqueeze(-1)
         return out
 
-    def encode_text_vectors(self, lm_vectors: torch.Tensor) -> torch.Tensor:
-        """Vectors of new items from their LM vectors alone (no ID: they have no history)."""
+    def encode_text_vectors(self, lm_vectors: torch.Tensor,
+                            modality_inputs: dict[str, torch.Tensor] | None = None
+                            ) -> torch.Tensor:
+        """Vectors of new items from their LM vectors (no ID: they have no history) and the
+        raw inputs of their modalities (models/modality_inputs.py; absent: missing)."""
         if not self.config.use_text:
             raise ValueError("ItemTower: this model has no text path (ID-only); it cannot "
                              "encode new items")
-        return self.text_head(lm_vectors) * text_mask(lm_vectors).unsqueeze(-1)
+        text = self.text_head(lm_vectors) * text_mask(lm_vectors).unsqueeze(-1)
+        return self._fused_new(text, modality_inputs)
 
-    def encode_texts(self, texts: list[str]) -> torch.Tensor:
+    def encode_texts(self, texts: list[str],
+                     modality_inputs: dict[str, torch.Tensor] | None = None) -> torch.Tensor:
         """Vectors of new items from their text through the tuner (tuner-based towers only)."""
         if self.tuner is None:
             raise ValueError("ItemTower: no tuner; encode LM vectors with encode_text_vectors")
-        return self.tuner_proj(self.tuner.encode_texts(texts))
+        return self._fused_new(self.tuner_proj(self.tuner.encode_texts(texts)), modality_inputs)
+
+    def _fused_new(self, text: torch.Tensor, inputs: dict[str, torch.Tensor] | None
+                   ) -> torch.Tensor:
+        if self.fusion is None:
+            return text
+        return self.fusion(text, inputs or {})
 
     def _device(self) -> torch.device:
         return next(self.parameters()).device

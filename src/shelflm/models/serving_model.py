@@ -42,7 +42,12 @@ class ServingModel(Protocol):
         """(num_items, d_text) unit text-space item vectors, row-aligned with the catalog."""
 
     def encode_items(self, items: pd.DataFrame) -> np.ndarray:
-        """For new or changed catalog rows (ITEM_COLUMNS): (n, dim) retrieval-space vectors."""
+        """For new or changed catalog rows (ITEM_COLUMNS): (n, dim) retrieval-space vectors.
+
+        The rows may carry `models.modality_inputs.VECTORS_COLUMN` (per row {modality name:
+        vector} or None): a model with vector modalities (optional `vector_modalities`:
+        {name: width}, checked before the call) encodes each item with its own; others
+        ignore it."""
 
     def encode_item_texts(self, items: pd.DataFrame) -> np.ndarray:
         """For new or changed catalog rows: (n, d_text) unit vectors in the text space."""

@@ -10,7 +10,6 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import cast
 
-import numpy as np
 import pandas as pd
 
 from shelflm.models.serving_model import ServingModel

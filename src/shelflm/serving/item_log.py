@@ -8,8 +8,10 @@ import numpy as np
 import pandas as pd
 
 from shelflm.data.schema import ITEM_COLUMNS, Catalog
+from shelflm.models.modality_inputs import VECTORS_COLUMN
 from shelflm.models.serving_model import ServingModel
 from shelflm.serving.index import VectorIndex
+from shelflm.serving.item_modalities import with_vectors
 from shelflm.serving.items import ItemTable
 from shelflm.serving.store import ItemChange
 
@@ -32,19 +34,23 @@ def apply_item_changes(model: ServingModel, items: ItemTable, index: VectorIndex
 def _upsert_run(model: ServingModel, items: ItemTable, index: VectorIndex,
                 run: list[ItemChange]) -> None:
     run = list({c.item_id: c for c in run}.values())  # a later change of an item wins
-    # Logged rows hold every catalog column (written from a validated frame).
+    # Logged rows hold every catalog column (written from a validated frame), and the
+    # item's modality vectors when it was sent with any (serving/item_modalities.py).
     rows = pd.DataFrame([c.row for c in run], columns=list(ITEM_COLUMNS))
+    given = [c.row.get(VECTORS_COLUMN) for c in run]
     if all(c.model_version == model.version and c.vector is not None for c in run):
         vectors = np.stack([c.vector for c in run])
         text = np.stack([c.text for c in run])
     else:  # logged under another model (a reload elsewhere, an older artifact)
         rows = Catalog.from_frame(rows, "item log").items
-        rows = rows[~in_trained_catalog(rows, model.catalog.items)].reset_index(
-            drop=True)  # a newer artifact trained on that very row: keep its vectors
+        fresh = ~in_trained_catalog(rows, model.catalog.items)
+        rows = rows[fresh].reset_index(drop=True)  # a newer artifact trained on that very row
         if rows.empty:
             return
-        vectors = model.encode_items(rows)
-        text = model.encode_item_texts(rows)
+        given = [v for v, f in zip(given, fresh, strict=True) if f]
+        encoded = with_vectors(rows, given) if any(given) else rows
+        vectors = model.encode_items(encoded)
+        text = model.encode_item_texts(encoded)
     slots = items.upsert(rows, vectors, text)
     index.upsert(slots, items.scored[slots])
 

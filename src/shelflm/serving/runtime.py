@@ -20,7 +20,9 @@ from shelflm.encoders.onnx_encoder import default_cache_dir
 from shelflm.models.artifact import Artifact, read_artifact
 from shelflm.models.item_graph import attribute_means, fused, linked
 from shelflm.models.item_text import item_text_vectors, unit_rows
+from shelflm.models.modality_inputs import modality_inputs
 from shelflm.serving.ensemble import Ensemble, is_ensemble, load_ensemble
+from shelflm.serving.item_modalities import realigned, saved_vectors, vector_widths, with_vectors
 from shelflm.serving.user_tower_onnx import OnnxUserTower, export_user_tower
 from shelflm.text.templates import QueryTemplate, render_catalog
 
@@ -68,6 +70,11 @@ class LoadedShelfModel:
     def item_vectors(self) -> np.ndarray:
         """(num_items, dim) retrieval-space vectors, also the user tower's inputs."""
         return self.artifact.item_vectors
+
+    @property
+    def vector_modalities(self) -> dict[str, int]:
+        """{name: width} of the vector modalities new items may carry (PUT /items `vectors`)."""
+        return vector_widths(self.model.config.items.modalities)
 
     @property
     def text_vectors(self) -> np.ndarray:
@@ -177,32 +184,46 @@ class LoadedShelfModel:
         vectors[keep] = self.item_vectors[old_rows]
         text_vectors[keep] = self.text_vectors[old_rows]
         new = catalog.items[~keep]
-        if len(new):
-            vectors[~keep] = self.encode_items(new)
+        modalities, inputs = self.model.config.items.modalities, self.artifact.modality_inputs
+        if len(new):  # an item the artifact had keeps its saved image (vector modalities)
+            vectors[~keep] = self.encode_items(with_vectors(new, saved_vectors(
+                new["item_id"].tolist(), row_of, inputs, modalities)) if modalities else new)
             text_vectors[~keep] = self.encode_item_texts(new)
         log.info("%s on a catalog of %d items: %d scored from text alone", self.directory,
                  len(catalog), len(new))
-        moved = LoadedShelfModel(replace(self.artifact, catalog=catalog, item_vectors=vectors,
-                                         text_vectors=text_vectors))
+        moved = LoadedShelfModel(replace(
+            self.artifact, catalog=catalog, item_vectors=vectors, text_vectors=text_vectors,
+            modality_inputs=realigned(inputs, row_of, list(catalog.ids))))
         moved.text_encoder, moved._onnx_options = self.text_encoder, self._onnx_options
         moved._encoder = self._encoder  # the LM is the same: not loaded twice
         return moved
 
     def encode_items(self, items: pd.DataFrame) -> np.ndarray:
-        """New or changed catalog rows -> (n, dim) item vectors, from text alone."""
+        """New or changed catalog rows -> (n, dim) item vectors, from their text and the
+        modalities they carry (vectors: the frame's optional VECTORS_COLUMN, checked by the
+        caller; numbers and second texts: their columns); a missing one adds nothing."""
         if not self.model.item_tower.config.use_text:
             raise ValueError(f"{self.directory}: an ID-only model cannot encode new items")
         if len(items) == 0:
             return np.zeros((0, self.dim), dtype=np.float32)
         texts = self._rendered(items)
         tower = self.model.item_tower
+        inputs = self._modality_inputs(items)
         with torch.no_grad():
             if tower.tuner is not None:
-                vec = tower.encode_texts(texts)
+                vec = tower.encode_texts(texts, inputs)
             else:
                 pooled = self._graph_fused(items, self._pooled(texts))
-                vec = tower.encode_text_vectors(torch.from_numpy(pooled))
+                vec = tower.encode_text_vectors(torch.from_numpy(pooled), inputs)
         return vec.numpy().astype(np.float32)
+
+    def _modality_inputs(self, items: pd.DataFrame) -> dict[str, torch.Tensor] | None:
+        """Raw modality inputs of new rows (models/modality_inputs.py); None: text only."""
+        modalities = self.model.config.items.modalities
+        if not modalities:
+            return None
+        raw = modality_inputs(items, modalities, lambda t: self._text_encoder().encode(t))
+        return {name: torch.from_numpy(x) for name, x in raw.items()}
 
     def _graph_fused(self, items: pd.DataFrame, pooled: np.ndarray) -> np.ndarray:
         """New items' LM vectors fused with their category, brand and listed links, as in

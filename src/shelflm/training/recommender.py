@@ -50,6 +50,9 @@ class ShelfRecommender:
         self.config, self.train_config, self.name = config, train_config, name
         self.text_vectors = text_vectors
         self.text_settings: object | None = None  # item_text.TextSettings of text_vectors
+        # {name: (num_items, width)} raw inputs of config.items.modalities (NaN = missing),
+        # row-aligned with the catalog (models/modality_inputs.py); saved with the artifact.
+        self.modality_inputs: dict[str, np.ndarray] | None = None
         self.model: ShelfModel | None = None
         self.history: list[dict] = []
         self.trainable = (0, 0)  # (trainable, total) weights of the last fit
@@ -60,7 +63,8 @@ class ShelfRecommender:
         the others an ID part weighted by their event count (ItemTowerConfig.id_gate)."""
         counts = np.bincount(train.encoded()["item"].to_numpy(), minlength=train.num_items)
         tower = ItemTower(self.config.items, train.num_items, self.tower_input(train),
-                          id_weights(counts, self.config.items.id_gate), tuner=self.tuner)
+                          id_weights(counts, self.config.items.id_gate), tuner=self.tuner,
+                          modality_inputs=self.modality_inputs)
         return ShelfModel(self.config, tower)
 
     def tower_input(self, train: Dataset) -> np.ndarray | None:

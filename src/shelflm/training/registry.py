@@ -19,6 +19,7 @@ from shelflm.encoders.peft.registry import build_tuner
 from shelflm.models.baselines import EASE, ALSRecommender, ItemKNN, Popularity
 from shelflm.models.item_text import TextSettings
 from shelflm.text.templates import render_catalog
+from shelflm.training.modalities import prepare_modalities, with_modalities
 from shelflm.training.recommender import ShelfRecommender, sasrec_id
 
 if TYPE_CHECKING:
@@ -47,16 +48,21 @@ def build_shelflm(dataset: Dataset, config: ShelfConfig) -> ShelfRecommender:
     settings = TextSettings(config.text.item_template().format, config.encoder.resolved())
     texts = (list(render_catalog(dataset.catalog, config.text.item_template()))
              if config.model.items.use_text else [])
-    if not config.model.items.use_text:  # an ID-only model (a shop without item text)
-        rec = ShelfRecommender(config.model, config.training, None)
+    model, inputs = config.model, None
+    if model.items.modalities:  # images, numbers, a second text: widths from their data
+        resolved, inputs = prepare_modalities(dataset.catalog, model.items.modalities,
+                                              settings.encoder)
+        model = with_modalities(model, resolved)
+    if not model.items.use_text:  # an ID-only model (a shop without item text)
+        rec = ShelfRecommender(model, config.training, None)
     elif config.tuning is not None:
         with torch_threads(config.encoder.threads):
             tuner = build_tuner(config.tuning, texts)
-        rec = ShelfRecommender(config.model, config.training, None, tuner=tuner)
+        rec = ShelfRecommender(model, config.training, None, tuner=tuner)
     else:
         vectors = encode(texts, settings.encoder)  # sets (and restores) encoder.threads
-        rec = ShelfRecommender(config.model, config.training, vectors)
-    rec.text_settings = settings
+        rec = ShelfRecommender(model, config.training, vectors)
+    rec.text_settings, rec.modality_inputs = settings, inputs
     return rec
 
 

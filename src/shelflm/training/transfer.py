@@ -18,7 +18,8 @@ from shelflm.models.artifact import WEIGHTS
 
 # Per-item weights belong to the source catalog, whatever their shapes.
 _PER_ITEM = ("item_tower.id_embedding.weight", "item_tower.has_id")
-_ADAPTOR = ("item_tower.text_head.", "item_tower.tuner_proj.", "item_tower.id_embedding.")
+_ADAPTOR = ("item_tower.text_head.", "item_tower.tuner_proj.", "item_tower.id_embedding.",
+            "item_tower.fusion.")
 
 
 def init_from_artifact(model: nn.Module, directory: str | Path) -> list[str]:

@@ -27,10 +27,12 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from shelflm.data.schema import EVENT_TYPES
+from shelflm.models.modality_inputs import VECTORS_COLUMN
 from shelflm.serving.config import ApiConfig
 from shelflm.serving.ranking import Filters
 
 ID_MAX, TEXT_MAX, QUERY_MAX, PRICE_MAX = 128, 1000, 512, 1e9
+VECTOR_MAX, MODALITIES_MAX = 4096, 8  # an item's modality vectors: values each, how many
 Id = Field(min_length=1, max_length=ID_MAX)
 EventType = Literal[EVENT_TYPES]  # type: ignore[valid-type]  # the one list, in data.schema
 _INTEGER = re.compile(r"[0-9]{1,12}")  # ASCII only: no "1_0", no other scripts' digits
@@ -153,6 +155,8 @@ class SearchRequest(FilterFields):
 
 AttributeValue = (Annotated[str, Field(max_length=256)] | int
                   | Annotated[float, Field(allow_inf_nan=False)] | bool | None)
+ModalityVector = Annotated[list[Annotated[float, Field(allow_inf_nan=False)]],
+                           Field(min_length=1, max_length=VECTOR_MAX)]
 
 
 class ItemIn(BaseModel):
@@ -169,6 +173,11 @@ class ItemIn(BaseModel):
         Field(default_factory=dict, max_length=32,
               description="up to 32 named values (strings of at most 256 characters)")
     in_stock: bool = True
+    vectors: dict[Annotated[str, Field(min_length=1, max_length=32)], ModalityVector] = Field(
+        default_factory=dict, max_length=MODALITIES_MAX,
+        description="the item's vectors of the model's vector modalities (e.g. an image "
+        "embedding), {name: [numbers]} of the trained widths; one left out is missing for "
+        "this item (an unknown name, another width: 422)")
 
 
 class ItemBatch(BaseModel):
@@ -219,7 +228,8 @@ def route_models(config: ApiConfig) -> RouteModels:
 
 
 def items_frame(items: list[ItemIn]) -> pd.DataFrame:
-    """Catalog rows (ITEM_COLUMNS) from validated items."""
+    """Catalog rows (ITEM_COLUMNS) from validated items, and a `vectors` column
+    (models.modality_inputs.VECTORS_COLUMN) when any item carries modality vectors."""
     rows = []
     for it in items:
         attrs = dict(it.attributes, in_stock=it.in_stock)
@@ -227,4 +237,7 @@ def items_frame(items: list[ItemIn]) -> pd.DataFrame:
                      "category": it.category,
                      "price": math.nan if it.price is None else it.price,
                      "description": it.description, "attributes": json.dumps(attrs)})
-    return pd.DataFrame(rows)
+    frame = pd.DataFrame(rows)
+    if any(it.vectors for it in items):
+        frame[VECTORS_COLUMN] = pd.Series([it.vectors or None for it in items], dtype=object)
+    return frame
