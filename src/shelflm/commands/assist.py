@@ -143,7 +143,11 @@ def fit(
     report = {"method": method, "queries": result.queries, "pairs": result.pairs,
               "valid_recall_at_10": result.valid_recall, "best_epoch": result.best_epoch,
               "artifact_version": model.version}
-    out = QueryTower(result.tuner, report).save(artifact)
     first, best = result.valid_recall[0], result.valid_recall[result.best_epoch]
-    typer.echo(f"held-out recall@10: frozen {first:.3f} -> tuned {best:.3f} (epoch "
-               f"{result.best_epoch}); written to {out}")
+    typer.echo(f"held-out recall@10: start {first:.3f} -> tuned {best:.3f} (epoch "
+               f"{result.best_epoch})")
+    if result.best_epoch == 0:
+        typer.echo("no epoch did better on the held-out queries: nothing written, queries "
+                   "stay the frozen model's")
+        raise typer.Exit(1)
+    typer.echo(f"written to {QueryTower(result.tuner, report).save(artifact)}")

@@ -15,7 +15,7 @@ from shelflm.serving import ranking
 from shelflm.serving.assist_scoring import Turn, context_vector, conversation_scores
 from shelflm.serving.ranking import Filters
 from shelflm.serving.state import ServingState
-from shelflm.text.lexical import LexicalIndex, matched_terms
+from shelflm.text.lexical import LexicalIndex, document, matched_terms
 from shelflm.text.query_parse import ParsedMessage
 
 CARRIED = ("min_price", "max_price", "categories", "exclude", "exclude_brands",
@@ -78,8 +78,8 @@ class CatalogText:
 def catalog_text(st: ServingState) -> CatalogText:
     """CatalogText of `st`'s items (slot i = document i)."""
     items = st.items
-    docs = [f"{t} {b} {c}" for t, b, c in zip(items.titles, items.brands, items.categories,
-                                               strict=True)]
+    docs = [document(t, b, c) for t, b, c in zip(items.titles, items.brands, items.categories,
+                                                  strict=True)]
     return CatalogText(LexicalIndex(docs), docs, {b.lower() for b in items.brands if b})
 
 

@@ -41,17 +41,17 @@ def tokens(text: str) -> list[str]:
     return out
 
 
+def document(title: str, brand: str, category: str) -> str:
+    """The text BM25 reads for one item: its short fields, where exact terms live (a long
+    description would drown them)."""
+    return f"{title} {brand} {category}"
+
+
 def item_documents(items: pd.DataFrame) -> list[str]:
-    """The text BM25 reads per item: title, brand and category path (short fields, where
-    exact terms live; a long description would drown them)."""
-    parts = [items[c].astype("string").fillna("") for c in ("title", "brand", "category")
-             if c in items.columns]
-    if not parts:
-        return [""] * len(items)
-    joined = parts[0]
-    for part in parts[1:]:
-        joined = joined + " " + part
-    return joined.tolist()
+    """`document` of every catalog row (missing fields read as empty)."""
+    fields = [items[c].astype("string").fillna("").tolist() if c in items.columns
+              else [""] * len(items) for c in ("title", "brand", "category")]
+    return [document(*row) for row in zip(*fields, strict=True)]
 
 
 class LexicalIndex:

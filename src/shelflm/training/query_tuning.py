@@ -54,7 +54,9 @@ class QueryTuningConfig:
 
 @dataclass
 class QueryFit:
-    """A trained query tuner and how its held-out recall@10 went, epoch by epoch."""
+    """A trained query tuner and how its held-out recall@10 went, epoch by epoch (epoch 0:
+    the tuner as initialised, close to the frozen model; best_epoch 0: training never did
+    better on the held-out queries, and the frozen model should serve)."""
 
     tuner: ItemTuner
     queries: int
@@ -133,7 +135,7 @@ def fit_query_tuner(pairs: Sequence[tuple[str, int]], item_vectors: np.ndarray,
         raise ValueError("query tuning needs at least one training query")
     opt = torch.optim.AdamW(tuner.trainable_parameters(), lr=config.lr,
                             weight_decay=config.weight_decay)
-    history = [recall_at(tuner, valid, items, vectors)]  # epoch 0: the frozen start
+    history = [recall_at(tuner, valid, items, vectors)]  # epoch 0: as initialised
     best, best_epoch, step = _state(tuner), 0, 0
     for epoch in range(1, config.epochs + 1):
         step = _steps(tuner, train, items, vectors, opt, config, rng, step)
