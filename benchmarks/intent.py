@@ -240,11 +240,12 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--domains", nargs="+", default=list(BUNDLES), choices=BUNDLES)
     p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    p.add_argument("--out", default="intent", help="results folder under runs/")
     p.add_argument("--tuning", type=json.loads, default={}, help="QueryTuningConfig fields "
                    "as JSON, e.g. '{\"method\": \"lora\", \"lr\": 3e-4}'")
     args = p.parse_args()
     torch.set_num_threads(1)
-    out_dir = RUNS / "intent"
+    out_dir = RUNS / args.out
     out_dir.mkdir(parents=True, exist_ok=True)
     runs, summaries, seconds = {}, {}, {}
     TUNING.update(args.tuning)
