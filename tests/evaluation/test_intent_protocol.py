@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import math
 import sys
 from pathlib import Path
@@ -9,16 +10,22 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
-# After the path insert: the benchmark helpers are not part of the package.
-from intent_cases import (  # noqa: E402
-    consecutive_pairs,
-    intent_key,
-    load_bundles,
-    recall_ndcg,
-    split_by_intent,
-    top_k,
-)
+
+def _benchmark_module(name: str):
+    """A benchmarks/ module loaded from its file: putting benchmarks/ on sys.path would
+    shadow tests' own packages (benchmarks/serving.py against tests/serving)."""
+    path = Path(__file__).resolve().parents[2] / "benchmarks" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"benchmarks_{name}", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while it runs
+    spec.loader.exec_module(module)
+    return module
+
+
+_cases = _benchmark_module("intent_cases")
+consecutive_pairs, intent_key, load_bundles = (_cases.consecutive_pairs, _cases.intent_key,
+                                               _cases.load_bundles)
+recall_ndcg, split_by_intent, top_k = _cases.recall_ndcg, _cases.split_by_intent, _cases.top_k
 
 
 def _write(folder: Path, name: str, header: str, rows: list[str]) -> None:
