@@ -138,3 +138,11 @@ def test_a_product_added_now_is_found_by_its_exact_model_number(engine: Engine) 
     engine.upsert_items(new)
     answer = engine.assistant.turn(AssistQuery("hl9000", k=1))
     assert ids(answer) == ["n1"] and "matches 'hl9000'" in answer.items[0].reasons
+
+
+def test_a_stated_budget_comes_back_after_a_cheaper_turn_and_a_new_wish(engine: Engine) -> None:
+    cid = engine.assistant.turn(AssistQuery("hiking boots under 70", k=3)).conversation_id
+    cheaper = engine.assistant.turn(AssistQuery("cheaper", conversation_id=cid))
+    assert cheaper.understood["max_price"] < 45
+    socks = engine.assistant.turn(AssistQuery("wool socks instead", conversation_id=cid))
+    assert socks.understood["max_price"] == 70 and socks.understood["relative"] == []

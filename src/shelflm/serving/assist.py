@@ -19,7 +19,7 @@ from shelflm.text.lexical import LexicalIndex, document, matched_terms
 from shelflm.text.query_parse import ParsedMessage
 
 CARRIED = ("min_price", "max_price", "categories", "exclude", "exclude_brands",
-           "exclude_terms", "item_id", "relative")
+           "exclude_terms", "item_id", "relative", "stated")
 _LIKE = 0.5  # text cosine from which an item is "like" one of the shopper's
 
 
@@ -92,30 +92,12 @@ def understood(parsed: ParsedMessage, query: AssistQuery, last: dict | None,
          "categories": list(c.get("categories") or []), "exclude": list(c.get("exclude") or []),
          "exclude_brands": list(c.get("exclude_brands") or []),
          "exclude_terms": list(c.get("exclude_terms") or []), "item_id": c.get("item_id"),
-         "relative": list(c.get("relative") or [])}
-    if parsed.wish:  # a new wish: "cheaper than those" and "goes with it" were about the old
-        for name in c["relative"]:
-            c[name] = None
-        c["relative"] = []
-        if not parsed.goes_with:
-            c["item_id"] = None
+         "relative": list(c.get("relative") or []),
+         "stated": dict(c.get("stated") or {"min_price": None, "max_price": None})}
+    if parsed.wish and not parsed.goes_with:  # "goes with it" was about the old wish
+        c["item_id"] = None
     notes: list[str] = []
-    shown_prices = [p for p in (last or {}).get("shown_prices", []) if p is not None]
-    if parsed.cheaper or parsed.pricier:
-        if not shown_prices:
-            notes.append("nothing with a price was shown yet to compare with")
-        elif parsed.cheaper:
-            c["max_price"] = round(float(np.median(shown_prices)) - 0.01, 2)
-            c["relative"].append("max_price")
-        else:
-            c["min_price"] = round(float(np.median(shown_prices)) + 0.01, 2)
-            c["relative"].append("min_price")
-    for name in ("min_price", "max_price"):
-        value = getattr(query, name) if getattr(query, name) is not None \
-            else getattr(parsed, name)
-        if value is not None:
-            c[name] = value
-            c["relative"] = [r for r in c["relative"] if r != name]
+    _prices(c, parsed, query, last, notes)
     if parsed.not_that_brand:
         brand = next((b for b in (last or {}).get("shown_brands", []) if b), None)
         if brand:
@@ -128,6 +110,30 @@ def understood(parsed: ParsedMessage, query: AssistQuery, last: dict | None,
     c["exclude"] = sorted(set(c["exclude"]) | set(query.exclude))
     c["item_id"] = query.item_id or c["item_id"]
     return c, notes
+
+
+def _prices(c: dict, parsed: ParsedMessage, query: AssistQuery, last: dict | None,
+            notes: list[str]) -> None:
+    """Price bounds in `c` after this turn: stated ones ("under 40", the request's fields)
+    hold until changed; relative ones ("cheaper" than the last answer's median price) hold
+    while the wish does, and a new wish brings the stated bounds back."""
+    if parsed.wish:
+        for name in c["relative"]:
+            c[name] = c["stated"][name]
+        c["relative"] = []
+    prices = [p for p in (last or {}).get("shown_prices", []) if p is not None]
+    if (parsed.cheaper or parsed.pricier) and not prices:
+        notes.append("nothing with a price was shown yet to compare with")
+    elif parsed.cheaper or parsed.pricier:
+        name = "max_price" if parsed.cheaper else "min_price"
+        c[name] = round(float(np.median(prices)) + (-0.01 if parsed.cheaper else 0.01), 2)
+        c["relative"] = sorted({*c["relative"], name})
+    for name in ("min_price", "max_price"):
+        value = getattr(query, name) if getattr(query, name) is not None \
+            else getattr(parsed, name)
+        if value is not None:
+            c[name] = c["stated"][name] = value
+            c["relative"] = [r for r in c["relative"] if r != name]
 
 
 def allowed(st: ServingState, c: dict, bought: set[str], text: CatalogText) -> np.ndarray:
