@@ -75,12 +75,10 @@ class CatalogText:
     brands: set[str]
 
 
-def catalog_text(st: ServingState) -> CatalogText:
-    """CatalogText of `st`'s items (slot i = document i)."""
-    items = st.items
-    docs = [document(t, b, c) for t, b, c in zip(items.titles, items.brands, items.categories,
-                                                  strict=True)]
-    return CatalogText(LexicalIndex(docs), docs, {b.lower() for b in items.brands if b})
+def catalog_text(titles: list[str], brands: list[str], categories: list[str]) -> CatalogText:
+    """CatalogText of a catalog's slots (slot i = document i), from copies of its fields."""
+    docs = [document(t, b, c) for t, b, c in zip(titles, brands, categories, strict=True)]
+    return CatalogText(LexicalIndex(docs), docs, {b.lower() for b in brands if b})
 
 
 def understood(parsed: ParsedMessage, query: AssistQuery, last: dict | None,

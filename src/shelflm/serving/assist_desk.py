@@ -200,11 +200,15 @@ class AssistDesk:
         return self._towers[version]
 
     def _catalog_text(self, st: ServingState) -> CatalogText:
-        key = _text_key(st)
+        """BM25 and the documents of `st`'s catalog: cached until it changes, then rebuilt
+        from copies of its fields taken under the lock (an upsert grows them meanwhile)."""
         cached = self._text
-        if cached is not None and cached[0] == key:
+        if cached is not None and cached[0] == _text_key(st):
             return cached[1]
-        text = catalog_text(st)
+        with self._lock:
+            key, items = _text_key(st), st.items
+            fields = (list(items.titles), list(items.brands), list(items.categories))
+        text = catalog_text(*fields)
         self._text = (key, text)
         return text
 
