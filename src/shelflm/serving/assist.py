@@ -68,17 +68,21 @@ class AssistAnswer:
 @dataclass
 class CatalogText:
     """The per-catalog views a turn reads: BM25 over each slot's short text, the slots'
-    documents and the known brands (lower case); rebuilt when the catalog changes."""
+    documents and brands (lower case, per slot) and the known brands; rebuilt when the
+    catalog changes, so no request lower-cases the catalog again."""
 
     lexical: LexicalIndex
     documents: list[str]
+    slot_brands: np.ndarray
     brands: set[str]
 
 
 def catalog_text(titles: list[str], brands: list[str], categories: list[str]) -> CatalogText:
     """CatalogText of a catalog's slots (slot i = document i), from copies of its fields."""
-    docs = [document(t, b, c) for t, b, c in zip(titles, brands, categories, strict=True)]
-    return CatalogText(LexicalIndex(docs), docs, {b.lower() for b in brands if b})
+    docs = [document(t, b, c).lower() for t, b, c in zip(titles, brands, categories,
+                                                          strict=True)]
+    lower = np.array([b.lower() for b in brands], dtype=object)
+    return CatalogText(LexicalIndex(docs), docs, lower, {b for b in lower if b})
 
 
 def understood(parsed: ParsedMessage, query: AssistQuery, last: dict | None,
@@ -144,10 +148,9 @@ def allowed(st: ServingState, c: dict, bought: set[str], text: CatalogText) -> n
     if c["categories"]:
         mask &= np.logical_or.reduce([items.category_mask(p) for p in c["categories"]])
     if c["exclude_brands"]:
-        mask &= ~np.isin(np.char.lower(np.asarray(items.brands, dtype=str)),
-                         c["exclude_brands"])
+        mask &= ~np.isin(text.slot_brands, c["exclude_brands"])
     for term in c["exclude_terms"]:
-        mask &= ~np.fromiter((term in d.lower() for d in text.documents), bool,
+        mask &= ~np.fromiter((term in d for d in text.documents), bool,
                              count=len(text.documents))
     return mask
 

@@ -191,7 +191,7 @@ class AssistDesk:
     def _tower(self, st: ServingState) -> object:
         version = st.model.version
         if version not in self._towers:
-            # torch is loaded only by servers whose artifact holds a tuned query tower.
+            # The tower's module imports torch: not at the engine's import (a light import).
             from shelflm.models.query_tower import QueryTower
             tower = QueryTower.load(st.artifact_dir) if st.artifact_dir else None
             if tower is not None:
