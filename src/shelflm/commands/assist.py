@@ -115,7 +115,7 @@ def fit(
                                   "is tuned (written to ARTIFACT/query/)."),
     method: str = typer.Option("adaptor", help="adaptor | lora | adalora | top_layers."),
     epochs: int = typer.Option(30, min=1, help="Most epochs (the best held-out one is kept)."),
-    lr: float = typer.Option(1e-4, min=1e-7, help="Learning rate."),
+    lr: float = typer.Option(1e-4, min=1e-7, help="Learning rate (QueryTuningConfig.lr)."),
     seed: int = typer.Option(0, help="Seeds the held-out split and the training."),
 ) -> None:
     """Tune the assistant's query encoder contrastively on (query, item) pairs."""

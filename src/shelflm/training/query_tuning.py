@@ -33,7 +33,7 @@ class QueryTuningConfig:
     epochs: int = field(default=30, metadata={"help": "Most passes over the pairs."})
     patience: int = field(default=3, metadata={
         "help": "Stop after this many epochs without a better held-out recall@10."})
-    lr: float = field(default=1e-3, metadata={"help": "AdamW learning rate."})
+    lr: float = field(default=1e-4, metadata={"help": "AdamW learning rate."})
     weight_decay: float = field(default=0.0, metadata={"help": "AdamW weight decay."})
     batch_size: int = field(default=64, metadata={"help": "Pairs per step."})
     temperature: float = field(default=0.05, metadata={"help": "InfoNCE temperature."})
