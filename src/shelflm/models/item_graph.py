@@ -16,10 +16,10 @@ has no co-occurrence until a retrain). The free-text search space keeps the raw 
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pandas as pd
+
+from shelflm.models.modality_inputs import attribute_dicts
 
 RELATIONS = ("category", "brand")
 
@@ -64,15 +64,7 @@ def linked(items: pd.DataFrame, ids: pd.Index, unit: np.ndarray,
     out = [np.zeros((len(items), unit.shape[1]), np.float32) for _ in keys]
     if not keys or "attributes" not in items:
         return out
-    for row, text in enumerate(items["attributes"].astype(str).to_numpy()):
-        if not text:
-            continue
-        try:
-            attrs = json.loads(text)
-        except ValueError:
-            continue
-        if not isinstance(attrs, dict):
-            continue
+    for row, attrs in enumerate(attribute_dicts(items)):
         for k, key in enumerate(keys):
             listed = attrs.get(key)
             if not isinstance(listed, list) or not listed:

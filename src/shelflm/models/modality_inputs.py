@@ -32,8 +32,8 @@ VECTORS_COLUMN = "vectors"
 TextEncode = Callable[[list[str]], np.ndarray]
 
 
-def _attributes(items: pd.DataFrame) -> list[dict]:
-    """Each row's attributes JSON as a dict ({} when empty or not an object)."""
+def attribute_dicts(items: pd.DataFrame) -> list[dict]:
+    """Each row's attributes JSON as a dict ({} when empty, not JSON or not an object)."""
     out = []
     for raw in items["attributes"].fillna("").astype(str) if "attributes" in items else []:
         try:
@@ -52,7 +52,7 @@ def field_values(items: pd.DataFrame, name: str, attributes: list[dict] | None =
             return [None] * len(items)
         return [None if v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v))
                 else v for v in items[name].tolist()]
-    attributes = _attributes(items) if attributes is None else attributes
+    attributes = attribute_dicts(items) if attributes is None else attributes
     return [a.get(name) for a in attributes]
 
 
@@ -69,7 +69,7 @@ def _number(value: object) -> float:
 
 def numeric_inputs(items: pd.DataFrame, config: ModalityConfig) -> np.ndarray:
     """(n, len(fields)) float32 of the numeric fields, NaN where missing or not a number."""
-    attributes = _attributes(items)
+    attributes = attribute_dicts(items)
     columns = [[_number(v) for v in field_values(items, f, attributes)] for f in config.fields]
     return np.ascontiguousarray(np.asarray(columns, np.float32).reshape(
         len(config.fields), len(items)).T)

@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from fastapi.responses import Response
 from pydantic import BaseModel, Field, create_model
 
-from shelflm.serving.assist import AssistQuery
+from shelflm.serving.assist import AssistItem, AssistQuery
 from shelflm.serving.config import ApiConfig
 from shelflm.serving.engine import Engine
 from shelflm.serving.http.errors import ANY, BODY, KEYED, documented, json_response
@@ -50,23 +50,14 @@ class AssistRequest(BaseModel):
                            tuple(self.exclude), self.k)
 
 
-class AssistedItem(BaseModel):
-    item_id: str
-    score: float
-    title: str
-    category: str
-    brand: str
-    price: float | None
-    reasons: list[str] = Field(description="what it matched: query terms, the item it goes "
-                               "with, the shopper's item it is like, the budget it fits")
-
-
 class AssistBody(BaseModel):
     conversation_id: str = Field(description="send it with the next turn to continue")
     turn: int = Field(description="this turn's number in the conversation (1: the first)")
     understood: dict = Field(description="the wishes read so far (oldest first) and the "
                              "constraints in force after this turn")
-    items: list[AssistedItem]
+    items: list[AssistItem] = Field(description="each with its reasons: the query terms it "
+                                    "matched, the item it goes with, the shopper's item it is "
+                                    "like, the budget it fits")
     note: str | None = Field(description="why the answer is empty, or what could not be used")
     model_version: str
 
