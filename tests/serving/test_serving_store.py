@@ -181,3 +181,14 @@ def test_user_events_and_the_risk_log(store: EventStore) -> None:
     assert changes[0].score == 0.99 and store.risk_changes_since(last) == []
     with pytest.raises(ValueError, match="state"):
         RiskChange("u", "banned")
+
+
+def test_item_events_look_back_a_window_newest_first_and_users_are_counted(
+        store: EventStore) -> None:
+    assert store.user_count() == 0 and store.item_events("i0", 5, 100) == []
+    store.append([Event(f"u{k % 4}", f"i{k % 2}", "view", k) for k in range(10)])
+    got = store.item_events("i0", 3, 100)
+    assert [(e.user_id, e.item_id, e.timestamp) for e in got] == [
+        ("u0", "i0", 8), ("u2", "i0", 6), ("u0", "i0", 4)]
+    assert [e.timestamp for e in store.item_events("i0", 10, 4)] == [8, 6]  # newest 4 only
+    assert store.user_count() == 4

@@ -121,6 +121,13 @@ class EventStore(Protocol):
     def user_item_counts(self, user_id: str, mark: int) -> dict[str, int]:
         """Events per item of one user, over the events up to `mark` (events_since's)."""
 
+    def item_events(self, item_id: str, limit: int, window: int) -> list[Event]:
+        """The item's last `limit` events among the newest `window` stored, newest first (a
+        bounded look for the dashboard: no index on items slows the writes)."""
+
+    def user_count(self) -> int:
+        """Number of users with stored events."""
+
     def log_risk(self, changes: Sequence[RiskChange]) -> int:
         """Append risk changes durably, in order; returns the version of the last one."""
 

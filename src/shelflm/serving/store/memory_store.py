@@ -113,6 +113,16 @@ class MemoryEventStore:
         with self._lock:
             return dict(Counter(e.item_id for e in self._events[:mark] if e.user_id == user_id))
 
+    def item_events(self, item_id: str, limit: int, window: int) -> list[Event]:
+        """The item's last `limit` events among the newest `window`, newest first."""
+        with self._lock:
+            newest = self._events[-window:] if window > 0 else []
+        return [e for e in reversed(newest) if e.item_id == item_id][:max(limit, 0)]
+
+    def user_count(self) -> int:
+        """Number of users with stored events."""
+        return len(self._recent)
+
     def log_risk(self, changes: Sequence[RiskChange]) -> int:
         """Append risk changes; returns the last one's version."""
         return self._append_log(self._risk, changes)

@@ -228,6 +228,18 @@ class SqliteEventStore:
                           "ORDER BY id DESC LIMIT ?", (user_id, max(limit, 0)))
         return [Event(user_id, i, e, int(t), float(v)) for i, e, t, v in reversed(rows)]
 
+    def item_events(self, item_id: str, limit: int, window: int) -> list[Event]:
+        """The item's last `limit` events among the newest `window`, newest first (the id
+        range is the primary key's: no scan beyond the window)."""
+        rows = self._rows("SELECT user_id, event, ts, value FROM events WHERE item_id=? AND "
+                          "id > (SELECT COALESCE(MAX(id), 0) FROM events) - ? "
+                          "ORDER BY id DESC LIMIT ?", (item_id, max(window, 0), max(limit, 0)))
+        return [Event(u, item_id, e, int(t), float(v)) for u, e, t, v in rows]
+
+    def user_count(self) -> int:
+        """Number of users with stored events (one `recent` row each)."""
+        return int(self._rows("SELECT COUNT(*) FROM recent")[0][0])
+
     def user_item_counts(self, user_id: str, mark: int) -> dict[str, int]:
         """Events per item of one user with id <= `mark`."""
         rows = self._rows("SELECT item_id, COUNT(*) FROM events WHERE user_id=? AND id <= ? "
