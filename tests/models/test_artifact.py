@@ -14,11 +14,11 @@ from safetensors.numpy import load_file, save_file
 from shelflm.models.artifact import (
     FORMAT_VERSION,
     Artifact,
-    describe_artifact,
     read_artifact,
     save_artifact,
 )
 from shelflm.models.item_text import TextSettings
+from shelflm.models.model_card import model_card
 from shelflm.models.shelf_model import ShelfModel
 
 torch.set_num_threads(1)
@@ -53,7 +53,7 @@ def test_artifact_files_are_readable_and_pickle_free(trained):
     _, _, dataset, directory = trained
     names = sorted(p.name for p in directory.iterdir())
     assert names == ["catalog.parquet", "config.json", "item_vectors.safetensors",
-                     "model.safetensors"]
+                     "model.safetensors", "training.json"]
     config = json.loads((directory / "config.json").read_text())
     assert config["model"]["sequence"]["hidden"] == 16 and config["num_items"] == 12
     assert config["format_version"] == FORMAT_VERSION
@@ -65,19 +65,24 @@ def test_artifact_files_are_readable_and_pickle_free(trained):
     assert artifact.version == read_artifact(directory).version and len(artifact.version) == 12
 
 
-def test_describe_reads_the_config_alone(trained, tmp_path):
+def test_the_card_reads_the_files_alone(trained, tmp_path):
     _, _, _, directory = trained
-    summary = describe_artifact(directory)
-    assert summary["name"] == "shelflm" and summary["format_version"] == FORMAT_VERSION
-    assert (summary["num_items"], summary["dim"], summary["text_dim"]) == (12, 16, 384)
-    assert summary["user_tower"]["max_len"] == 6 and summary["item_tower"]["use_text"]
-    assert summary["item_format"] == "{title}" and summary["encoder"]["pooling"] == "mean"
-    assert summary["tuner"] is None and summary["saved"]
-    json.dumps(summary)  # plain JSON
+    card = model_card(directory)
+    assert card["model"] == "shelflm" and card["format_version"] == FORMAT_VERSION
+    assert (card["num_items"], card["dim"], card["text_dim"]) == (12, 16, 384)
+    assert card["item_format"] == "{title}" and card["encoder"]["pooling"] == "mean"
+    assert card["tuning"]["method"] is None and card["saved"]
+    assert card["version"] == read_artifact(directory).version
+    # training.json: the fit's epochs (the card's curve) and the trainable share.
+    assert len(card["curves"]) == 3 and card["curves"][0]["epoch"] == 1
+    assert card["tuning"]["trainable"] > 0 and 0 < card["tuning"]["share"] <= 1
+    assert card["metrics"]["valid"]["ndcg@10"] is not None
+    json.loads(json.dumps(card, allow_nan=False))  # plain JSON, no NaN
     only_config = tmp_path / "only-config"
     only_config.mkdir()
     shutil.copy(directory / "config.json", only_config)
-    assert describe_artifact(only_config)["num_items"] == 12  # no weights or vectors read
+    bare = model_card(only_config)  # no weights or vectors read
+    assert bare["num_items"] == 12 and bare["version"] is None and bare["curves"] == []
 
 
 def _as_format_1(directory: Path, target: Path) -> Path:
@@ -100,7 +105,7 @@ def test_format_1_artifacts_with_history_vectors_still_read(trained, tmp_path):
     cases = split.test
     expected = rec.score(cases.users, cases.histories, cases.history_events)
     assert np.allclose(_scores(artifact, cases), expected, atol=1e-4)
-    assert describe_artifact(old)["format_version"] == 1
+    assert model_card(old)["format_version"] == 1
 
 
 def test_bad_directories_give_clear_errors(trained, tmp_path):
@@ -108,7 +113,7 @@ def test_bad_directories_give_clear_errors(trained, tmp_path):
     with pytest.raises(FileNotFoundError, match="not a shelflm artifact"):
         read_artifact(tmp_path)
     with pytest.raises(FileNotFoundError, match="not a shelflm artifact"):
-        describe_artifact(tmp_path)
+        model_card(tmp_path)
     newer = Path(shutil.copytree(directory, tmp_path / "newer"))
     config = json.loads((newer / "config.json").read_text())
     (newer / "config.json").write_text(json.dumps({**config, "format_version": 99}))
@@ -116,7 +121,7 @@ def test_bad_directories_give_clear_errors(trained, tmp_path):
         read_artifact(newer)
     (newer / "config.json").write_text(json.dumps({**config, "format": "other"}))
     with pytest.raises(ValueError, match="format 'other'"):
-        describe_artifact(newer)
+        model_card(newer)
 
 
 def test_other_parts_records_land_in_the_one_config_write(trained, tmp_path):

@@ -15,8 +15,9 @@ import pytest
 import torch
 
 from shelflm.data.schema import Catalog
-from shelflm.models.artifact import MODALITIES, describe_artifact, read_artifact
+from shelflm.models.artifact import MODALITIES, read_artifact
 from shelflm.models.modality_inputs import VECTORS_COLUMN
+from shelflm.models.model_card import model_card
 from shelflm.serving.runtime import LoadedShelfModel, load_artifact
 from tiny_artifact import (
     CATEGORIES,
@@ -57,7 +58,7 @@ def test_the_artifact_records_its_modalities(multimodal: Multimodal) -> None:
     assert config["modalities"] == [{"name": "image", "kind": "vector", "width": 4},
                                     {"name": "shelf", "kind": "text", "width": 384}]
     assert [m["name"] for m in config["model"]["items"]["modalities"]] == ["image", "shelf"]
-    assert describe_artifact(root)["modalities"] == config["modalities"]
+    assert model_card(root)["modalities"] == config["modalities"]
     read = read_artifact(root)
     np.testing.assert_array_equal(read.modality_inputs["image"], multimodal.image)  # NaN too
     table = multimodal.trained.rec.item_table().numpy()

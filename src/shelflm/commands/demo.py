@@ -123,13 +123,15 @@ def _train_ours(dataset: object, cfg: ShelfConfig, budget_s: float, out: Path) -
     """Fit our model on the split within `budget_s` seconds and save it as an artifact."""
     # Deferred to the run itself: training and artifacts load torch (see shelflm.commands).
     from shelflm.models.artifact import save_artifact
+    from shelflm.training.compare import fit_and_evaluate
     from shelflm.training.registry import build_model
 
     cfg = replace(cfg, training=replace(cfg.training, time_budget_s=budget_s))
     rec = build_model("shelflm", dataset, cfg)
     split = cfg.data.splitter().split(dataset)
-    rec.fit(split)
+    metrics = fit_and_evaluate(rec, split)  # test metrics for the dashboard's model card
     save_artifact(rec, out, dataset.catalog, rec.text_settings, records=artifact_record(cfg))
+    (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
     typer.echo(f"artifact: {out}")
     fit_new_artifact_risk(out, split.train, cfg.risk)
     return out

@@ -1,5 +1,6 @@
-"""The artifact directory of a trained model, as a format: writing it, reading its parts back
-and describing it. Serving a read artifact is shelflm.serving.runtime's business.
+"""The artifact directory of a trained model, as a format: writing it and reading its parts
+back (its names, checks and card, torch-free: models/model_card.py). Serving a read artifact
+is shelflm.serving.runtime's business.
 
 Layout (as ../shared/DESIGN.md asks; no pickle anywhere, so a model file cannot run code):
     config.json              human-readable, written last (a directory holding one is complete):
@@ -15,6 +16,7 @@ Layout (as ../shared/DESIGN.md asks; no pickle anywhere, so a model file cannot 
     modalities.safetensors   with extra modalities (config.json "modalities": name, kind,
                              width): each one's raw inputs per catalog row, NaN = missing, so
                              `on_catalog` and re-encoding keep an item's image vector
+    training.json            the last fit's epoch records and trainable share (model card)
     exemplars.parquet        optional: events of chosen training sequences (user_id, item_id,
                              timestamp, event, value), replayed by `shelflm update`
     adapter/                 the tuner's own files, when the LM was fine-tuned
@@ -25,11 +27,9 @@ read); its earliest files have no "text_vectors" and an older "text" layout. Bot
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
 
@@ -45,13 +45,20 @@ from shelflm.encoders.peft.registry import load_tuner
 from shelflm.models.config import ShelfModelConfig
 from shelflm.models.item_text import TextSettings, item_text_vectors
 from shelflm.models.item_tower import ItemTower
+from shelflm.models.model_card import (
+    CONFIG,
+    FORMAT,
+    FORMAT_VERSION,
+    TRAINING,
+    WEIGHTS,
+    finite,
+    read_config,
+    version_hash,
+)
 from shelflm.models.shelf_model import ShelfModel
 
-FORMAT = "shelflm-artifact"
-FORMAT_VERSION = 2  # 2: no "history_vectors" (version 1 stored a copy of "item_vectors")
-CONFIG, WEIGHTS, VECTORS, CATALOG, ADAPTER, EXEMPLARS = (
-    "config.json", "model.safetensors", "item_vectors.safetensors", "catalog.parquet", "adapter",
-    "exemplars.parquet")
+VECTORS, CATALOG, ADAPTER, EXEMPLARS = (
+    "item_vectors.safetensors", "catalog.parquet", "adapter", "exemplars.parquet")
 MODALITIES = "modalities.safetensors"
 
 
@@ -130,6 +137,7 @@ def save_artifact(
     modalities = _save_modalities(model, out)
     if modalities:
         config["modalities"] = modalities
+    _save_training(rec, out)
     (out / EXEMPLARS).unlink(missing_ok=True)  # a former artifact's, in a reused directory
     if exemplars is not None:
         exemplars.assign(event=exemplars["event"].astype(str)).to_parquet(out / EXEMPLARS,
@@ -139,6 +147,17 @@ def save_artifact(
         raise ValueError(f"records {clash} would overwrite the artifact's own config entries")
     write_config(out, {**config, **(records or {})})
     return out
+
+
+def _save_training(rec: FittedRecommender, out: Path) -> None:
+    """training.json: the last fit's epoch records and trainable weights (the model card's
+    curves and tuning share, models/model_card.py); a former artifact's goes."""
+    (out / TRAINING).unlink(missing_ok=True)
+    history, trainable = getattr(rec, "history", None), getattr(rec, "trainable", None)
+    if history or trainable:
+        record = {"epochs": finite(list(history or [])),
+                  "trainable": list(trainable) if trainable and trainable[1] else None}
+        (out / TRAINING).write_text(json.dumps(record, indent=1) + "\n")
 
 
 def write_config(out: Path, config: dict) -> None:
@@ -173,23 +192,6 @@ def _text_vectors(rec: FittedRecommender, catalog: Catalog, text: TextSettings) 
     return item_text_vectors(catalog.items, text)
 
 
-def read_config(root: Path, fmt: str = FORMAT, version: int = FORMAT_VERSION,
-                kind: str = "shelflm artifact") -> tuple[bytes, dict]:
-    """config.json's bytes and content, checked to be a `fmt` directory this shelflm reads
-    (format_version up to `version`)."""
-    path = root / CONFIG
-    if not path.is_file():
-        raise FileNotFoundError(f"{root}: not a {kind} (no {CONFIG})")
-    raw = path.read_bytes()
-    config = json.loads(raw)
-    if config.get("format") != fmt:
-        raise ValueError(f"{path}: format {config.get('format')!r} is not {fmt!r}")
-    if config.get("format_version", 0) > version:
-        raise ValueError(f"{path}: format_version {config['format_version']} is newer than "
-                         f"this shelflm reads ({version})")
-    return raw, config
-
-
 def read_artifact(directory: str | Path) -> Artifact:
     """The parts of an artifact directory written by `save_artifact` (this or an older
     format version), each checked against config.json."""
@@ -204,7 +206,7 @@ def read_artifact(directory: str | Path) -> Artifact:
     if len(catalog) != n or vectors["item_vectors"].shape != (n, int(config["dim"])):
         raise ValueError(f"{root}: catalog ({len(catalog)}), vectors "
                          f"{vectors['item_vectors'].shape} and config ({n}) disagree")
-    version = hashlib.sha256(raw + weights).hexdigest()[:12]
+    version = version_hash(raw, weights)
     return Artifact(root, config, model, TextSettings.from_dict(config["text"]), catalog,
                     vectors["item_vectors"], vectors.get("text_vectors"), version, inputs)
 
@@ -244,29 +246,6 @@ def _read_model(root: Path, config: dict,
         raise ValueError(f"{root}: {WEIGHTS} does not fit the config (missing "
                          f"{missing[:5]}, unexpected {unexpected[:5]})")
     return model.eval()
-
-
-def describe_artifact(directory: str | Path) -> dict:
-    """A cheap summary from config.json alone (no weights or vectors are read): format
-    version, model name, sizes, towers, text settings and fine-tuning method."""
-    root = Path(directory)
-    _, config = read_config(root)
-    text = TextSettings.from_dict(config.get("text", {}))
-    sequence, items = config["model"]["sequence"], config["model"]["items"]
-    saved = datetime.fromtimestamp((root / CONFIG).stat().st_mtime, UTC)
-    return {
-        "directory": str(root), "format_version": config.get("format_version", 0),
-        "name": config.get("name"), "num_items": int(config["num_items"]),
-        "dim": int(config["dim"]), "text_dim": int(config["text_dim"] or 0),
-        "user_tower": {k: sequence[k] for k in ("num_blocks", "num_heads", "max_len")},
-        "item_tower": {k: items[k] for k in ("use_text", "use_id")},
-        "item_format": text.item_format,
-        "encoder": {k: getattr(text.encoder, k)
-                    for k in ("model", "pooling", "normalize", "max_length")},
-        "tuner": config.get("tuner"),
-        "modalities": config.get("modalities", []),
-        "saved": saved.isoformat(timespec="seconds"),
-    }
 
 
 _NUMPY_DTYPES = {"F32": np.float32, "F16": np.float16, "F64": np.float64, "I64": np.int64}
