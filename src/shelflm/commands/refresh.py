@@ -16,14 +16,14 @@ import os
 import time
 import urllib.error
 import urllib.request
-from datetime import UTC, datetime
 from pathlib import Path
 
 import typer
 
+from shelflm.serving import versions
 from shelflm.serving.config import StoreConfig
+from shelflm.serving.versions import STATE
 
-STATE, LOG = "refresh.json", "refresh_log.jsonl"
 log = logging.getLogger("shelflm.refresh")
 
 
@@ -79,7 +79,7 @@ def refresh(
     store = make_store(StoreConfig(path=events_db))
     if from_now and not state["history"] and not state["mark"]:
         state["mark"] = store.popularity_snapshot()[0]
-        _write_state(models_dir, state)  # a restart must not move the start again
+        versions.write_state(models_dir, state)  # a restart must not move the start again
     try:
         while True:
             version = f"v{len(state['history']) + 2:04d}"
@@ -109,7 +109,7 @@ def _act(models_dir: Path, state: dict, record: dict, version: str, url: str,
         if "error" not in record["swap"]:  # else the old one still serves
             state["previous"], state["live"] = state["live"], version
     state["mark"] = record["mark"]
-    _record(models_dir, state, {**record, "version": version})
+    versions.record(models_dir, state, {**record, "version": version})
 
 
 def _yield_to_servers(nice: int, threads: int) -> None:
@@ -138,35 +138,20 @@ def rollback(
         raise typer.BadParameter(f"{url}: the reload failed ({swap['error']}); "
                                  f"{state['live']} still serves", param_hint="--url")
     state["live"], state["previous"] = state["previous"], state["live"]
-    _record(models_dir, state, {"decision": "rollback", "live": state["live"], "swap": swap})
+    versions.record(models_dir, state,
+                    {"decision": "rollback", "live": state["live"], "swap": swap})
     typer.echo(json.dumps({"live": state["live"], **swap}))
 
 
 def _state(models_dir: Path, artifact: str | None) -> dict:
     """refresh.json, or a first state serving `artifact`."""
-    path = models_dir / STATE
-    if path.is_file():
-        return json.loads(path.read_text())
+    state = versions.read_state(models_dir)
+    if state is not None:
+        return state
     if artifact is None or not (models_dir / artifact / "config.json").is_file():
         raise typer.BadParameter(f"no {STATE} in {models_dir} yet: name the live version "
                                  "(a folder in it) with --artifact", param_hint="--artifact")
-    return {"live": artifact, "previous": None, "mark": 0, "history": []}
-
-
-def _record(models_dir: Path, state: dict, record: dict) -> None:
-    """Append `record` to the history and the log; write refresh.json atomically."""
-    record = {"time": datetime.now(UTC).isoformat(timespec="seconds"), **record}
-    state["history"].append(record)
-    with (models_dir / LOG).open("a") as fh:
-        fh.write(json.dumps(record) + "\n")
-    _write_state(models_dir, state)
-
-
-def _write_state(models_dir: Path, state: dict) -> None:
-    """refresh.json, replaced atomically (a kill leaves the old one or the new one)."""
-    tmp = models_dir / f".{STATE}.{os.getpid()}"
-    tmp.write_text(json.dumps(state, indent=2) + "\n")
-    tmp.replace(models_dir / STATE)
+    return versions.first_state(artifact)
 
 
 def _reload(url: str, api_key: str | None, version: str) -> dict:
