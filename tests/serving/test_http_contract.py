@@ -36,6 +36,14 @@ STATUSES = {
     ("get", "/users/{user_id}/risk"): {400, 401, 403, 404, 405, 413, 422},
     ("get", "/admin/quarantine"): {400, 401, 403, 405, 413, 422},
     ("post", "/admin/users/{user_id}/release"): {400, 401, 403, 404, 405, 413, 422},
+    ("get", "/dashboard/api/overview"): {400, 401, 403, 405, 413, 422},
+    ("get", "/dashboard/api/items/{item_id}"): {400, 401, 403, 404, 405, 413, 422},
+    ("get", "/dashboard/api/users/{user_id}"): {400, 401, 403, 405, 413, 422},
+    ("get", "/dashboard/api/model"): {400, 401, 403, 404, 405, 413, 422},
+    ("get", "/dashboard/api/versions"): {400, 401, 403, 405, 413, 422},
+    ("get", "/dashboard/api/compare"): {400, 401, 403, 404, 405, 413, 422},
+    ("post", "/dashboard/api/reload"): {400, 401, 403, 404, 405, 413, 415, 422},
+    ("post", "/dashboard/api/rollback"): {400, 401, 403, 404, 405, 409, 413, 422},
 }
 
 
@@ -86,7 +94,8 @@ def test_the_api_key_is_a_security_scheme_on_the_routes_that_need_it(spec: dict,
              if op.get("security")}
     assert keyed == {("post", "/events"), ("put", "/items"), ("delete", "/items/{item_id}"),
                      ("post", "/admin/reload"), ("get", "/users/{user_id}/risk"),
-                     ("get", "/admin/quarantine"), ("post", "/admin/users/{user_id}/release")}
+                     ("get", "/admin/quarantine"), ("post", "/admin/users/{user_id}/release"),
+                     ("post", "/dashboard/api/reload"), ("post", "/dashboard/api/rollback")}
 
 
 def test_answers_have_the_documented_shape(client: TestClient) -> None:

@@ -202,7 +202,8 @@ def _key_header(api: ApiConfig, key: str | None) -> str:
 
 
 def _print_usage(artifact_dir: Path, base: str, user: str, item: str, key_header: str) -> None:
-    typer.echo(f"serving {artifact_dir} at {base}  (docs: {base}/docs)\n"
+    typer.echo(f"serving {artifact_dir} at {base}  (dashboard: {base}/dashboard/, "
+               f"docs: {base}/docs)\n"
                f"  curl '{base}/users/{user}/recommendations?k=5'\n"
                f"  curl -X POST {base}/events -H 'content-type: application/json'{key_header} "
                f"-d '{{\"events\":[{{\"user_id\":\"{user}\",\"item_id\":\"{item}\","

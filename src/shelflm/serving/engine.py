@@ -18,6 +18,7 @@ from shelflm.serving.assist_desk import AssistDesk
 from shelflm.serving.catalog_updates import encode_items
 from shelflm.serving.config import ServingConfig
 from shelflm.serving.errors import RequestError, require_text
+from shelflm.serving.insight import InsightDesk
 from shelflm.serving.item_log import apply_item_changes
 from shelflm.serving.ranking import Answer, Filters
 from shelflm.serving.reloads import Prepared, ReloadFollower, models_root
@@ -54,6 +55,8 @@ class Engine:
         self.risk = RiskDesk(store, self._lock, self._sync, self._locked_catch_up)
         self.assistant = AssistDesk(self.config, self._lock, self._sync, self._user,
                                     lambda: self._state)
+        self.insight = InsightDesk(store, self._lock, self._sync)  # the dashboard's reads
+        self.previous_dir: Path | None = None  # served before the last reload (rollback)
 
     @classmethod
     def from_artifact(cls, directory: str | Path, config: ServingConfig | None = None,
@@ -97,6 +100,8 @@ class Engine:
     # -- reading ----------------------------------------------------------------------
     model_version = property(lambda self: self._state.model.version)
     index_size = property(lambda self: len(self._state.index))
+    # Reloads load from here: models_dir, else the start artifact's folder (None: off).
+    models_root = property(lambda self: models_root(self.config.models_dir, self._start_dir))
 
     def info(self) -> dict:
         """Model version, artifact directory, index kind and sizes, user-cache counters."""
@@ -119,14 +124,12 @@ class Engine:
 
     def recommend(self, user_id: str, k: int = 10, filters: Filters | None = None) -> Answer:
         """Top-k for a user from their events as stored right now; popular items otherwise."""
-        # None comes back only for a known revision, and none is given here.
         return cast(Answer, self._recommend(user_id, k, filters or Filters(), None))
 
     def recommend_if_changed(self, user_id: str, k: int, filters: Filters,
                              revision: tuple[int, int] | None) -> Answer | None:
-        """recommend(), or None when `revision` (an earlier personal answer's) is still the
-        current one (the user's history and the catalog are unchanged), so the same request
-        would get the same answer: the cheap path for a caller that keeps what it made."""
+        """recommend(), or None while `revision` (an earlier personal answer's) is current (the
+        same history and catalog: the same answer), for a caller that keeps what it made."""
         return self._recommend(user_id, k, filters, revision)
 
     def _recommend(self, user_id: str, k: int, filters: Filters,
@@ -208,8 +211,7 @@ class Engine:
         return len(events)
 
     def _refresh_users(self, users: Sequence[str]) -> None:
-        """Compute the new state of users whose history just changed (their next request
-        usually follows at once); past `refresh_on_ingest` users, the rest on their next."""
+        """Compute the new state of the first `refresh_on_ingest` users just changed."""
         if self.config.user_cache_size > 0:
             self._cache_users(list(users)[: self.config.refresh_on_ingest])
 
@@ -251,8 +253,7 @@ class Engine:
         """Load an artifact folder inside the models directory (relative: inside it) and its
         warm users aside, swap them in atomically, record it for the other workers and return
         its version; RequestError if it is outside or does not load (the old one serves on)."""
-        root = models_root(self.config.models_dir, self._start_dir)
-        return self._reloads.reload(directory, root).state.model.version
+        return self._reloads.reload(directory, self.models_root).state.model.version
 
     def _prepare(self, directory: Path) -> Prepared:
         """Off the lock but for a moment: the artifact's state and its warm users' states."""
@@ -269,6 +270,7 @@ class Engine:
     def _swap(self, new: Prepared, generation: int) -> None:
         """Under the lock: serve `new`, its users the whole user cache; cached answers go."""
         self._reloads.served(generation)
+        self.previous_dir = self._state.artifact_dir
         self._generation += 1
         self._catalog_generation += 1
         self._users.replace(new.users, self._generation)

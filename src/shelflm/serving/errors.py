@@ -10,7 +10,7 @@ import pandas as pd
 
 from shelflm.text.normalize import clean_column, clean_text
 
-ErrorKind = Literal["invalid", "not_found", "too_large"]
+ErrorKind = Literal["invalid", "not_found", "too_large", "conflict"]
 
 # Control characters and invisible format characters (soft hyphen, zero-width spaces, BOM):
 # what is left after clean_column when a text shows nothing.
@@ -23,7 +23,8 @@ class RequestError(ValueError):
 
     `kind` says why without HTTP words: "invalid" (a bad value, or an unknown id inside the
     request), "not_found" (the one thing the request is about does not exist), "too_large"
-    (more than a limit allows). The HTTP layer maps kinds to statuses (422, 404, 413).
+    (more than a limit allows), "conflict" (the state does not allow it now). The HTTP layer
+    maps kinds to statuses (422, 404, 413, 409).
     """
 
     def __init__(self, field: str, message: str, kind: ErrorKind = "invalid") -> None:

@@ -20,6 +20,7 @@ from shelflm.serving.config import ApiConfig, ServingConfig
 from shelflm.serving.engine import Answer, Engine
 from shelflm.serving.errors import RequestError
 from shelflm.serving.http.assist_routes import assist_routes
+from shelflm.serving.http.dashboard import dashboard_routes, sampling
 from shelflm.serving.http.errors import (
     ANY,
     BODY,
@@ -72,7 +73,7 @@ def create_app(engine: Engine, config: ApiConfig | None = None) -> FastAPI:
     """The FastAPI app serving `engine`."""
     config = config or ApiConfig()
     app = FastAPI(title="shelflm", summary="Real-time recommendations from a language model",
-                  version="0.1.0")
+                  version="0.1.0", lifespan=sampling)
     metrics = ServingMetrics(lambda: engine.index_size, lambda: engine.model_version,
                              lambda: engine.reload_generation,
                              lambda: engine.reranker and engine.reranker.stats(),
@@ -96,6 +97,7 @@ def create_app(engine: Engine, config: ApiConfig | None = None) -> FastAPI:
     _write_routes(app, engine, models, write, metrics)
     risk_routes(app, engine, write)
     assist_routes(app, engine, reads, config)
+    app.state.history = dashboard_routes(app, engine, reads, write, metrics)
     _health_routes(app, engine, metrics)
 
     hot_route = next(r for r in app.routes if getattr(r, "path", "") == HOT_PATH)

@@ -19,7 +19,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from shelflm.serving.errors import RequestError
 from shelflm.serving.http.requests import ID_MAX
 
-STATUS = {"invalid": 422, "not_found": 404, "too_large": 413}  # RequestError.kind -> HTTP
+# RequestError.kind -> HTTP status
+STATUS = {"invalid": 422, "not_found": 404, "too_large": 413, "conflict": 409}
 
 
 class FieldProblem(BaseModel):
@@ -43,6 +44,7 @@ MEANING = {
     403: "the X-API-Key header is wrong, or writes are closed (no key configured)",
     404: "the id in the path is not known",
     405: "the method is not served on this path (the Allow header lists those that are)",
+    409: "the server's state does not allow it now (e.g. no earlier version to go back to)",
     413: "the body is too large or nested too deep, or a list is longer than its limit",
     415: "the body is not sent as Content-Type: application/json",
     422: "a field is invalid (named in `field`): out of its limits, or an unknown id",
