@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -17,22 +16,17 @@ import httpx
 import pytest
 
 from hashing_model import LOADER, LOADER_PATH
+from loopback import free_port, wait_ready
 
 pytestmark = pytest.mark.slow
 KEY = {"X-API-Key": "k"}
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Server:
     """`python -m shelflm.commands.serve` in a subprocess, ready when /health/ready says so."""
 
     def __init__(self, artifact: Path, *extra: str) -> None:
-        self.port = _free_port()
+        self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         cmd = [sys.executable, "-m", "shelflm.commands.serve", str(artifact), "--host",
                "127.0.0.1", "--port", str(self.port), "--loader", LOADER, "--api-key", "k",
@@ -42,18 +36,7 @@ class Server:
                "PYTHONPATH": os.pathsep.join([LOADER_PATH, os.environ.get("PYTHONPATH", "")])}
         self.proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL,
                                      stderr=subprocess.PIPE)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"server exited: {self.proc.stderr.read().decode()[-2000:]}")
-            try:
-                if httpx.get(self.url + "/health/ready", timeout=1).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            time.sleep(0.1)
-        self.stop()
-        raise RuntimeError("server did not become ready in 60 s")
+        wait_ready(self.proc, self.url, 60)
 
     def stop(self, sig: int = signal.SIGTERM) -> None:
         if self.proc.poll() is None:
