@@ -315,6 +315,17 @@ def vector_search(artifact: Path, loader: str, queries: int) -> list[dict]:
     return rows
 
 
+def open_dashboard(url: str) -> subprocess.Popen:
+    """benchmarks/dashboard.py watch: a headless Chromium with the overview open (it polls
+    the server every 5 s), started once the page has its first data."""
+    proc = subprocess.Popen([sys.executable, str(ROOT / "benchmarks" / "dashboard.py"), "watch",
+                             url, "--seconds", "86400"], stdout=subprocess.PIPE, text=True)
+    if proc.stdout.readline().strip() != "dashboard open":
+        proc.kill()
+        sys.exit("the dashboard did not open")
+    return proc
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--artifact", type=Path, help="artifact dir (default: a hashing artifact)")
@@ -339,6 +350,8 @@ def main() -> None:
                     "rate (0 = skip it)")
     ap.add_argument("--risk", default=None, help="[serving.risk_control] as JSON, e.g. "
                     "'{\"enabled\": false}' or '{\"every\": 1, \"quarantine\": false}'")
+    ap.add_argument("--dashboard", action="store_true", help="keep one dashboard overview "
+                    "open in headless Chromium during the levels (dashboard.py watch)")
     ap.add_argument("--out", type=Path, help="write the results as JSON here")
     args = ap.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -372,6 +385,8 @@ def main() -> None:
     t = time.perf_counter()
     server = start_server(artifact, work / "events.sqlite", loader, args.workers, settings)
     results["ready_seconds"] = round(time.perf_counter() - t, 1)  # incl. warm_users
+    results["dashboard_open"] = args.dashboard
+    watcher = open_dashboard(server.url) if args.dashboard else None
     try:
         wrk(server.url, users_file, None, 3, args.connections, server.pid)  # warm-up
         if args.warm:
@@ -406,6 +421,9 @@ def main() -> None:
             results["probes"] = timed_calls(server.url, list(sequences), items, args.calls)
             print(results["probes"], flush=True)
     finally:
+        if watcher is not None:
+            watcher.terminate()
+            watcher.wait(30)
         server.send_signal(signal.SIGTERM)
         server.wait(30)
         shutil.rmtree(work, ignore_errors=True)
